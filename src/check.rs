@@ -1,0 +1,386 @@
+//! The checks: each looks at part of an exchange and returns failures as data, never prints.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::classify::{ApiError, BodyKind, StreamEnd};
+use crate::contract::{Expect, StreamExpect};
+use crate::drift::StreamShape;
+use crate::schema::SchemaRegistry;
+use crate::sse::SseEvent;
+use crate::transport::{FrameSink, StreamRead, StreamStop};
+
+/// Most failures reported per check; the rest are counted.
+pub const MAX_FAILURES: usize = 10;
+/// Characters of a body shown in an excerpt.
+pub const EXCERPT: usize = 300;
+
+/// A short, single-line excerpt of a body.
+pub fn excerpt(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > EXCERPT {
+        let cut: String = flat.chars().take(EXCERPT).collect();
+        format!("{cut}… ({} bytes)", bytes.len())
+    } else {
+        flat
+    }
+}
+
+/// What a non-streamed body is.
+pub fn body_kind(content_type: Option<&str>, bytes: &[u8]) -> (BodyKind, Option<Value>) {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return (BodyKind::Empty, None);
+    }
+    if let Ok(v) = serde_json::from_slice::<Value>(bytes) {
+        return (BodyKind::Json, Some(v));
+    }
+    let ct_html = content_type.is_some_and(|c| c.to_ascii_lowercase().contains("html"));
+    let head: String = String::from_utf8_lossy(&bytes[..bytes.len().min(512)])
+        .trim_start()
+        .chars()
+        .take(64)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if ct_html
+        || head.starts_with("<!doctype html")
+        || head.starts_with("<html")
+        || head.starts_with("<head")
+    {
+        (BodyKind::Html, None)
+    } else {
+        (BodyKind::OtherText, None)
+    }
+}
+
+/// Checks a JSON body against a schema; failures name the JSON pointer.
+pub fn schema_failures(
+    schemas: &SchemaRegistry,
+    name: &str,
+    doc: &Value,
+    failures: &mut Vec<String>,
+) -> bool {
+    match schemas.validate(name, doc) {
+        Ok((violations, total)) => {
+            for v in &violations {
+                failures.push(format!("schema {name}: {v}"));
+            }
+            if total > violations.len() {
+                failures.push(format!(
+                    "schema {name}: … and {} more violations",
+                    total - violations.len()
+                ));
+            }
+            total == 0
+        }
+        Err(e) => {
+            failures.push(format!("schema: {}", e.message));
+            false
+        }
+    }
+}
+
+/// The finish reasons of a non-streamed body, per choice.
+pub fn finish_reasons(doc: &Value, choices_pointer: &str) -> Vec<(usize, Option<String>)> {
+    doc.pointer(choices_pointer)
+        .and_then(Value::as_array)
+        .map(|choices| {
+            choices
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    (
+                        i,
+                        c.get("finish_reason")
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Checks finish reasons against the allowed set.
+pub fn finish_reason_failures(
+    got: &[(usize, Option<String>)],
+    expect: &Expect,
+    failures: &mut Vec<String>,
+) {
+    let Some(allowed) = &expect.finish_reason else {
+        return;
+    };
+    if got.is_empty() {
+        failures.push(format!(
+            "finish_reason: expected one of [{}], but no choice carried one",
+            allowed.join(", ")
+        ));
+    }
+    for (i, reason) in got {
+        match reason {
+            Some(r) if allowed.iter().any(|a| a == r) => {}
+            Some(r) => failures.push(format!(
+                "finish_reason: choice {i}: expected one of [{}], got \"{r}\"",
+                allowed.join(", ")
+            )),
+            None => failures.push(format!(
+                "finish_reason: choice {i}: missing (expected one of [{}])",
+                allowed.join(", ")
+            )),
+        }
+    }
+}
+
+/// Checks the error code against the allowed set.
+pub fn error_code_failures(error: Option<&ApiError>, expect: &Expect, failures: &mut Vec<String>) {
+    let Some(allowed) = &expect.error_code else {
+        return;
+    };
+    let got = error.and_then(|e| e.code.clone().or_else(|| e.r#type.clone()));
+    match got {
+        Some(code) if allowed.contains(&code) => {}
+        Some(code) => failures.push(format!(
+            "error_code: expected one of [{}], got \"{code}\"",
+            allowed.join(", ")
+        )),
+        None => failures.push(format!(
+            "error_code: expected one of [{}], but the body carries no error code",
+            allowed.join(", ")
+        )),
+    }
+}
+
+/// Checks a stream frame by frame, as it arrives.
+pub struct StreamCheck<'a> {
+    schemas: &'a SchemaRegistry,
+    chunk_schema: String,
+    done_marker: &'static str,
+    pub failures: Vec<String>,
+    suppressed: usize,
+    pub frames: usize,
+    pub done: usize,
+    after_done: usize,
+    malformed: bool,
+    saw_choice: bool,
+    pub finish: Vec<(usize, Option<String>)>,
+    pub usage_chunk: bool,
+    pub error_frame: Option<(usize, ApiError)>,
+    pub content_chars: usize,
+    pub shape: StreamShape,
+    pub first_content: Option<Duration>,
+    pub last_frame: Option<Duration>,
+    pub max_gap: Duration,
+}
+
+impl<'a> StreamCheck<'a> {
+    pub fn new(schemas: &'a SchemaRegistry, chunk_schema: &str, done_marker: &'static str) -> Self {
+        StreamCheck {
+            schemas,
+            chunk_schema: chunk_schema.to_string(),
+            done_marker,
+            failures: Vec::new(),
+            suppressed: 0,
+            frames: 0,
+            done: 0,
+            after_done: 0,
+            malformed: false,
+            saw_choice: false,
+            finish: Vec::new(),
+            usage_chunk: false,
+            error_frame: None,
+            content_chars: 0,
+            shape: StreamShape::default(),
+            first_content: None,
+            last_frame: None,
+            max_gap: Duration::ZERO,
+        }
+    }
+
+    fn fail(&mut self, message: String) {
+        if self.failures.len() < MAX_FAILURES {
+            self.failures.push(message);
+        } else {
+            self.suppressed += 1;
+        }
+    }
+
+    fn chunk(&mut self, index: usize, offset: u64, doc: &Value, at: Duration) {
+        if !self
+            .schemas
+            .is_valid(&self.chunk_schema, doc)
+            .unwrap_or(false)
+        {
+            self.malformed = true;
+            let mut f = Vec::new();
+            schema_failures(self.schemas, &self.chunk_schema, doc, &mut f);
+            for v in f.into_iter().take(3) {
+                self.fail(format!("stream: frame {index} (byte {offset}): {v}"));
+            }
+        }
+        let Some(choices) = doc.get("choices").and_then(Value::as_array) else {
+            return;
+        };
+        if choices.is_empty() {
+            if doc.get("usage").is_some_and(Value::is_object) {
+                self.usage_chunk = true;
+            }
+            return;
+        }
+        for (i, choice) in choices.iter().enumerate() {
+            let delta = choice.get("delta");
+            if !self.saw_choice {
+                self.saw_choice = true;
+                if delta.and_then(|d| d.get("role")).is_none() {
+                    self.fail(format!(
+                        "stream: frame {index}: the first choice delta carries no role"
+                    ));
+                }
+            }
+            if let Some(text) = delta.and_then(|d| d.get("content")).and_then(Value::as_str) {
+                if !text.is_empty() {
+                    self.first_content.get_or_insert(at);
+                    self.content_chars += text.chars().count();
+                }
+            }
+            if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
+                let idx = choice
+                    .get("index")
+                    .and_then(Value::as_u64)
+                    .map_or(i, |n| n as usize);
+                self.finish.push((idx, Some(reason.to_string())));
+            }
+        }
+    }
+
+    /// Closes the check once the body ended; returns how the stream ended.
+    pub fn finish(
+        &mut self,
+        read: &StreamRead,
+        expect: &StreamExpect,
+        allowed_finish: &Expect,
+    ) -> StreamEnd {
+        let summary = |s: &Self| {
+            format!(
+                "after {} frames and {} characters of content",
+                s.frames, s.content_chars
+            )
+        };
+        match &read.stop {
+            StreamStop::Parse(e) => {
+                self.malformed = true;
+                self.fail(format!("stream: {e}"));
+            }
+            StreamStop::Failed(kind, message) => {
+                self.fail(format!(
+                    "stream: connection failed ({kind:?}) {}: {message}",
+                    summary(self)
+                ));
+            }
+            StreamStop::Eof { partial: true } => {
+                self.fail(format!("stream: ended inside an event {}", summary(self)));
+            }
+            _ => {}
+        }
+        if let Some((index, err)) = self.error_frame.clone() {
+            self.fail(format!(
+                "stream: error frame at frame {index} {}: {} — {}",
+                summary(self),
+                err.describe(),
+                err.message.as_deref().unwrap_or("(no message)")
+            ));
+            return StreamEnd::ErrorFrame;
+        }
+        let cut = expect.done && self.done == 0;
+        if cut {
+            self.fail(format!(
+                "stream: truncated: no `data: {}` {}",
+                self.done_marker,
+                summary(self)
+            ));
+        }
+        if self.done > 1 {
+            self.malformed = true;
+            self.fail(format!(
+                "stream: `data: {}` arrived {} times",
+                self.done_marker, self.done
+            ));
+        }
+        if self.after_done > 0 {
+            self.malformed = true;
+            self.fail(format!(
+                "stream: {} frames arrived after `data: {}`",
+                self.after_done, self.done_marker
+            ));
+        }
+        if expect.usage_chunk && !self.usage_chunk {
+            self.fail("stream: no final usage chunk (`choices: []` with `usage`) although include_usage was asked".into());
+        }
+        if !cut && self.finish.is_empty() {
+            self.fail("stream: no choice carried a finish_reason".into());
+        } else {
+            let finish = self.finish.clone();
+            let mut f = Vec::new();
+            finish_reason_failures(&finish, allowed_finish, &mut f);
+            for m in f {
+                self.fail(format!("stream: {m}"));
+            }
+        }
+        if self.suppressed > 0 {
+            self.failures.push(format!(
+                "stream: … and {} more stream failures",
+                self.suppressed
+            ));
+        }
+        if cut || matches!(read.stop, StreamStop::Failed(..)) {
+            StreamEnd::Cut
+        } else if self.malformed {
+            StreamEnd::Malformed
+        } else {
+            StreamEnd::Complete
+        }
+    }
+}
+
+impl FrameSink for StreamCheck<'_> {
+    fn frame(&mut self, ev: SseEvent, at: Duration) -> bool {
+        if let Some(last) = self.last_frame {
+            self.max_gap = self.max_gap.max(at.saturating_sub(last));
+        }
+        self.last_frame = Some(at);
+        self.frames += 1;
+        self.shape.push(ev.event.as_deref(), &ev.data);
+        if ev.data.trim() == self.done_marker {
+            self.done += 1;
+            return true;
+        }
+        if self.done > 0 {
+            self.after_done += 1;
+        }
+        let doc: Value = match serde_json::from_str(&ev.data) {
+            Ok(v) => v,
+            Err(e) => {
+                self.malformed = true;
+                self.fail(format!(
+                    "stream: frame {} (byte {}): not valid JSON ({e}): {}",
+                    ev.index,
+                    ev.offset,
+                    excerpt(ev.data.as_bytes())
+                ));
+                return true;
+            }
+        };
+        let is_error_event = ev.event.as_deref() == Some("error");
+        if is_error_event || doc.get("error").is_some() {
+            let err = ApiError::from_body(&doc).unwrap_or_else(|| ApiError {
+                message: Some(excerpt(ev.data.as_bytes())),
+                ..ApiError::default()
+            });
+            self.error_frame = Some((ev.index, err));
+            // Processing stops at the first error frame.
+            return false;
+        }
+        self.chunk(ev.index, ev.offset, &doc, at);
+        true
+    }
+}

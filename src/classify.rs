@@ -1,0 +1,572 @@
+//! Operator classes: what an engineer must do about an outcome, decided by one ordered table.
+//!
+//! Each row of [`RULES`] names the reference it encodes (the seed documents the project was
+//! built from, summarised in the README's "Operator classes" section). The first matching row
+//! wins. Rows match on the HTTP status, the error envelope's `code`/`type`/`message`, the kind of
+//! body (JSON, HTML, other text), the transport failure, the schema verdict and the stream's end.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// What an operator must do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    /// The exchange is what the contract promises.
+    Ok,
+    /// The request is wrong; retrying the same request cannot help.
+    FixRequest,
+    /// The key is missing, wrong, revoked or lacks permission: refresh credentials, page the owner.
+    RefreshCredentials,
+    /// The client points at the wrong place or asks for something the gateway is not configured
+    /// for (wrong base URL or path, unknown model).
+    ConfigurationDrift,
+    /// A transient failure: retry with backoff and jitter.
+    Retry,
+    /// A transient failure that outlived its retries: fall back to another route or provider.
+    FallBack,
+    /// Billing or quota is exhausted: a person must act on the account.
+    Quota,
+    /// The API no longer answers the way the contract says: schema, status or stream shape changed.
+    ContractDrift,
+}
+
+impl Class {
+    pub const ALL: [Class; 8] = [
+        Class::Ok,
+        Class::FixRequest,
+        Class::RefreshCredentials,
+        Class::ConfigurationDrift,
+        Class::Retry,
+        Class::FallBack,
+        Class::Quota,
+        Class::ContractDrift,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Ok => "ok",
+            Class::FixRequest => "fix_request",
+            Class::RefreshCredentials => "refresh_credentials",
+            Class::ConfigurationDrift => "configuration_drift",
+            Class::Retry => "retry",
+            Class::FallBack => "fall_back",
+            Class::Quota => "quota",
+            Class::ContractDrift => "contract_drift",
+        }
+    }
+
+    /// Whether a live client may send the same request again.
+    pub fn retryable(self) -> bool {
+        matches!(self, Class::Retry)
+    }
+}
+
+impl fmt::Display for Class {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The fields of an error envelope, whichever dialect sent it: OpenAI / CometAPI
+/// `{"error":{"message","type","param","code"}}`, Anthropic `{"type":"error","error":{"type","message"}}`,
+/// or an envelope with a `doc_url`. Empty strings are kept as `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ApiError {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
+}
+
+impl ApiError {
+    /// Extracts the envelope from a JSON body, or `None` when the body is not an error envelope.
+    pub fn from_body(body: &Value) -> Option<ApiError> {
+        let err = body.get("error")?;
+        let text = |v: Option<&Value>| -> Option<String> {
+            match v? {
+                Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            }
+        };
+        match err {
+            Value::Object(_) => Some(ApiError {
+                r#type: text(err.get("type")),
+                code: text(err.get("code")),
+                message: text(err.get("message")),
+                param: text(err.get("param")),
+            }),
+            Value::String(s) => Some(ApiError {
+                message: Some(s.clone()),
+                ..ApiError::default()
+            }),
+            _ => None,
+        }
+    }
+
+    fn code_is(&self, wanted: &[&str]) -> bool {
+        self.code.as_deref().is_some_and(|c| wanted.contains(&c))
+            || self.r#type.as_deref().is_some_and(|t| wanted.contains(&t))
+    }
+
+    fn message_has(&self, needles: &[&str]) -> bool {
+        self.message.as_deref().is_some_and(|m| {
+            let m = m.to_ascii_lowercase();
+            needles.iter().any(|n| m.contains(n))
+        })
+    }
+
+    /// A short description for reasons: `code=model_not_found type=comet_api_error`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(c) = &self.code {
+            parts.push(format!("code={c}"));
+        }
+        if let Some(t) = &self.r#type {
+            parts.push(format!("type={t}"));
+        }
+        if parts.is_empty() {
+            parts.push("no code or type".to_string());
+        }
+        parts.join(" ")
+    }
+}
+
+/// What kind of body arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    Json,
+    Html,
+    /// Text that is neither JSON nor HTML (including invalid JSON).
+    OtherText,
+    Empty,
+    /// Larger than the harness accepts.
+    TooLarge,
+    /// A `text/event-stream` body.
+    Stream,
+}
+
+/// Why no (complete) response arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportFailure {
+    /// DNS or TCP connect failed, or the connect timeout was hit.
+    Connect,
+    /// The deadline passed before the response (or its body) completed.
+    Timeout,
+    /// The connection was reset or closed mid-response.
+    Reset,
+    /// Anything else the HTTP client reported.
+    Other,
+}
+
+/// How a stream ended, as far as classification cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// The terminal event arrived and nothing was wrong with the frames.
+    Complete,
+    /// An in-band error frame arrived (after the 200).
+    ErrorFrame,
+    /// The stream ended without its terminal event.
+    Cut,
+    /// A frame was not valid JSON or broke the chunk schema, or frames followed the terminal event.
+    Malformed,
+}
+
+/// Everything the table looks at.
+#[derive(Debug, Clone, Default)]
+pub struct Observation {
+    pub status: Option<u16>,
+    pub body: Option<BodyKind>,
+    pub error: Option<ApiError>,
+    pub transport: Option<TransportFailure>,
+    /// `Some(false)` when the body broke the schema it was checked against.
+    pub schema_ok: Option<bool>,
+    pub stream: Option<StreamEnd>,
+}
+
+/// The table's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classification {
+    pub class: Class,
+    /// Why, in words an operator reads: the deciding status, code, body kind or frame.
+    pub reason: String,
+    /// The rule that decided, for tracing back to the table.
+    pub rule: &'static str,
+}
+
+type Matcher = fn(&Observation) -> bool;
+
+/// One row of the classification table.
+pub struct Rule {
+    pub id: &'static str,
+    /// The reference the row encodes.
+    pub source: &'static str,
+    pub matches: Matcher,
+    pub class: Class,
+}
+
+fn status(o: &Observation) -> u16 {
+    o.status.unwrap_or(0)
+}
+fn code_is(o: &Observation, codes: &[&str]) -> bool {
+    o.error.as_ref().is_some_and(|e| e.code_is(codes))
+}
+fn message_has(o: &Observation, needles: &[&str]) -> bool {
+    o.error.as_ref().is_some_and(|e| e.message_has(needles))
+}
+
+/// The classification table. Order matters: the first matching row decides.
+pub static RULES: &[Rule] = &[
+    Rule {
+        id: "transport.connect",
+        source: "seed 004 §4 timeout/retry table: DNS/connect failure — retry once if the deadline allows",
+        matches: |o| o.transport == Some(TransportFailure::Connect),
+        class: Class::Retry,
+    },
+    Rule {
+        id: "transport.timeout",
+        source: "seed 004 §4: read timeout after no response body — maybe retry; seed 001: 504/524 timeout class",
+        matches: |o| o.transport == Some(TransportFailure::Timeout),
+        class: Class::Retry,
+    },
+    Rule {
+        id: "transport.reset",
+        source: "seed 004 §4/§5: network resets and mid-stream disconnects are transient, never a success",
+        matches: |o| matches!(o.transport, Some(TransportFailure::Reset | TransportFailure::Other)),
+        class: Class::Retry,
+    },
+    Rule {
+        id: "redirect",
+        source: "seed 001 quick triage: a path mistake shows up on Comet as a 301 redirect or HTML",
+        matches: |o| (300..400).contains(&status(o)),
+        class: Class::ConfigurationDrift,
+    },
+    Rule {
+        id: "stream.error_frame.rate_limit",
+        source: "seed 003: late-stream errors use the same error model as HTTP errors; 429-like codes retry",
+        matches: |o| {
+            o.stream == Some(StreamEnd::ErrorFrame)
+                && code_is(o, &["rate_limit", "rate_limit_exceeded", "rate_limit_error", "overloaded_error"])
+        },
+        class: Class::Retry,
+    },
+    Rule {
+        id: "stream.error_frame.content",
+        source: "seed 003: mid-stream error payload such as inappropriate_content; seed 002: content_policy_violation — revise the input",
+        matches: |o| {
+            o.stream == Some(StreamEnd::ErrorFrame)
+                && code_is(o, &["inappropriate_content", "content_policy_violation", "invalid_request_error", "invalid_request"])
+        },
+        class: Class::FixRequest,
+    },
+    Rule {
+        id: "stream.error_frame",
+        source: "seed 003: a streamed 200 may still fail; an unrecognised late error is treated as an upstream failure",
+        matches: |o| o.stream == Some(StreamEnd::ErrorFrame),
+        class: Class::Retry,
+    },
+    Rule {
+        id: "500.invalid_request",
+        source: "seed 001 quick triage: 500 with error.code invalid_request is a malformed request — do not retry",
+        matches: |o| status(o) == 500 && code_is(o, &["invalid_request"]),
+        class: Class::FixRequest,
+    },
+    Rule {
+        id: "model_not_found",
+        source: "CometAPI live run: unknown model → 503 code model_not_found; OpenAI: 404 model_not_found; seed 004 §3: unknown model is configuration drift",
+        matches: |o| {
+            code_is(o, &["model_not_found"])
+                || (matches!(status(o), 400 | 404 | 503) && message_has(o, &["no available channel", "model not found", "does not exist"]))
+        },
+        class: Class::ConfigurationDrift,
+    },
+    Rule {
+        id: "401",
+        source: "seed 001: 401 key missing, malformed or invalid — do not retry; seed 004 §4: credential issue, page owner",
+        matches: |o| status(o) == 401,
+        class: Class::RefreshCredentials,
+    },
+    Rule {
+        id: "403",
+        source: "seed 004 §4: HTTP 401/403 — credential or permission issue, no retry, page owner; seed 001: 403 usually no retry",
+        matches: |o| status(o) == 403,
+        class: Class::RefreshCredentials,
+    },
+    Rule {
+        id: "402",
+        source: "seed 002: quota_exceeded 402 — insufficient balance or quota, not retryable",
+        matches: |o| status(o) == 402,
+        class: Class::Quota,
+    },
+    Rule {
+        id: "429.quota",
+        source: "seed 002/003: exhausted credits or quota (insufficient_quota, quota_exceeded) need an account change, not a retry",
+        matches: |o| {
+            status(o) == 429
+                && (code_is(o, &["insufficient_quota", "quota_exceeded", "billing_hard_limit_reached"])
+                    || message_has(o, &["quota", "insufficient balance", "credits"]))
+        },
+        class: Class::Quota,
+    },
+    Rule {
+        id: "429",
+        source: "seed 001/000/003: 429 rate limited — retry with exponential backoff and jitter",
+        matches: |o| status(o) == 429,
+        class: Class::Retry,
+    },
+    Rule {
+        id: "408",
+        source: "seed 004 §4: HTTP 408/429 — maybe retry, honour retry hints",
+        matches: |o| status(o) == 408,
+        class: Class::Retry,
+    },
+    Rule {
+        id: "413",
+        source: "seed 001: 413 request entity too large — reduce the request; seed 004 §3: oversized request is not retryable",
+        matches: |o| status(o) == 413,
+        class: Class::FixRequest,
+    },
+    Rule {
+        id: "422",
+        source: "seed 002: content_policy_violation 422 — revise the prompt, not retryable",
+        matches: |o| status(o) == 422,
+        class: Class::FixRequest,
+    },
+    Rule {
+        id: "404",
+        source: "seed 004 §4: HTTP 404 on the endpoint path — configuration or contract drift, no retry",
+        matches: |o| status(o) == 404,
+        class: Class::ConfigurationDrift,
+    },
+    Rule {
+        id: "4xx",
+        source: "seed 001/000: 400 request validation failed — fix the request, do not retry",
+        matches: |o| (400..500).contains(&status(o)),
+        class: Class::FixRequest,
+    },
+    Rule {
+        id: "5xx",
+        source: "seed 001: 500, 503, 504, 524 platform or timeout class — retry with backoff, keep the request id; seed 004 §4: 500/502/503/504",
+        matches: |o| (500..600).contains(&status(o)),
+        class: Class::Retry,
+    },
+    Rule {
+        id: "2xx.html",
+        source: "seed 001: a wrong base URL or path may answer with an HTML page instead of JSON",
+        matches: |o| o.body == Some(BodyKind::Html),
+        class: Class::ConfigurationDrift,
+    },
+    Rule {
+        id: "2xx.too_large",
+        source: "harness limit: a body larger than the configured maximum cannot be judged",
+        matches: |o| o.body == Some(BodyKind::TooLarge),
+        class: Class::ContractDrift,
+    },
+    Rule {
+        id: "2xx.not_json",
+        source: "seed 004 §4: invalid JSON response — store the fixture, alert if repeated",
+        matches: |o| matches!(o.body, Some(BodyKind::OtherText | BodyKind::Empty)),
+        class: Class::ContractDrift,
+    },
+    Rule {
+        id: "2xx.stream_cut",
+        source: "seed 004 §5: a mid-stream disconnect must not produce an unmarked successful answer; seed 003: keep parsing until the terminal event",
+        matches: |o| o.stream == Some(StreamEnd::Cut),
+        class: Class::Retry,
+    },
+    Rule {
+        id: "2xx.stream_malformed",
+        source: "seed 003: parse frames structurally; a frame that breaks the chunk contract is drift",
+        matches: |o| o.stream == Some(StreamEnd::Malformed),
+        class: Class::ContractDrift,
+    },
+    Rule {
+        id: "2xx.schema",
+        source: "seed 004 §4: schema missing a required parser field — contract drift",
+        matches: |o| o.schema_ok == Some(false),
+        class: Class::ContractDrift,
+    },
+    Rule {
+        id: "2xx",
+        source: "seed 004 §2: successful status, valid JSON, parseable choices",
+        matches: |o| (200..300).contains(&status(o)),
+        class: Class::Ok,
+    },
+];
+
+/// Classifies an observation with the table.
+pub fn classify(o: &Observation) -> Classification {
+    for rule in RULES {
+        if (rule.matches)(o) {
+            return Classification {
+                class: rule.class,
+                reason: reason(rule, o),
+                rule: rule.id,
+            };
+        }
+    }
+    Classification {
+        class: Class::ContractDrift,
+        reason: format!(
+            "status {} is outside every documented range",
+            o.status.map_or("none".to_string(), |s| s.to_string())
+        ),
+        rule: "unmatched",
+    }
+}
+
+fn reason(rule: &Rule, o: &Observation) -> String {
+    let mut parts = Vec::new();
+    if let Some(t) = o.transport {
+        parts.push(
+            match t {
+                TransportFailure::Connect => "connection failed",
+                TransportFailure::Timeout => "deadline passed",
+                TransportFailure::Reset => "connection reset or closed mid-response",
+                TransportFailure::Other => "transport error",
+            }
+            .to_string(),
+        );
+    }
+    if let Some(s) = o.status {
+        parts.push(format!("HTTP {s}"));
+    }
+    match o.stream {
+        Some(StreamEnd::ErrorFrame) => parts.push("error frame in the stream".into()),
+        Some(StreamEnd::Cut) => parts.push("stream ended without its terminal event".into()),
+        Some(StreamEnd::Malformed) => parts.push("malformed stream frame".into()),
+        _ => {}
+    }
+    if let Some(e) = &o.error {
+        parts.push(e.describe());
+    }
+    match o.body {
+        Some(BodyKind::Html) => parts.push("HTML body".into()),
+        Some(BodyKind::OtherText) => parts.push("body is not JSON".into()),
+        Some(BodyKind::Empty) if o.error.is_none() => parts.push("empty body".into()),
+        Some(BodyKind::TooLarge) => parts.push("body over the size limit".into()),
+        _ => {}
+    }
+    if o.schema_ok == Some(false) {
+        parts.push("body breaks its schema".into());
+    }
+    format!("{} (rule {})", parts.join(", "), rule.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obs(status: u16, body: Value) -> Observation {
+        Observation {
+            status: Some(status),
+            body: Some(BodyKind::Json),
+            error: ApiError::from_body(&body),
+            ..Observation::default()
+        }
+    }
+
+    #[test]
+    fn comet_missing_messages_500_is_fix_request() {
+        let o = obs(
+            500,
+            json!({"error":{"message":"field messages is required (request id: X)","type":"comet_api_error","param":"","code":"invalid_request"}}),
+        );
+        let c = classify(&o);
+        assert_eq!(c.class, Class::FixRequest);
+        assert_eq!(c.rule, "500.invalid_request");
+        assert!(!c.class.retryable());
+    }
+
+    #[test]
+    fn plain_500_retries() {
+        let c = classify(&obs(
+            500,
+            json!({"error":{"message":"upstream","type":"comet_api_error","code":""}}),
+        ));
+        assert_eq!(c.class, Class::Retry);
+    }
+
+    #[test]
+    fn comet_unknown_model_503_is_configuration_drift() {
+        let c = classify(&obs(
+            503,
+            json!({"error":{"code":"model_not_found","message":"no available channel for group default and model m (distributor) (request id: X)","type":"comet_api_error"}}),
+        ));
+        assert_eq!(c.class, Class::ConfigurationDrift);
+        assert!(c.reason.contains("model_not_found"), "{}", c.reason);
+    }
+
+    #[test]
+    fn statuses_map_to_classes() {
+        let table: &[(u16, Class)] = &[
+            (401, Class::RefreshCredentials),
+            (403, Class::RefreshCredentials),
+            (402, Class::Quota),
+            (429, Class::Retry),
+            (408, Class::Retry),
+            (413, Class::FixRequest),
+            (422, Class::FixRequest),
+            (404, Class::ConfigurationDrift),
+            (400, Class::FixRequest),
+            (502, Class::Retry),
+            (503, Class::Retry),
+            (504, Class::Retry),
+            (524, Class::Retry),
+            (301, Class::ConfigurationDrift),
+            (200, Class::Ok),
+        ];
+        for (s, want) in table {
+            let c = classify(&obs(*s, json!({"error":{"message":"m"}})));
+            assert_eq!(c.class, *want, "status {s}: {}", c.reason);
+        }
+    }
+
+    #[test]
+    fn bodies_and_transport() {
+        let html = Observation {
+            status: Some(200),
+            body: Some(BodyKind::Html),
+            ..Default::default()
+        };
+        assert_eq!(classify(&html).class, Class::ConfigurationDrift);
+        let schema = Observation {
+            status: Some(200),
+            body: Some(BodyKind::Json),
+            schema_ok: Some(false),
+            ..Default::default()
+        };
+        assert_eq!(classify(&schema).class, Class::ContractDrift);
+        let conn = Observation {
+            transport: Some(TransportFailure::Connect),
+            ..Default::default()
+        };
+        assert_eq!(classify(&conn).class, Class::Retry);
+        let quota = obs(
+            429,
+            json!({"error":{"message":"You exceeded your current quota","code":"insufficient_quota"}}),
+        );
+        assert_eq!(classify(&quota).class, Class::Quota);
+    }
+
+    #[test]
+    fn anthropic_and_string_envelopes_are_read() {
+        let a = ApiError::from_body(
+            &json!({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}),
+        )
+        .unwrap();
+        assert_eq!(a.r#type.as_deref(), Some("overloaded_error"));
+        let s = ApiError::from_body(&json!({"error":"bad"})).unwrap();
+        assert_eq!(s.message.as_deref(), Some("bad"));
+        let empty_code = ApiError::from_body(&json!({"error":{"message":"x","code":""}})).unwrap();
+        assert_eq!(empty_code.code, None);
+    }
+}

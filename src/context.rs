@@ -1,0 +1,145 @@
+//! The one place where llm-contract reads its environment.
+//!
+//! Every environment variable the tool looks at is read here, once, into a [`Context`]; the rest
+//! of the code receives the context and never calls `std::env` itself. Tests build a context from
+//! a map, which is how the canary-key tests inject a key without touching the process environment.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Set to `1`/`true` to make the `contracts` test harness run against live endpoints.
+pub const LIVE_VAR: &str = "LLM_CONTRACT_LIVE";
+/// Which target the test harness runs in live mode (default: the default target).
+pub const TARGET_VAR: &str = "LLM_CONTRACT_TARGET";
+/// Set by CI systems; llm-contract never writes fixtures when it is set.
+pub const CI_VAR: &str = "CI";
+
+/// A secret value. Its `Debug` and `Display` never show the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The value, for the one place that must send it (the Authorization header) and for the
+    /// sanitizer that removes it from everything else.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([API_KEY])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[API_KEY]")
+    }
+}
+
+/// A snapshot of the process environment, taken once at start-up.
+#[derive(Clone, Default)]
+pub struct Context {
+    vars: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Names only: values may be secrets.
+        f.debug_struct("Context")
+            .field("vars", &self.vars.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Context {
+    /// Reads the process environment. This is the only call to `std::env` in the crate.
+    pub fn from_process() -> Self {
+        let vars = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        Context { vars }
+    }
+
+    /// A context from explicit values, for tests and embedding.
+    pub fn from_map<I, K, V>(vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Context {
+            vars: vars
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    fn non_empty(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
+    }
+
+    /// A plain (non-secret) setting such as a base-URL override.
+    pub fn setting(&self, name: &str) -> Option<String> {
+        self.non_empty(name).map(|v| v.trim().to_string())
+    }
+
+    /// A secret, such as an API key, by the name of the variable that holds it.
+    pub fn secret(&self, name: &str) -> Option<Secret> {
+        self.non_empty(name).map(|v| Secret::new(v.trim()))
+    }
+
+    fn flag(&self, name: &str) -> bool {
+        matches!(
+            self.non_empty(name).map(|v| v.trim().to_ascii_lowercase()),
+            Some(v) if v != "0" && v != "false" && v != "no"
+        )
+    }
+
+    /// True when running under CI (the `CI` variable is set and not false).
+    pub fn is_ci(&self) -> bool {
+        self.flag(CI_VAR)
+    }
+
+    /// True when the test harness should talk to live endpoints.
+    pub fn live_tests(&self) -> bool {
+        self.flag(LIVE_VAR)
+    }
+
+    /// The target the test harness uses in live mode, when chosen.
+    pub fn live_target(&self) -> Option<String> {
+        self.setting(TARGET_VAR)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("sk-canary-1234567890");
+        assert_eq!(format!("{s}"), "[API_KEY]");
+        assert!(!format!("{s:?}").contains("canary"));
+        let ctx = Context::from_map([("KEY", "sk-canary-1234567890")]);
+        assert!(!format!("{ctx:?}").contains("canary"));
+        assert_eq!(ctx.secret("KEY").unwrap().expose(), "sk-canary-1234567890");
+    }
+
+    #[test]
+    fn flags_and_blank_values() {
+        let ctx = Context::from_map([("CI", "true"), ("LLM_CONTRACT_LIVE", "0"), ("X", "  ")]);
+        assert!(ctx.is_ci());
+        assert!(!ctx.live_tests());
+        assert!(ctx.setting("X").is_none());
+        assert!(ctx.secret("X").is_none());
+    }
+}

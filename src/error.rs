@@ -1,0 +1,145 @@
+//! Errors a person can act on. Each names the file (and line and column where known), what was
+//! found and what was expected.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Where in a file something is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+}
+
+impl Location {
+    pub fn file(file: impl Into<PathBuf>) -> Self {
+        Location {
+            file: file.into(),
+            line: None,
+            column: None,
+        }
+    }
+    pub fn at(file: impl Into<PathBuf>, line: usize, column: usize) -> Self {
+        Location {
+            file: file.into(),
+            line: Some(line),
+            column: Some(column),
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+            if let Some(c) = self.column {
+                write!(f, ":{c}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A problem with the contract files, targets, schemas or fixtures: nothing was run because of it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("error: {message}\n  --> {location}{}", hint.as_ref().map(|h| format!("\n  = help: {h}")).unwrap_or_default())]
+pub struct ConfigError {
+    pub location: Location,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl ConfigError {
+    pub fn new(location: Location, message: impl Into<String>) -> Self {
+        ConfigError {
+            location,
+            message: message.into(),
+            hint: None,
+        }
+    }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// Several configuration errors, reported together so one run shows every broken file.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(e: ConfigError) -> Self {
+        ConfigErrors(vec![e])
+    }
+}
+
+/// The closest candidate to `word` by edit distance, when it is close enough to be a likely typo.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates {
+        let d = edit_distance(word, c);
+        if best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    let (d, c) = best?;
+    let len = word.len().max(c.len());
+    let limit = if len <= 3 { 1 } else { (len / 3).max(2) };
+    (d <= limit).then_some(c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_words_only() {
+        let keys = ["status", "class", "schema", "finish_reason"];
+        assert_eq!(did_you_mean("stauts", keys), Some("status"));
+        assert_eq!(did_you_mean("clas", keys), Some("class"));
+        assert_eq!(did_you_mean("zzzzzzzz", keys), None);
+    }
+
+    #[test]
+    fn renders_location_and_hint() {
+        let e = ConfigError::new(
+            Location::at("contracts/chat/x.yaml", 3, 5),
+            "unknown key `stauts`",
+        )
+        .with_hint("did you mean `status`?");
+        let s = e.to_string();
+        assert!(s.contains("contracts/chat/x.yaml:3:5"), "{s}");
+        assert!(s.contains("did you mean `status`?"), "{s}");
+    }
+}

@@ -1,0 +1,261 @@
+//! Pinned, sanitized exchanges: `fixtures/<target>/<case>.json`.
+//!
+//! A fixture holds the request as it was sent (sanitized), the response (status, selected
+//! headers, and a JSON body, a text body, or the stream's wire chunks with their delays) and a
+//! provenance block that says where it came from.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{ConfigError, ConfigErrors, Location};
+
+/// Where a fixture came from. Nothing in this repository was recorded from CometAPI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Provenance {
+    /// Captured from a running server by `llm-contract record`.
+    Recorded {
+        /// The server's product name, e.g. "LiteLLM proxy".
+        server: String,
+        version: String,
+        /// RFC 3339 date or time of the recording.
+        date: String,
+        /// The base URL alias (never a secret-bearing URL).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base_url: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        harness: Option<String>,
+    },
+    /// Transcribed from an example in public documentation.
+    Documented {
+        /// The document (title and address) whose example this transcribes.
+        source: String,
+        /// When it was transcribed.
+        date: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// Written by hand from documented facts where no example body exists; says which facts.
+    Constructed {
+        /// The documents whose facts (status, envelope, fields) it follows.
+        basis: Vec<String>,
+        date: String,
+        note: String,
+    },
+}
+
+impl Provenance {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Provenance::Recorded { .. } => "recorded",
+            Provenance::Documented { .. } => "documented",
+            Provenance::Constructed { .. } => "constructed",
+        }
+    }
+}
+
+/// The request as it was sent, sanitized.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixtureRequest {
+    pub method: String,
+    /// Below the base URL, e.g. `/chat/completions`.
+    pub path: String,
+    /// `[API_KEY]`, `[INVALID_KEY]`, or null when no Authorization header was sent.
+    pub authorization: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_body: Option<String>,
+}
+
+/// One piece of a stream as it went over the wire, after waiting `delay_ms` since the previous.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireChunk {
+    #[serde(default)]
+    pub delay_ms: u64,
+    pub data: String,
+}
+
+/// How a recorded stream ended on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WireEnd {
+    #[default]
+    Clean,
+    Reset,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixtureResponse {
+    pub status: u16,
+    /// Selected headers, names in lower case.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// A JSON body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+    /// A body that is not JSON (an HTML page, say), as text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_text: Option<String>,
+    /// A streamed body, chunk by chunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<Vec<WireChunk>>,
+    #[serde(default, skip_serializing_if = "is_clean")]
+    pub end: WireEnd,
+}
+
+fn is_clean(e: &WireEnd) -> bool {
+    *e == WireEnd::Clean
+}
+
+impl FixtureResponse {
+    pub fn content_type(&self) -> Option<&str> {
+        self.headers.get("content-type").map(String::as_str)
+    }
+
+    /// The chunks with their delays.
+    pub fn wire(&self) -> Vec<(Duration, bytes::Bytes)> {
+        self.chunks
+            .iter()
+            .flatten()
+            .map(|c| {
+                (
+                    Duration::from_millis(c.delay_ms),
+                    bytes::Bytes::from(c.data.clone()),
+                )
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fixture {
+    pub provenance: Provenance,
+    pub request: FixtureRequest,
+    pub response: FixtureResponse,
+}
+
+impl Fixture {
+    pub fn parse(path: &Path, text: &str) -> Result<Fixture, ConfigError> {
+        let f: Fixture = serde_json::from_str(text).map_err(|e| {
+            ConfigError::new(
+                Location::at(path, e.line(), e.column()),
+                format!("invalid fixture: {e}"),
+            )
+        })?;
+        let bodies = [
+            f.response.body.is_some(),
+            f.response.body_text.is_some(),
+            f.response.chunks.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        if bodies > 1 {
+            return Err(ConfigError::new(
+                Location::file(path),
+                "a fixture response has one of `body`, `body_text` or `chunks`",
+            ));
+        }
+        Ok(f)
+    }
+}
+
+/// The fixtures of every target, loaded once and shared by the runner and the recorded endpoint.
+#[derive(Debug, Clone, Default)]
+pub struct FixtureStore {
+    pub dir: PathBuf,
+    by_key: BTreeMap<(String, String), Arc<Fixture>>,
+}
+
+impl FixtureStore {
+    /// Loads `dir/<target>/<case>.json` for every target directory present. A missing `dir` is an
+    /// empty store.
+    pub fn load(dir: &Path) -> Result<FixtureStore, ConfigErrors> {
+        let mut store = FixtureStore {
+            dir: dir.to_path_buf(),
+            by_key: BTreeMap::new(),
+        };
+        let Ok(targets) = std::fs::read_dir(dir) else {
+            return Ok(store);
+        };
+        let mut errors = Vec::new();
+        let mut target_dirs: Vec<PathBuf> = targets
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        target_dirs.sort();
+        for tdir in target_dirs {
+            let target = tdir
+                .file_name()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_string();
+            let Ok(files) = std::fs::read_dir(&tdir) else {
+                continue;
+            };
+            let mut files: Vec<PathBuf> = files.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            files.sort();
+            for file in files {
+                if file.extension().and_then(|e| e.to_str()) != Some("json") {
+                    continue;
+                }
+                let case = file
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default()
+                    .to_string();
+                match std::fs::read_to_string(&file) {
+                    Ok(text) => match Fixture::parse(&file, &text) {
+                        Ok(f) => {
+                            store.by_key.insert((target.clone(), case), Arc::new(f));
+                        }
+                        Err(e) => errors.push(e),
+                    },
+                    Err(e) => errors.push(ConfigError::new(
+                        Location::file(&file),
+                        format!("cannot read fixture: {e}"),
+                    )),
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(store)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    pub fn get(&self, target: &str, case: &str) -> Option<Arc<Fixture>> {
+        self.by_key
+            .get(&(target.to_string(), case.to_string()))
+            .cloned()
+    }
+
+    /// Whether any fixture exists for the target.
+    pub fn has_target(&self, target: &str) -> bool {
+        self.by_key.keys().any(|(t, _)| t == target)
+    }
+
+    pub fn path(&self, target: &str, case: &str) -> PathBuf {
+        self.dir.join(target).join(format!("{case}.json"))
+    }
+
+    pub fn insert(&mut self, target: &str, case: &str, fixture: Fixture) {
+        self.by_key
+            .insert((target.to_string(), case.to_string()), Arc::new(fixture));
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.by_key.keys().map(|(t, c)| (t.as_str(), c.as_str()))
+    }
+}

@@ -1,0 +1,367 @@
+//! The `llm-contract` command line.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use llm_contract::context::Context;
+use llm_contract::contract::Plan;
+use llm_contract::error::ConfigErrors;
+use llm_contract::outcome::Mode;
+use llm_contract::report::{self, Summary};
+use llm_contract::runner::{self, Endpoint, Runner};
+use llm_contract::sanitize::Sanitizer;
+use llm_contract::schema::SchemaRegistry;
+use llm_contract::suite::{self, LiveOptions, Paths, Suite};
+use llm_contract::{recorded, transport};
+
+const EXIT_CODES: &str = "Exit codes: 0 every case passed (skips allowed); 1 a contract failure or drift; \
+2 a configuration or contract-file error (nothing ran); 3 transport or harness errors only (nothing could be judged).";
+
+#[derive(Parser)]
+#[command(
+    name = "llm-contract",
+    version,
+    about = "Contract tests for LLM chat-completions HTTP APIs: YAML cases, JSON Schemas, operator classes, drift against pinned fixtures.",
+    after_help = EXIT_CODES
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run contract cases against the recorded endpoint (default) or a live one (--live).
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// Check a saved JSON body (or - for stdin) against a named schema.
+    Validate(ValidateArgs),
+    /// List the cases a run would execute, as <target>::<case>.
+    List(ListArgs),
+}
+
+#[derive(Args)]
+struct SuiteArgs {
+    /// Directory of contract cases, targets/ and schemas/.
+    #[arg(long, default_value = "contracts")]
+    contracts: PathBuf,
+    /// Directory of pinned fixtures, <target>/<case>.json.
+    #[arg(long, default_value = "fixtures")]
+    fixtures: PathBuf,
+}
+
+impl SuiteArgs {
+    fn paths(&self) -> Paths {
+        Paths {
+            contracts: self.contracts.clone(),
+            fixtures: self.fixtures.clone(),
+        }
+    }
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Talk to the live endpoint instead of replaying fixtures.
+    #[arg(long)]
+    live: bool,
+    /// Target to run (repeatable offline; one live). Default: every target with fixtures
+    /// offline, the default target (cometapi) live.
+    #[arg(long)]
+    target: Vec<String>,
+    /// Only cases whose <target>::<case> id contains this text.
+    #[arg(long)]
+    case: Option<String>,
+    /// Live: the base URL, e.g. http://127.0.0.1:4000/v1 (selects the generic
+    /// `openai_compatible` target unless --target is given).
+    #[arg(long, requires = "live")]
+    base_url: Option<String>,
+    /// Live: the environment variable holding the API key.
+    #[arg(long, requires = "live")]
+    api_key_env: Option<String>,
+    /// Live: the model id substituted for ${model}.
+    #[arg(long, requires = "live")]
+    model: Option<String>,
+    /// Cases in flight at once (I/O bound, not CPU bound).
+    #[arg(long, default_value_t = 16)]
+    jobs: usize,
+    /// Where reports go (<dir>/latest/report.json).
+    #[arg(long, default_value = "reports")]
+    reports: PathBuf,
+    /// Offline: multiply recorded stream delays by this factor (0 replays at once).
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    #[command(flatten)]
+    suite: SuiteArgs,
+}
+
+#[derive(Args)]
+struct ValidateArgs {
+    /// Schema name: a file stem in <contracts>/schemas (chat_completion, chat_completion_chunk, error, ...).
+    #[arg(long)]
+    schema: String,
+    /// The JSON file to check, or - for standard input.
+    file: PathBuf,
+    /// Directory of contracts (schemas are read from its schemas/).
+    #[arg(long, default_value = "contracts")]
+    contracts: PathBuf,
+}
+
+#[derive(Args)]
+struct ListArgs {
+    #[arg(long)]
+    target: Vec<String>,
+    #[command(flatten)]
+    suite: SuiteArgs,
+}
+
+fn config_exit(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("{e}");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = Context::from_process();
+    match cli.command {
+        Command::Run(args) => run(args, &ctx),
+        Command::Validate(args) => validate(args),
+        Command::List(args) => list(args),
+    }
+}
+
+fn list(args: ListArgs) -> ExitCode {
+    let suite = match Suite::load(&args.suite.paths()) {
+        Ok(s) => s,
+        Err(e) => return config_exit(e),
+    };
+    let targets = match suite.recorded_targets(&args.target) {
+        Ok(t) => t,
+        Err(e) => return config_exit(e),
+    };
+    match suite.plans(&targets, None) {
+        Ok(plans) => {
+            for p in plans {
+                println!("{}  {}", p.id, p.case.description);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => config_exit(e),
+    }
+}
+
+fn validate(args: ValidateArgs) -> ExitCode {
+    let schemas = match SchemaRegistry::load(&args.contracts.join("schemas")) {
+        Ok(s) => s,
+        Err(e) => return config_exit(e),
+    };
+    if !schemas.contains(&args.schema) {
+        return config_exit(schemas.unknown(&args.schema));
+    }
+    let (name, text) = if args.file.as_os_str() == "-" {
+        let mut s = String::new();
+        if let Err(e) = std::io::stdin().read_to_string(&mut s) {
+            return config_exit(format!("error: cannot read standard input: {e}"));
+        }
+        ("<stdin>".to_string(), s)
+    } else {
+        match std::fs::read_to_string(&args.file) {
+            Ok(s) => (args.file.display().to_string(), s),
+            Err(e) => {
+                return config_exit(format!("error: cannot read {}: {e}", args.file.display()))
+            }
+        }
+    };
+    let doc: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            println!("{name}:{}:{}: not valid JSON: {e}", e.line(), e.column());
+            return ExitCode::from(1);
+        }
+    };
+    match schemas.validate(&args.schema, &doc) {
+        Ok((violations, 0)) => {
+            debug_assert!(violations.is_empty());
+            println!("{name}: valid against {}", args.schema);
+            ExitCode::SUCCESS
+        }
+        Ok((violations, total)) => {
+            println!("{name}: {total} violation(s) of schema {}", args.schema);
+            for v in &violations {
+                println!("  {v}");
+            }
+            if total > violations.len() {
+                println!("  … and {} more", total - violations.len());
+            }
+            ExitCode::from(1)
+        }
+        Err(e) => config_exit(e),
+    }
+}
+
+fn run(args: RunArgs, ctx: &Context) -> ExitCode {
+    let suite = match Suite::load(&args.suite.paths()) {
+        Ok(s) => s,
+        Err(e) => return config_exit(e),
+    };
+    let mut sanitizer = Sanitizer::new();
+    let prepared: Result<(Vec<Plan>, Option<Endpoint>), ConfigErrors> = if args.live {
+        if args.target.len() > 1 {
+            return config_exit("error: a live run takes one --target");
+        }
+        let opts = LiveOptions {
+            target: args.target.first().cloned(),
+            base_url: args.base_url.clone(),
+            api_key_env: args.api_key_env.clone(),
+            model: args.model.clone(),
+        };
+        suite::live_target(&suite, ctx, &opts)
+            .map_err(ConfigErrors::from)
+            .and_then(|(target, endpoint)| {
+                if let Some(k) = &endpoint.key {
+                    sanitizer.add_secret(k);
+                }
+                Ok((
+                    suite.plans(&[target], args.case.as_deref())?,
+                    Some(endpoint),
+                ))
+            })
+    } else {
+        suite
+            .recorded_targets(&args.target)
+            .and_then(|t| suite.plans(&t, args.case.as_deref()))
+            .map(|p| (p, None))
+    };
+    let (plans, live_endpoint) = match prepared {
+        Ok(p) => p,
+        Err(e) => return config_exit(sanitizer.text(&e.to_string())),
+    };
+    if let Some(ep) = &live_endpoint {
+        let needs_key = plans
+            .iter()
+            .any(|p| p.case.auth == llm_contract::contract::AuthMode::Valid && p.skip.is_none());
+        if needs_key && ep.key.is_none() {
+            return config_exit(format!(
+                "error: {} is not set: a live run needs the target's API key (or --api-key-env VAR)",
+                ep.key_env
+            ));
+        }
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return config_exit(format!("error: cannot start the runtime: {e}")),
+    };
+    let connect = plans
+        .iter()
+        .map(|p| p.target.timeouts.connect_ms)
+        .max()
+        .unwrap_or(10_000);
+    let client = match transport::Client::new(Duration::from_millis(connect)) {
+        Ok(c) => c,
+        Err(e) => return config_exit(format!("error: {e}")),
+    };
+    let mode = if args.live {
+        Mode::Live
+    } else {
+        Mode::Recorded
+    };
+    let runner = Arc::new(Runner::new(
+        client,
+        suite.schemas.clone(),
+        suite.fixtures.clone(),
+        sanitizer.clone(),
+    ));
+    let color = std::io::stdout().is_terminal() && !ctx.is_ci();
+    let outcomes = rt.block_on(async {
+        // Offline, one recorded endpoint on 127.0.0.1 serves every case; it stops when dropped.
+        let server = if args.live {
+            None
+        } else {
+            match recorded::start(suite.fixtures.clone(), args.time_scale).await {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    eprintln!("error: cannot start the recorded endpoint on 127.0.0.1: {e}");
+                    return None;
+                }
+            }
+        };
+        let work: Vec<(Plan, Endpoint)> = plans
+            .into_iter()
+            .map(|p| {
+                let ep = match (&live_endpoint, &server) {
+                    (Some(ep), _) => ep.clone(),
+                    (None, Some(s)) => suite::recorded_endpoint(&s.url(), &p),
+                    (None, None) => unreachable!("a recorded run has a server"),
+                };
+                (p, ep)
+            })
+            .collect();
+        let where_ = if args.live {
+            format!(
+                "live, {}",
+                sanitizer.text(
+                    &live_endpoint
+                        .as_ref()
+                        .map(|e| e.base_url.clone())
+                        .unwrap_or_default()
+                )
+            )
+        } else {
+            format!(
+                "recorded endpoint {}",
+                server.as_ref().map(|s| s.url()).unwrap_or_default()
+            )
+        };
+        println!(
+            "llm-contract {}: {} cases ({where_})",
+            env!("CARGO_PKG_VERSION"),
+            work.len()
+        );
+        let outcomes = runner::run_all(runner.clone(), work, args.jobs, |o| {
+            let mut stdout = std::io::stdout().lock();
+            let line = report::line(o);
+            let line = if color { paint(o.verdict, &line) } else { line };
+            let _ = writeln!(stdout, "{line}");
+            let _ = write!(stdout, "{}", report::details(o));
+        })
+        .await;
+        drop(server);
+        Some(outcomes)
+    });
+    let Some(outcomes) = outcomes else {
+        return ExitCode::from(3);
+    };
+    let summary = Summary::of(&outcomes);
+    println!("\n{}", summary.line());
+    match report::write_json(
+        &args.reports,
+        if args.live { "live" } else { "recorded" },
+        &outcomes,
+    ) {
+        Ok(path) => println!("report: {}", path.display()),
+        Err(e) => eprintln!(
+            "error: cannot write the report under {}: {e}",
+            args.reports.display()
+        ),
+    }
+    let _ = mode;
+    ExitCode::from(summary.exit_code())
+}
+
+fn paint(v: llm_contract::outcome::Verdict, line: &str) -> String {
+    use llm_contract::outcome::Verdict;
+    let code = match v {
+        Verdict::Pass => "32",
+        Verdict::Fail => "31",
+        Verdict::Error => "35",
+        Verdict::Skip => "33",
+    };
+    format!("\x1b[{code}m{line}\x1b[0m")
+}

@@ -1,0 +1,95 @@
+//! What one case produced: the data every report renders.
+
+use serde::Serialize;
+
+use crate::classify::Class;
+use crate::sanitize::Sanitizer;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    /// The endpoint broke the contract.
+    Fail,
+    /// Nothing could be judged: no response, or the harness itself could not run the case.
+    Error,
+    Skip,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+            Verdict::Skip => "skip",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Live,
+    Recorded,
+}
+
+/// The drift check's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Drift {
+    /// The canonical response equals the pinned fixture's.
+    Match,
+    /// It differs; the diff is among the failures.
+    Changed,
+    /// Not compared, and why (no baseline yet, and the command that would pin one).
+    NotRun { reason: String },
+}
+
+/// The outcome of one case on one target.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseOutcome {
+    /// `<target>::<case>`
+    pub id: String,
+    pub target: String,
+    pub case: String,
+    pub verdict: Verdict,
+    /// The operator class of what happened.
+    pub class: Class,
+    /// Why that class: the deciding status, code, body or frame.
+    pub reason: String,
+    pub status: Option<u16>,
+    pub latency_ms: f64,
+    pub ttfb_ms: Option<f64>,
+    pub failures: Vec<String>,
+    pub expected_status: Vec<u16>,
+    pub expected_class: Class,
+    pub mode: Mode,
+    /// The endpoint path below the base URL.
+    pub endpoint: String,
+    pub model: Option<String>,
+    pub stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frames: Option<usize>,
+    pub drift: Drift,
+}
+
+impl CaseOutcome {
+    /// Runs every text field through the sanitizer. The runner calls this before an outcome
+    /// leaves it, so nothing downstream can print or persist a secret.
+    pub fn sanitize(mut self, s: &Sanitizer) -> Self {
+        self.reason = s.text(&self.reason);
+        for f in &mut self.failures {
+            *f = s.text(f);
+        }
+        if let Drift::NotRun { reason } = &mut self.drift {
+            *reason = s.text(reason);
+        }
+        if let Some(m) = &mut self.model {
+            *m = s.text(m);
+        }
+        self
+    }
+}

@@ -1,0 +1,152 @@
+//! The recorded endpoint: a real HTTP server on 127.0.0.1 that serves the pinned fixtures.
+//!
+//! Each case gets its own base URL, `http://127.0.0.1:PORT/<target>/<case>`, so the harness
+//! talks to it with exactly the client code and request paths it uses live. Before replaying, the
+//! server compares the request it received (method, path, whether and which kind of
+//! Authorization was sent, body after sanitizing) with the one the fixture recorded; on a
+//! mismatch it answers with a diff instead of the fixture, flagged by the
+//! [`REPLAY_HEADER`] header, so an edited case that was not re-recorded is caught.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use crate::drift;
+use crate::fixture::{FixtureRequest, FixtureStore, WireEnd};
+use crate::sanitize::Sanitizer;
+use crate::server::{Handler, Reply, Request, Server, StreamClose};
+
+/// Set on replies that are the recorded endpoint's own verdicts, not fixtures.
+pub const REPLAY_HEADER: &str = "x-llm-contract-replay";
+pub const MISMATCH: &str = "request-mismatch";
+pub const NO_FIXTURE: &str = "no-fixture";
+
+pub struct ReplayHandler {
+    fixtures: Arc<FixtureStore>,
+}
+
+impl ReplayHandler {
+    pub fn new(fixtures: Arc<FixtureStore>) -> Self {
+        ReplayHandler { fixtures }
+    }
+}
+
+/// The base URL under which the recorded endpoint serves one case.
+pub fn case_base_url(server_url: &str, target: &str, case: &str) -> String {
+    format!("{}/{target}/{case}", server_url.trim_end_matches('/'))
+}
+
+/// Starts the recorded endpoint on an ephemeral loopback port.
+pub async fn start(fixtures: Arc<FixtureStore>, time_scale: f64) -> std::io::Result<Server> {
+    Server::start(Arc::new(ReplayHandler::new(fixtures)), time_scale).await
+}
+
+fn verdict(kind: &str, status: u16, text: String) -> Reply {
+    Reply::Full {
+        status,
+        headers: vec![
+            ("content-type".into(), "text/plain; charset=utf-8".into()),
+            (REPLAY_HEADER.into(), kind.into()),
+        ],
+        body: Bytes::from(text),
+    }
+}
+
+/// The canonical text of a request, as compared with the fixture's.
+pub fn request_text(req: &FixtureRequest) -> String {
+    let body = match (&req.body, &req.raw_body) {
+        (Some(b), _) => drift::canonical(b),
+        (None, Some(r)) => format!("(raw) {r}"),
+        (None, None) => "(no body)".to_string(),
+    };
+    format!(
+        "{} {}\nauthorization: {}\nbody:\n{}\n",
+        req.method,
+        req.path,
+        req.authorization.as_deref().unwrap_or("(none)"),
+        body
+    )
+}
+
+/// What the fixture format records of a request the server received.
+pub fn received_request(req: &Request, path: &str) -> FixtureRequest {
+    let sanitizer = Sanitizer::new();
+    let (body, raw_body) = if req.body.is_empty() {
+        (None, None)
+    } else {
+        match serde_json::from_slice::<Value>(&req.body) {
+            Ok(mut v) => {
+                sanitizer.json(&mut v);
+                (Some(v), None)
+            }
+            Err(_) => (
+                None,
+                Some(sanitizer.text(&String::from_utf8_lossy(&req.body))),
+            ),
+        }
+    };
+    FixtureRequest {
+        method: req.method.clone(),
+        path: path.to_string(),
+        authorization: Sanitizer::auth_placeholder(req.header("authorization")).map(str::to_string),
+        body,
+        raw_body,
+    }
+}
+
+impl Handler for ReplayHandler {
+    fn handle(&self, req: Request) -> Reply {
+        let path_only = req.target.split('?').next().unwrap_or("").to_string();
+        let mut parts = path_only.trim_start_matches('/').splitn(3, '/');
+        let (Some(target), Some(case)) = (parts.next(), parts.next()) else {
+            return verdict(
+                NO_FIXTURE,
+                404,
+                format!("no fixture route for {path_only}: expected /<target>/<case>/<path>"),
+            );
+        };
+        let rest = format!("/{}", parts.next().unwrap_or(""));
+        let Some(fixture) = self.fixtures.get(target, case) else {
+            return verdict(
+                NO_FIXTURE,
+                404,
+                format!("no fixture {}", self.fixtures.path(target, case).display()),
+            );
+        };
+        let got = received_request(&req, &rest);
+        let want_text = request_text(&fixture.request);
+        let got_text = request_text(&got);
+        if let Some(d) = drift::diff(&want_text, &got_text, "recorded request", "sent request") {
+            return verdict(MISMATCH, 400, d);
+        }
+        let resp = &fixture.response;
+        let headers: Vec<(String, String)> = resp
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if let Some(chunks) = &resp.chunks {
+            let _ = chunks;
+            return Reply::Stream {
+                status: resp.status,
+                headers,
+                chunks: resp.wire(),
+                close: match resp.end {
+                    WireEnd::Clean => StreamClose::Clean,
+                    WireEnd::Reset => StreamClose::Reset,
+                },
+            };
+        }
+        let body = match (&resp.body, &resp.body_text) {
+            (Some(v), _) => Bytes::from(serde_json::to_vec(v).unwrap_or_default()),
+            (None, Some(t)) => Bytes::from(t.clone()),
+            (None, None) => Bytes::new(),
+        };
+        Reply::Full {
+            status: resp.status,
+            headers,
+            body,
+        }
+    }
+}

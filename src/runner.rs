@@ -1,0 +1,558 @@
+//! From plan to outcome: build the request, send it, run the checks, classify, compare with the
+//! pinned fixture. Live and recorded runs take the same path; only the endpoint differs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::check::{self, StreamCheck};
+use crate::classify::{self, ApiError, BodyKind, Class, Observation};
+use crate::context::Secret;
+use crate::contract::{AuthMode, BodyTemplate, Plan, StreamExpect};
+use crate::drift::{self, StreamShape};
+use crate::fixture::{Fixture, FixtureResponse, FixtureStore, Provenance};
+use crate::outcome::{CaseOutcome, Drift, Mode, Verdict};
+use crate::recorded::{MISMATCH, NO_FIXTURE, REPLAY_HEADER};
+use crate::sanitize::{Sanitizer, INVALID_TOKEN};
+use crate::schema::SchemaRegistry;
+use crate::sse::{SseItem, SseParser};
+use crate::transport::{self, Client, Outgoing, Received, ReceivedBody, TransportError};
+
+/// Where one plan's request goes.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub base_url: String,
+    /// The key for `auth: valid` cases; `None` when none is configured.
+    pub key: Option<Secret>,
+    /// Name of the variable the key should come from, for the error when it is missing.
+    pub key_env: String,
+    pub mode: Mode,
+}
+
+/// Runs plans. Shared by the CLI and the test harness.
+pub struct Runner {
+    client: Client,
+    schemas: Arc<SchemaRegistry>,
+    fixtures: Arc<FixtureStore>,
+    sanitizer: Sanitizer,
+}
+
+impl Runner {
+    pub fn new(
+        client: Client,
+        schemas: Arc<SchemaRegistry>,
+        fixtures: Arc<FixtureStore>,
+        sanitizer: Sanitizer,
+    ) -> Self {
+        Runner {
+            client,
+            schemas,
+            fixtures,
+            sanitizer,
+        }
+    }
+
+    pub fn sanitizer(&self) -> &Sanitizer {
+        &self.sanitizer
+    }
+
+    /// Runs one plan against one endpoint. Never panics on what the endpoint sends; every
+    /// outcome leaves sanitized.
+    pub async fn run(&self, plan: &Plan, endpoint: &Endpoint) -> CaseOutcome {
+        self.run_inner(plan, endpoint)
+            .await
+            .sanitize(&self.sanitizer)
+    }
+
+    async fn run_inner(&self, plan: &Plan, endpoint: &Endpoint) -> CaseOutcome {
+        let mut out = blank(plan, endpoint.mode);
+        if let Some(reason) = &plan.skip {
+            out.verdict = Verdict::Skip;
+            out.reason = format!("skipped by target {}: {reason}", plan.target.name);
+            return out;
+        }
+        let fixture = self.fixtures.get(&plan.target.name, &plan.case.id);
+        let fixture_path = self.fixtures.path(&plan.target.name, &plan.case.id);
+        let record_hint = format!(
+            "pin one with `llm-contract record --target {} --case {}` against a live endpoint",
+            plan.target.name, plan.case.id
+        );
+        if endpoint.mode == Mode::Recorded {
+            if plan.case.live_only {
+                out.verdict = Verdict::Skip;
+                out.reason = "live-only case: nothing to replay".into();
+                return out;
+            }
+            if fixture.is_none() {
+                out.verdict = Verdict::Error;
+                out.class = Class::ConfigurationDrift;
+                out.reason = "no pinned fixture to replay".into();
+                out.failures.push(format!(
+                    "fixture: {} does not exist; {record_hint}",
+                    fixture_path.display()
+                ));
+                out.drift = Drift::NotRun {
+                    reason: "no pinned fixture".into(),
+                };
+                return out;
+            }
+        }
+        let outgoing = match self.request(plan, endpoint) {
+            Ok(o) => o,
+            Err(message) => {
+                out.verdict = Verdict::Error;
+                out.class = Class::RefreshCredentials;
+                out.reason = message.clone();
+                out.failures.push(format!("config: {message}"));
+                return out;
+            }
+        };
+        let family = plan.case.family;
+        let chunk_schema = plan
+            .expect
+            .stream
+            .as_ref()
+            .and_then(|s| s.chunk_schema.clone())
+            .unwrap_or_else(|| family.chunk_schema.to_string());
+        let crate::family::StreamGrammar::DoneMarker(done_marker) = family.stream;
+        let mut sink = StreamCheck::new(&self.schemas, &chunk_schema, done_marker);
+        let sent = self.client.send(outgoing, &mut sink).await;
+        match sent {
+            Err(e) => self.transport_failure(out, e),
+            Ok(received) => {
+                let judged = self.judge(plan, &mut out, &received, &mut sink);
+                if judged {
+                    self.drift(
+                        plan,
+                        endpoint.mode,
+                        &mut out,
+                        &received,
+                        sink.shape,
+                        fixture.as_deref(),
+                        &record_hint,
+                    );
+                }
+                finalize(&mut out, plan);
+                out
+            }
+        }
+    }
+
+    fn request(&self, plan: &Plan, endpoint: &Endpoint) -> Result<Outgoing, String> {
+        let family = plan.case.family;
+        let authorization = match plan.case.auth {
+            AuthMode::Missing => None,
+            AuthMode::Invalid => Some(format!("Bearer {INVALID_TOKEN}")),
+            AuthMode::Valid => match &endpoint.key {
+                Some(k) => Some(format!("Bearer {}", k.expose())),
+                None => {
+                    return Err(format!(
+                        "no API key: set {} (the target's api_key_env) or pass --api-key-env",
+                        endpoint.key_env
+                    ))
+                }
+            },
+        };
+        let body = match &plan.body {
+            BodyTemplate::None => None,
+            BodyTemplate::Json(v) => Some(Bytes::from(
+                serde_json::to_vec(v).map_err(|e| e.to_string())?,
+            )),
+            BodyTemplate::Raw(s) => Some(Bytes::from(s.clone())),
+        };
+        Ok(Outgoing {
+            method: family
+                .method
+                .parse()
+                .map_err(|_| format!("bad method {}", family.method))?,
+            url: format!("{}{}", endpoint.base_url.trim_end_matches('/'), family.path),
+            authorization,
+            headers: plan
+                .case
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            body,
+            timeout: Duration::from_millis(plan.target.timeouts.total_ms),
+        })
+    }
+
+    fn transport_failure(&self, mut out: CaseOutcome, e: TransportError) -> CaseOutcome {
+        let obs = Observation {
+            transport: Some(e.kind),
+            ..Observation::default()
+        };
+        let c = classify::classify(&obs);
+        out.verdict = Verdict::Error;
+        out.class = c.class;
+        out.reason = c.reason;
+        out.latency_ms = ms(e.after);
+        out.failures.push(format!("transport: {}", e.message));
+        out.drift = Drift::NotRun {
+            reason: "no response".into(),
+        };
+        out
+    }
+
+    /// Runs the checks on a response. Returns false when the exchange could not be judged
+    /// further (a recorded-endpoint verdict).
+    fn judge(
+        &self,
+        plan: &Plan,
+        out: &mut CaseOutcome,
+        r: &Received,
+        sink: &mut StreamCheck<'_>,
+    ) -> bool {
+        let family = plan.case.family;
+        out.status = Some(r.status);
+        out.ttfb_ms = Some(ms(r.ttfb));
+        out.latency_ms = ms(r.total);
+        if out.mode == Mode::Recorded {
+            if let Some(kind) = r.header(REPLAY_HEADER) {
+                let text = match &r.body {
+                    ReceivedBody::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+                    _ => String::new(),
+                };
+                out.verdict = if kind == MISMATCH {
+                    Verdict::Fail
+                } else {
+                    Verdict::Error
+                };
+                out.class = Class::ConfigurationDrift;
+                out.reason = match kind {
+                    MISMATCH => {
+                        "the request no longer matches the recorded one: re-record the fixture"
+                            .into()
+                    }
+                    NO_FIXTURE => "the recorded endpoint has no fixture for this case".into(),
+                    other => format!("recorded endpoint answered {other}"),
+                };
+                out.failures.push(format!("replay: {}\n{text}", out.reason));
+                out.drift = Drift::NotRun {
+                    reason: "request mismatch".into(),
+                };
+                return false;
+            }
+        }
+        let mut failures = Vec::new();
+        let expect = &plan.expect;
+        if !expect.status.contains(&r.status) {
+            failures.push(format!(
+                "status: expected {}, got {}",
+                statuses(&expect.status),
+                r.status
+            ));
+        }
+        let mut obs = Observation {
+            status: Some(r.status),
+            ..Observation::default()
+        };
+        let success = (200..300).contains(&r.status);
+        let content_type = r.content_type();
+        match &r.body {
+            ReceivedBody::Stream(read) => {
+                obs.body = Some(BodyKind::Stream);
+                out.frames = Some(sink.frames);
+                let stream_expect = expect.stream.clone().unwrap_or(StreamExpect {
+                    done: true,
+                    usage_chunk: false,
+                    chunk_schema: None,
+                });
+                if expect.stream.is_none() && success {
+                    failures.push("body: expected a JSON body, got a text/event-stream".into());
+                }
+                let end = sink.finish(read, &stream_expect, expect);
+                failures.append(&mut sink.failures);
+                if let Some((_, err)) = &sink.error_frame {
+                    obs.error = Some(err.clone());
+                }
+                obs.stream = Some(end);
+                out.finish_reason = sink.finish.first().and_then(|(_, r)| r.clone());
+            }
+            ReceivedBody::Bytes(bytes) => {
+                if expect.stream.is_some() && success {
+                    failures.push(format!(
+                        "stream: expected content-type text/event-stream, got {}",
+                        content_type.unwrap_or("none")
+                    ));
+                }
+                let (kind, json) = check::body_kind(content_type, bytes);
+                obs.body = Some(kind);
+                let schema = expect.schema.clone().unwrap_or_else(|| {
+                    if success {
+                        family.response_schema.to_string()
+                    } else {
+                        plan.target.dialect.error_schema().to_string()
+                    }
+                });
+                match &json {
+                    Some(doc) => {
+                        obs.error = if success {
+                            None
+                        } else {
+                            ApiError::from_body(doc)
+                        };
+                        if success && doc.get("error").is_some() {
+                            obs.error = ApiError::from_body(doc);
+                        }
+                        let ok = check::schema_failures(&self.schemas, &schema, doc, &mut failures);
+                        obs.schema_ok = Some(ok);
+                        if success {
+                            let reasons = check::finish_reasons(doc, family.choices_pointer);
+                            out.finish_reason = reasons.first().and_then(|(_, r)| r.clone());
+                            check::finish_reason_failures(&reasons, expect, &mut failures);
+                        }
+                    }
+                    None => failures.push(format!(
+                        "body: expected JSON (schema {schema}), got {} ({}): {}",
+                        describe_kind(kind),
+                        content_type.unwrap_or("no content-type"),
+                        check::excerpt(bytes)
+                    )),
+                }
+                if let Some(location) = r.header("location") {
+                    failures.push(format!("redirect: {} to {location}", r.status));
+                }
+            }
+            ReceivedBody::TooLarge { limit, prefix } => {
+                obs.body = Some(BodyKind::TooLarge);
+                failures.push(format!(
+                    "body: larger than the {limit}-byte limit; it starts: {}",
+                    check::excerpt(prefix)
+                ));
+            }
+            ReceivedBody::Failed {
+                kind,
+                message,
+                prefix,
+            } => {
+                obs.transport = Some(*kind);
+                failures.push(format!(
+                    "body: the connection failed after the {} head: {message}; received: {}",
+                    r.status,
+                    check::excerpt(prefix)
+                ));
+            }
+        }
+        check::error_code_failures(obs.error.as_ref(), expect, &mut failures);
+        let c = classify::classify(&obs);
+        if c.class != expect.class {
+            failures.insert(
+                usize::from(!failures.is_empty() && failures[0].starts_with("status:")),
+                format!(
+                    "class: expected {}, got {} — {}",
+                    expect.class, c.class, c.reason
+                ),
+            );
+        }
+        out.class = c.class;
+        out.reason = c.reason;
+        out.failures = failures;
+        true
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn drift(
+        &self,
+        plan: &Plan,
+        mode: Mode,
+        out: &mut CaseOutcome,
+        r: &Received,
+        shape: StreamShape,
+        fixture: Option<&Fixture>,
+        record_hint: &str,
+    ) {
+        let Some(fixture) = fixture else {
+            out.drift = Drift::NotRun {
+                reason: format!("no baseline yet: {record_hint}"),
+            };
+            return;
+        };
+        if mode == Mode::Live && !matches!(fixture.provenance, Provenance::Recorded { .. }) {
+            out.drift = Drift::NotRun {
+                reason: format!(
+                    "the pinned fixture is {}, not recorded, so it is no baseline for a live response; {record_hint}",
+                    fixture.provenance.kind()
+                ),
+            };
+            return;
+        }
+        let received_body = match &r.body {
+            ReceivedBody::Stream(_) => shape.into_value(),
+            ReceivedBody::Bytes(b) => body_value(b),
+            _ => {
+                out.drift = Drift::NotRun {
+                    reason: "the body did not arrive whole".into(),
+                };
+                return;
+            }
+        };
+        let received = drift::canonical(&drift::exchange_document(
+            r.status,
+            r.content_type(),
+            received_body,
+        ));
+        let pinned = drift::canonical(&pinned_document(&fixture.response));
+        let path = self.fixtures.path(&plan.target.name, &plan.case.id);
+        match drift::diff(&pinned, &received, &path.display().to_string(), "received") {
+            None => out.drift = Drift::Match,
+            Some(d) => {
+                out.drift = Drift::Changed;
+                out.failures.push(format!(
+                    "drift: the response differs from the pinned fixture {} (volatile values masked):\n{}",
+                    path.display(),
+                    d.trim_end()
+                ));
+            }
+        }
+    }
+}
+
+/// A body as the drift document holds it: masked JSON, or sanitized text.
+fn body_value(bytes: &[u8]) -> Value {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(mut v) => {
+            drift::mask(&mut v);
+            v
+        }
+        Err(_) => Value::String(
+            Sanitizer::new().text(&String::from_utf8_lossy(&bytes[..bytes.len().min(4096)])),
+        ),
+    }
+}
+
+/// The pinned fixture's response in the same canonical form as a received one.
+pub fn pinned_document(resp: &FixtureResponse) -> Value {
+    let body = if let Some(chunks) = &resp.chunks {
+        let mut parser = SseParser::new(transport::MAX_EVENT);
+        let mut shape = StreamShape::default();
+        for c in chunks {
+            let _ = parser.push(c.data.as_bytes(), &mut |item| {
+                if let SseItem::Event(ev) = item {
+                    shape.push(ev.event.as_deref(), &ev.data);
+                }
+                true
+            });
+        }
+        shape.into_value()
+    } else if let Some(v) = &resp.body {
+        let mut v = v.clone();
+        drift::mask(&mut v);
+        v
+    } else {
+        body_value(resp.body_text.as_deref().unwrap_or("").as_bytes())
+    };
+    drift::exchange_document(resp.status, resp.content_type(), body)
+}
+
+fn describe_kind(kind: BodyKind) -> &'static str {
+    match kind {
+        BodyKind::Html => "an HTML page",
+        BodyKind::Empty => "an empty body",
+        BodyKind::OtherText => "text that is not JSON",
+        BodyKind::TooLarge => "an oversized body",
+        BodyKind::Json => "JSON",
+        BodyKind::Stream => "a stream",
+    }
+}
+
+fn statuses(s: &[u16]) -> String {
+    match s {
+        [one] => one.to_string(),
+        many => format!(
+            "one of {}",
+            many.iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+fn blank(plan: &Plan, mode: Mode) -> CaseOutcome {
+    CaseOutcome {
+        id: plan.id.clone(),
+        target: plan.target.name.clone(),
+        case: plan.case.id.clone(),
+        verdict: Verdict::Pass,
+        class: Class::Ok,
+        reason: String::new(),
+        status: None,
+        latency_ms: 0.0,
+        ttfb_ms: None,
+        failures: Vec::new(),
+        expected_status: plan.expect.status.clone(),
+        expected_class: plan.expect.class,
+        mode,
+        endpoint: plan.case.family.path.to_string(),
+        model: plan.model().map(str::to_string),
+        stream: plan.case.streams(),
+        finish_reason: None,
+        frames: None,
+        drift: Drift::NotRun {
+            reason: "not compared".into(),
+        },
+    }
+}
+
+/// Sets the verdict and the outcome's class from the failures.
+///
+/// A passing case keeps the class of what the endpoint did (a `missing_auth` case passes with
+/// `refresh_credentials`). A failing case whose response was otherwise fine (`ok`), or whose class
+/// was the expected one but whose body, stream or baseline broke the contract, is `contract_drift`.
+fn finalize(out: &mut CaseOutcome, plan: &Plan) {
+    if out.verdict != Verdict::Pass {
+        return;
+    }
+    if out.failures.is_empty() {
+        return;
+    }
+    out.verdict = Verdict::Fail;
+    if out.class == Class::Ok || out.class == plan.expect.class {
+        out.class = Class::ContractDrift;
+    }
+}
+
+/// Runs plans concurrently, at most `jobs` at a time; `on_done` sees each outcome as it completes.
+/// Outcomes come back sorted by id.
+pub async fn run_all(
+    runner: Arc<Runner>,
+    plans: Vec<(Plan, Endpoint)>,
+    jobs: usize,
+    mut on_done: impl FnMut(&CaseOutcome),
+) -> Vec<CaseOutcome> {
+    let permits = Arc::new(Semaphore::new(jobs.max(1)));
+    let mut set = JoinSet::new();
+    for (plan, endpoint) in plans {
+        let runner = runner.clone();
+        let permits = permits.clone();
+        set.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            runner.run(&plan, &endpoint).await
+        });
+    }
+    let mut outcomes = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(o) => {
+                on_done(&o);
+                outcomes.push(o);
+            }
+            Err(e) => {
+                // A panic inside one case must not lose the others' results.
+                eprintln!("error: a case task failed: {e}");
+            }
+        }
+    }
+    outcomes.sort_by(|a, b| a.id.cmp(&b.id));
+    outcomes
+}

@@ -1,0 +1,348 @@
+//! Server-sent events, parsed as bytes arrive.
+//!
+//! The parser follows the WHATWG event-stream rules: lines end in CRLF, LF or CR (a CR at the end
+//! of one read and an LF at the start of the next are one line end); `data:` lines of one event
+//! are joined with `\n`; one space after the colon is dropped; lines starting with `:` are
+//! comments (keep-alives); `event:`, `id:` and `retry:` are fields; a blank line dispatches the
+//! event. It keeps only the current line and event in memory, never the stream, and refuses an
+//! event larger than its limit instead of growing without bound.
+
+/// One dispatched event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseEvent {
+    /// 0-based index among dispatched events.
+    pub index: usize,
+    /// The `event:` field, when one was sent.
+    pub event: Option<String>,
+    pub data: String,
+    pub id: Option<String>,
+    /// Byte offset in the stream where the event's first line started.
+    pub offset: u64,
+}
+
+/// What the parser hands out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SseItem {
+    Event(SseEvent),
+    /// A comment line (`: ping`), without the colon.
+    Comment(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SseError {
+    #[error("event {index} at byte {offset} is larger than the {limit}-byte limit")]
+    TooLarge {
+        index: usize,
+        offset: u64,
+        limit: usize,
+    },
+    #[error("event {index} at byte {offset} is not valid UTF-8")]
+    NotUtf8 { index: usize, offset: u64 },
+}
+
+/// An incremental event-stream parser.
+#[derive(Debug)]
+pub struct SseParser {
+    buf: Vec<u8>,
+    /// Start of the unprocessed part of `buf`.
+    start: usize,
+    /// Where the search for the next line end resumes.
+    scan: usize,
+    /// The last read ended in CR: an LF at the start of the next read belongs to it.
+    pending_cr: bool,
+    /// Stream offset of `buf[0]`.
+    base: u64,
+    limit: usize,
+    event: Option<String>,
+    data: String,
+    has_data: bool,
+    id: Option<String>,
+    event_offset: Option<u64>,
+    dispatched: usize,
+    first_bytes: bool,
+}
+
+impl SseParser {
+    /// A parser that refuses any single event (or line) larger than `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        SseParser {
+            buf: Vec::new(),
+            start: 0,
+            scan: 0,
+            pending_cr: false,
+            base: 0,
+            limit,
+            event: None,
+            data: String::new(),
+            has_data: false,
+            id: None,
+            event_offset: None,
+            dispatched: 0,
+            first_bytes: true,
+        }
+    }
+
+    /// Number of events dispatched so far.
+    pub fn dispatched(&self) -> usize {
+        self.dispatched
+    }
+
+    /// True when a partial line or event is buffered: the stream stopped mid-event.
+    pub fn has_partial(&self) -> bool {
+        self.start < self.buf.len() || self.has_data || self.event.is_some()
+    }
+
+    /// Feeds bytes; calls `out` for every complete item. `out` returns `false` to stop early.
+    /// Returns `Ok(false)` when `out` asked to stop.
+    pub fn push(
+        &mut self,
+        mut chunk: &[u8],
+        out: &mut dyn FnMut(SseItem) -> bool,
+    ) -> Result<bool, SseError> {
+        if self.first_bytes && !chunk.is_empty() {
+            self.first_bytes = false;
+            // A UTF-8 byte-order mark at the very start is ignored.
+            if let Some(rest) = chunk.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
+                self.base += 3;
+                chunk = rest;
+            }
+        }
+        if self.pending_cr && chunk.first() == Some(&b'\n') {
+            chunk = &chunk[1..];
+            self.base += 1;
+        }
+        self.pending_cr = false;
+        self.buf.extend_from_slice(chunk);
+        loop {
+            let rel = self.buf[self.scan..]
+                .iter()
+                .position(|&b| b == b'\n' || b == b'\r');
+            let Some(rel) = rel else {
+                self.scan = self.buf.len();
+                if self.buf.len() - self.start > self.limit {
+                    return Err(self.too_large());
+                }
+                break;
+            };
+            let end = self.scan + rel;
+            let terminator_len = if self.buf[end] == b'\r' {
+                if end + 1 < self.buf.len() {
+                    if self.buf[end + 1] == b'\n' {
+                        2
+                    } else {
+                        1
+                    }
+                } else {
+                    // CR at the end of this read: the next read may start with its LF.
+                    self.pending_cr = true;
+                    1
+                }
+            } else {
+                1
+            };
+            let line_start = self.start;
+            let line_offset = self.base + line_start as u64;
+            self.start = end + terminator_len;
+            self.scan = self.start;
+            let line = std::mem::take(&mut self.buf);
+            let keep_going = self.line(&line[line_start..end], line_offset, out);
+            self.buf = line;
+            match keep_going {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.compact();
+                    return Ok(false);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.compact();
+        Ok(true)
+    }
+
+    fn compact(&mut self) {
+        if self.start == self.buf.len() {
+            self.base += self.buf.len() as u64;
+            self.buf.clear();
+            self.start = 0;
+            self.scan = 0;
+        } else if self.start > 0 && self.start >= self.buf.len() / 2 {
+            self.base += self.start as u64;
+            self.buf.drain(..self.start);
+            self.scan -= self.start;
+            self.start = 0;
+        }
+    }
+
+    fn too_large(&self) -> SseError {
+        SseError::TooLarge {
+            index: self.dispatched,
+            offset: self.event_offset.unwrap_or(self.base + self.start as u64),
+            limit: self.limit,
+        }
+    }
+
+    fn line(
+        &mut self,
+        line: &[u8],
+        offset: u64,
+        out: &mut dyn FnMut(SseItem) -> bool,
+    ) -> Result<bool, SseError> {
+        if line.is_empty() {
+            return Ok(self.dispatch(out));
+        }
+        let text = std::str::from_utf8(line).map_err(|_| SseError::NotUtf8 {
+            index: self.dispatched,
+            offset,
+        })?;
+        if let Some(comment) = text.strip_prefix(':') {
+            return Ok(out(SseItem::Comment(comment.trim_start().to_string())));
+        }
+        self.event_offset.get_or_insert(offset);
+        let (field, value) = match text.find(':') {
+            Some(i) => {
+                let v = &text[i + 1..];
+                (&text[..i], v.strip_prefix(' ').unwrap_or(v))
+            }
+            None => (text, ""),
+        };
+        match field {
+            "data" => {
+                if self.has_data {
+                    self.data.push('\n');
+                }
+                self.data.push_str(value);
+                self.has_data = true;
+                if self.data.len() > self.limit {
+                    return Err(self.too_large());
+                }
+            }
+            "event" => self.event = Some(value.to_string()),
+            "id" if !value.contains('\0') => self.id = Some(value.to_string()),
+            // `retry:` and unknown fields are ignored, as the standard says.
+            _ => {}
+        }
+        Ok(true)
+    }
+
+    fn dispatch(&mut self, out: &mut dyn FnMut(SseItem) -> bool) -> bool {
+        let offset = self.event_offset.take();
+        if !self.has_data {
+            // An event with no data is not dispatched; its `event:` name is dropped.
+            self.event = None;
+            return true;
+        }
+        let ev = SseEvent {
+            index: self.dispatched,
+            event: self.event.take(),
+            data: std::mem::take(&mut self.data),
+            id: self.id.clone(),
+            offset: offset.unwrap_or(0),
+        };
+        self.has_data = false;
+        self.dispatched += 1;
+        out(SseItem::Event(ev))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_in_pieces(input: &[u8], piece: usize) -> Vec<SseItem> {
+        let mut p = SseParser::new(1 << 20);
+        let mut items = Vec::new();
+        for chunk in input.chunks(piece) {
+            p.push(chunk, &mut |i| {
+                items.push(i);
+                true
+            })
+            .unwrap();
+        }
+        items
+    }
+
+    fn events(items: &[SseItem]) -> Vec<(Option<String>, String)> {
+        items
+            .iter()
+            .filter_map(|i| match i {
+                SseItem::Event(e) => Some((e.event.clone(), e.data.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lf_crlf_cr_and_any_split_give_the_same_events() {
+        let base = "data: {\"a\":1}\n\n: ping\n\nevent: error\ndata: line1\ndata: line2\n\ndata:[DONE]\n\n";
+        let want = vec![
+            (None, "{\"a\":1}".to_string()),
+            (Some("error".to_string()), "line1\nline2".to_string()),
+            (None, "[DONE]".to_string()),
+        ];
+        for text in [
+            base.to_string(),
+            base.replace('\n', "\r\n"),
+            base.replace('\n', "\r"),
+        ] {
+            for piece in [1, 2, 3, 7, 64, 4096] {
+                let items = parse_in_pieces(text.as_bytes(), piece);
+                assert_eq!(events(&items), want, "piece {piece} text {text:?}");
+                assert!(items.contains(&SseItem::Comment("ping".into())));
+            }
+        }
+    }
+
+    #[test]
+    fn offsets_and_partial_state() {
+        let mut p = SseParser::new(1024);
+        let mut got = Vec::new();
+        p.push(b"data: a\n\ndata: b", &mut |i| {
+            got.push(i);
+            true
+        })
+        .unwrap();
+        assert_eq!(got.len(), 1);
+        assert!(p.has_partial());
+        match &got[0] {
+            SseItem::Event(e) => assert_eq!((e.index, e.offset), (0, 0)),
+            _ => panic!("expected an event"),
+        }
+        p.push(b"\n\n", &mut |i| {
+            got.push(i);
+            true
+        })
+        .unwrap();
+        match &got[1] {
+            SseItem::Event(e) => assert_eq!((e.index, e.offset, e.data.as_str()), (1, 9, "b")),
+            _ => panic!("expected an event"),
+        }
+        assert!(!p.has_partial());
+    }
+
+    #[test]
+    fn oversized_event_is_refused() {
+        let mut p = SseParser::new(16);
+        let err = p
+            .push(b"data: 0123456789abcdefghij\n\n", &mut |_| true)
+            .unwrap_err();
+        assert!(matches!(err, SseError::TooLarge { index: 0, .. }));
+        let mut p = SseParser::new(16);
+        let err = p.push(&[b'x'; 64], &mut |_| true).unwrap_err();
+        assert!(matches!(err, SseError::TooLarge { .. }));
+    }
+
+    #[test]
+    fn stop_early() {
+        let mut p = SseParser::new(1024);
+        let mut n = 0;
+        let cont = p
+            .push(b"data: 1\n\ndata: 2\n\n", &mut |_| {
+                n += 1;
+                false
+            })
+            .unwrap();
+        assert!(!cont);
+        assert_eq!(n, 1);
+    }
+}

@@ -1,0 +1,372 @@
+//! HTTP: the same client code for live endpoints and the recorded one.
+//!
+//! One `reqwest` client (rustls, no redirects followed, connect timeout) is shared by the whole
+//! run. Bodies are read in pieces and refused past a size limit. A `text/event-stream` body is
+//! never buffered: its bytes go through the [`SseParser`] as they arrive, and each event is handed
+//! to a [`FrameSink`] (the stream checks) with its arrival time.
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+
+use crate::classify::TransportFailure;
+use crate::sse::{SseError, SseEvent, SseItem, SseParser};
+
+/// Largest non-streamed body read.
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Largest single stream event.
+pub const MAX_EVENT: usize = 16 * 1024 * 1024;
+
+/// Receives stream events as they arrive.
+pub trait FrameSink {
+    /// An event arrived `at` after the request was sent. Return `false` to stop reading.
+    fn frame(&mut self, event: SseEvent, at: Duration) -> bool;
+    /// A comment (keep-alive) line arrived.
+    fn comment(&mut self, _text: &str, _at: Duration) {}
+}
+
+/// A request ready to send.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub method: reqwest::Method,
+    pub url: String,
+    /// The full Authorization header value, if any. Never logged.
+    pub authorization: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Bytes>,
+    pub timeout: Duration,
+}
+
+/// How reading a stream ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamStop {
+    /// The body ended cleanly; `partial` when an event was left half-sent.
+    Eof { partial: bool },
+    /// The sink asked to stop (an error frame, for instance).
+    Stopped,
+    /// The connection failed mid-stream.
+    Failed(TransportFailure, String),
+    /// The bytes broke the event-stream format.
+    Parse(SseError),
+}
+
+/// What a streamed body produced (the events themselves went to the sink).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRead {
+    pub stop: StreamStop,
+    pub events: usize,
+    pub bytes: u64,
+    pub comments: usize,
+    /// Time of the first body byte.
+    pub first_byte: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceivedBody {
+    Bytes(Bytes),
+    /// The body passed the limit; `prefix` holds its start for an excerpt.
+    TooLarge {
+        limit: usize,
+        prefix: Bytes,
+    },
+    /// A non-streamed body failed mid-read.
+    Failed {
+        kind: TransportFailure,
+        message: String,
+        prefix: Bytes,
+    },
+    Stream(StreamRead),
+}
+
+/// A response as received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub status: u16,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: ReceivedBody,
+    /// Time to the response head.
+    pub ttfb: Duration,
+    /// Time to the end of the body.
+    pub total: Duration,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn content_type(&self) -> Option<&str> {
+        self.header("content-type")
+    }
+}
+
+/// A request that got no response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportError {
+    pub kind: TransportFailure,
+    pub message: String,
+    pub after: Duration,
+}
+
+/// Whether a content type is an event stream.
+pub fn is_event_stream(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|c| {
+        c.split(';')
+            .next()
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("text/event-stream"))
+    })
+}
+
+/// The shared HTTP client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+}
+
+fn describe(err: &reqwest::Error) -> (TransportFailure, String) {
+    let kind = if err.is_connect() {
+        TransportFailure::Connect
+    } else if err.is_timeout() {
+        TransportFailure::Timeout
+    } else if err.is_body() || err.is_decode() || err.is_request() {
+        TransportFailure::Reset
+    } else {
+        TransportFailure::Other
+    };
+    // The chain of causes says what actually happened ("connection refused", "reset by peer").
+    let mut message = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = s.source();
+    }
+    // A timeout can surface as a plain I/O error from deep inside; name it for what it is.
+    let kind = if kind != TransportFailure::Timeout
+        && message.to_ascii_lowercase().contains("timed out")
+    {
+        TransportFailure::Timeout
+    } else {
+        kind
+    };
+    (kind, message)
+}
+
+impl Client {
+    /// A client with the given connect timeout. Redirects are never followed: a 301 from a wrong
+    /// base URL must be seen, not hidden.
+    pub fn new(connect_timeout: Duration) -> Result<Client, String> {
+        // rustls needs one process-wide crypto provider; a second install is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .user_agent(concat!("llm-contract/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Client { http })
+    }
+
+    /// Sends a request and reads its response; stream events go to `sink` as they arrive.
+    pub async fn send(
+        &self,
+        out: Outgoing,
+        sink: &mut (dyn FrameSink + Send),
+    ) -> Result<Received, TransportError> {
+        let start = Instant::now();
+        let mut req = self.http.request(out.method, &out.url).timeout(out.timeout);
+        if let Some(auth) = &out.authorization {
+            req = req.header(reqwest::header::AUTHORIZATION, auth);
+        }
+        for (k, v) in &out.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        if let Some(body) = out.body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
+        // Backstop: the whole exchange is bounded even if a timer inside the client misbehaves.
+        let deadline = out.timeout + Duration::from_secs(1);
+        let response = match tokio::time::timeout(deadline, req.send()).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                let (kind, message) = describe(&e);
+                return Err(TransportError {
+                    kind,
+                    message,
+                    after: start.elapsed(),
+                });
+            }
+            Err(_) => {
+                return Err(TransportError {
+                    kind: TransportFailure::Timeout,
+                    message: format!("no response within {deadline:?}"),
+                    after: start.elapsed(),
+                })
+            }
+        };
+        let ttfb = start.elapsed();
+        let status = response.status().as_u16();
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let streaming = is_event_stream(
+            headers
+                .iter()
+                .find(|(k, _)| k == "content-type")
+                .map(|(_, v)| v.as_str()),
+        );
+        let remaining = deadline.saturating_sub(start.elapsed());
+        let body = if streaming {
+            let read = read_stream(response, start, sink);
+            match tokio::time::timeout(remaining, read).await {
+                Ok(r) => ReceivedBody::Stream(r),
+                Err(_) => ReceivedBody::Stream(StreamRead {
+                    stop: StreamStop::Failed(
+                        TransportFailure::Timeout,
+                        "the stream outlived its deadline".into(),
+                    ),
+                    events: 0,
+                    bytes: 0,
+                    comments: 0,
+                    first_byte: None,
+                }),
+            }
+        } else {
+            match tokio::time::timeout(remaining, read_body(response)).await {
+                Ok(b) => b,
+                Err(_) => ReceivedBody::Failed {
+                    kind: TransportFailure::Timeout,
+                    message: "the body outlived its deadline".into(),
+                    prefix: Bytes::new(),
+                },
+            }
+        };
+        Ok(Received {
+            status,
+            headers,
+            body,
+            ttfb,
+            total: start.elapsed(),
+        })
+    }
+}
+
+async fn read_body(response: reqwest::Response) -> ReceivedBody {
+    let mut buf = BytesMut::new();
+    let mut stream = response.bytes_stream();
+    while let Some(piece) = stream.next().await {
+        match piece {
+            Ok(bytes) => {
+                if buf.len() + bytes.len() > MAX_BODY {
+                    let room = MAX_BODY.saturating_sub(buf.len()).min(4096);
+                    buf.extend_from_slice(&bytes[..room.min(bytes.len())]);
+                    buf.truncate(4096);
+                    return ReceivedBody::TooLarge {
+                        limit: MAX_BODY,
+                        prefix: buf.freeze(),
+                    };
+                }
+                buf.extend_from_slice(&bytes);
+            }
+            Err(e) => {
+                let (kind, message) = describe(&e);
+                buf.truncate(4096);
+                return ReceivedBody::Failed {
+                    kind,
+                    message,
+                    prefix: buf.freeze(),
+                };
+            }
+        }
+    }
+    ReceivedBody::Bytes(buf.freeze())
+}
+
+async fn read_stream(
+    response: reqwest::Response,
+    start: Instant,
+    sink: &mut (dyn FrameSink + Send),
+) -> StreamRead {
+    let mut parser = SseParser::new(MAX_EVENT);
+    let mut stream = response.bytes_stream();
+    let mut bytes = 0u64;
+    let mut comments = 0usize;
+    let mut first_byte = None;
+    loop {
+        let piece = match stream.next().await {
+            None => {
+                let partial = parser.has_partial();
+                return StreamRead {
+                    stop: StreamStop::Eof { partial },
+                    events: parser.dispatched(),
+                    bytes,
+                    comments,
+                    first_byte,
+                };
+            }
+            Some(Err(e)) => {
+                let (kind, message) = describe(&e);
+                let kind = if kind == TransportFailure::Other {
+                    TransportFailure::Reset
+                } else {
+                    kind
+                };
+                return StreamRead {
+                    stop: StreamStop::Failed(kind, message),
+                    events: parser.dispatched(),
+                    bytes,
+                    comments,
+                    first_byte,
+                };
+            }
+            Some(Ok(piece)) => piece,
+        };
+        let at = start.elapsed();
+        first_byte.get_or_insert(at);
+        bytes += piece.len() as u64;
+        let mut stop = false;
+        let result = parser.push(&piece, &mut |item| match item {
+            SseItem::Event(ev) => {
+                let go = sink.frame(ev, at);
+                stop = !go;
+                go
+            }
+            SseItem::Comment(c) => {
+                comments += 1;
+                sink.comment(&c, at);
+                true
+            }
+        });
+        let stop_reason = match result {
+            Err(e) => Some(StreamStop::Parse(e)),
+            Ok(_) if stop => Some(StreamStop::Stopped),
+            Ok(_) => None,
+        };
+        if let Some(stop) = stop_reason {
+            return StreamRead {
+                stop,
+                events: parser.dispatched(),
+                bytes,
+                comments,
+                first_byte,
+            };
+        }
+    }
+}
