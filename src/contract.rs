@@ -292,7 +292,10 @@ fn yaml_error(file: &Path, err: &serde_yaml::Error, known: &[&str]) -> ConfigErr
         None => Location::file(file),
     };
     let mut e = ConfigError::new(location, message.clone());
-    if let Some(rest) = message.find("unknown field `").map(|i| &message[i + "unknown field `".len()..]) {
+    if let Some(rest) = message
+        .find("unknown field `")
+        .map(|i| &message[i + "unknown field `".len()..])
+    {
         if let Some(end) = rest.find('`') {
             let word = &rest[..end];
             let expected: Vec<&str> = rest[end..].split('`').skip(2).step_by(2).collect();
@@ -306,7 +309,10 @@ fn yaml_error(file: &Path, err: &serde_yaml::Error, known: &[&str]) -> ConfigErr
             }
         }
     }
-    if let Some(rest) = message.find("unknown variant `").map(|i| &message[i + "unknown variant `".len()..]) {
+    if let Some(rest) = message
+        .find("unknown variant `")
+        .map(|i| &message[i + "unknown variant `".len()..])
+    {
         if let Some(end) = rest.find('`') {
             let word = &rest[..end];
             let expected: Vec<&str> = rest[end..].split('`').skip(2).step_by(2).collect();

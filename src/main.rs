@@ -320,7 +320,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
             )
         };
         println!(
-            "llm-contract {}: {} cases ({where_})",
+            "llm-contract {}: {} case(s), {where_}",
             env!("CARGO_PKG_VERSION"),
             work.len()
         );

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::classify::Class;
+use crate::classify::{ApiError, Class};
 use crate::sanitize::Sanitizer;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
@@ -74,6 +74,9 @@ pub struct CaseOutcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frames: Option<usize>,
     pub drift: Drift,
+    /// The error envelope the endpoint sent (HTTP body or stream error frame), sanitized.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ApiError>,
 }
 
 impl CaseOutcome {
@@ -89,6 +92,14 @@ impl CaseOutcome {
         }
         if let Some(m) = &mut self.model {
             *m = s.text(m);
+        }
+        if let Some(e) = &mut self.error {
+            for field in [&mut e.r#type, &mut e.code, &mut e.message, &mut e.param]
+                .into_iter()
+                .flatten()
+            {
+                *field = s.text(field);
+            }
         }
         self
     }

@@ -78,6 +78,13 @@ pub fn details(o: &CaseOutcome) -> String {
     if !o.reason.is_empty() {
         out.push_str(&format!("      why: {}\n", o.reason));
     }
+    if let Some(e) = &o.error {
+        out.push_str(&format!(
+            "      error: {} — {}\n",
+            e.describe(),
+            e.message.as_deref().unwrap_or("(no message)")
+        ));
+    }
     for f in &o.failures {
         let mut lines = f.lines();
         if let Some(first) = lines.next() {

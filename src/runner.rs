@@ -136,7 +136,7 @@ impl Runner {
                         &record_hint,
                     );
                 }
-                finalize(&mut out, plan);
+                finalize(&mut out);
                 out
             }
         }
@@ -218,17 +218,20 @@ impl Runner {
                     ReceivedBody::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
                     _ => String::new(),
                 };
+                // The status is the recorded endpoint's own, not the API's: do not report it.
+                out.status = None;
                 out.verdict = if kind == MISMATCH {
                     Verdict::Fail
                 } else {
                     Verdict::Error
                 };
                 out.class = Class::ConfigurationDrift;
+                let fixture = self.fixtures.path(&plan.target.name, &plan.case.id);
                 out.reason = match kind {
-                    MISMATCH => {
-                        "the request no longer matches the recorded one: re-record the fixture"
-                            .into()
-                    }
+                    MISMATCH => format!(
+                        "the request no longer matches the recorded one: re-record {}",
+                        fixture.display()
+                    ),
                     NO_FIXTURE => "the recorded endpoint has no fixture for this case".into(),
                     other => format!("recorded endpoint answered {other}"),
                 };
@@ -353,6 +356,7 @@ impl Runner {
         out.class = c.class;
         out.reason = c.reason;
         out.failures = failures;
+        out.error = obs.error;
         true
     }
 
@@ -501,23 +505,23 @@ fn blank(plan: &Plan, mode: Mode) -> CaseOutcome {
         drift: Drift::NotRun {
             reason: "not compared".into(),
         },
+        error: None,
     }
 }
 
 /// Sets the verdict and the outcome's class from the failures.
 ///
-/// A passing case keeps the class of what the endpoint did (a `missing_auth` case passes with
-/// `refresh_credentials`). A failing case whose response was otherwise fine (`ok`), or whose class
-/// was the expected one but whose body, stream or baseline broke the contract, is `contract_drift`.
-fn finalize(out: &mut CaseOutcome, plan: &Plan) {
-    if out.verdict != Verdict::Pass {
-        return;
-    }
-    if out.failures.is_empty() {
+/// The class is what the endpoint's answer asks of an operator, whether or not the case expected
+/// it: a `missing_auth` case passes with `refresh_credentials`, and a 500 carrying
+/// `invalid_request` is `fix_request` even where the contract said 400 (the status failure says
+/// so). A failing case whose answer was otherwise `ok` (a 200 where a 401 was due, a drifted
+/// body) is `contract_drift`.
+fn finalize(out: &mut CaseOutcome) {
+    if out.verdict != Verdict::Pass || out.failures.is_empty() {
         return;
     }
     out.verdict = Verdict::Fail;
-    if out.class == Class::Ok || out.class == plan.expect.class {
+    if out.class == Class::Ok {
         out.class = Class::ContractDrift;
     }
 }
@@ -532,26 +536,41 @@ pub async fn run_all(
 ) -> Vec<CaseOutcome> {
     let permits = Arc::new(Semaphore::new(jobs.max(1)));
     let mut set = JoinSet::new();
+    let mut pending = std::collections::HashMap::new();
     for (plan, endpoint) in plans {
         let runner = runner.clone();
         let permits = permits.clone();
-        set.spawn(async move {
+        let stand_in = blank(&plan, endpoint.mode);
+        let handle = set.spawn(async move {
             let _permit = permits.acquire_owned().await;
             runner.run(&plan, &endpoint).await
         });
+        pending.insert(handle.id(), stand_in);
     }
     let mut outcomes = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok(o) => {
-                on_done(&o);
-                outcomes.push(o);
+    while let Some(joined) = set.join_next_with_id().await {
+        let outcome = match joined {
+            Ok((id, o)) => {
+                pending.remove(&id);
+                o
             }
             Err(e) => {
-                // A panic inside one case must not lose the others' results.
-                eprintln!("error: a case task failed: {e}");
+                // A panic inside one case must not lose its result, nor the others'.
+                let Some(mut o) = pending.remove(&e.id()) else {
+                    continue;
+                };
+                o.verdict = Verdict::Error;
+                o.class = Class::ContractDrift;
+                o.reason = "the harness failed while running this case".into();
+                o.failures.push(format!("harness: {e}"));
+                o.drift = Drift::NotRun {
+                    reason: "the case did not finish".into(),
+                };
+                o
             }
-        }
+        };
+        on_done(&outcome);
+        outcomes.push(outcome);
     }
     outcomes.sort_by(|a, b| a.id.cmp(&b.id));
     outcomes

@@ -1,0 +1,367 @@
+//! The command line and the harness, offline: `validate`, `run` against the recorded endpoint
+//! (including a suite edited without re-recording and a missing fixture), broken contract files,
+//! and trial discovery.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{case, llm_contract, report, root, text};
+use llm_contract::context::Context;
+use llm_contract::suite::Paths;
+
+fn write(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+/// A copy of the repository's contracts and fixtures to edit.
+fn suite_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy(&root().join("contracts"), &dir.path().join("contracts"));
+    copy(&root().join("fixtures"), &dir.path().join("fixtures"));
+    dir
+}
+
+fn copy(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+fn run_in(dir: &Path, extra: &[&str]) -> (std::process::Output, tempfile::TempDir) {
+    let reports = tempfile::tempdir().unwrap();
+    let contracts = dir.join("contracts");
+    let fixtures = dir.join("fixtures");
+    let mut args = vec![
+        "run",
+        "--contracts",
+        contracts.to_str().unwrap(),
+        "--fixtures",
+        fixtures.to_str().unwrap(),
+        "--reports",
+        reports.path().to_str().unwrap(),
+        "--time-scale",
+        "0",
+    ];
+    args.extend_from_slice(extra);
+    (llm_contract(&args, &[], dir), reports)
+}
+
+#[test]
+fn validate_accepts_conforming_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = write(
+        dir.path(),
+        "ok.json",
+        r#"{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2,"latency_checkpoint":3,"prompt_tokens_details":{}}}"#,
+    );
+    let out = llm_contract(
+        &[
+            "validate",
+            "--schema",
+            "chat_completion",
+            ok.to_str().unwrap(),
+        ],
+        &[],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let err = write(
+        dir.path(),
+        "err.json",
+        r#"{"error":{"code":"","message":"invalid token (request id: 1)","type":"comet_api_error"}}"#,
+    );
+    let out = llm_contract(
+        &["validate", "--schema", "error", err.to_str().unwrap()],
+        &[],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+}
+
+#[test]
+fn validate_rejects_each_broken_body_naming_the_pointer() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "chat_completion",
+            r#"{"id":"x","object":"chat.completion","created":1,"model":"m"}"#,
+            "/: \"choices\" is a required property",
+        ),
+        (
+            "chat_completion",
+            r#"{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"banana"}]}"#,
+            "/choices/0/finish_reason",
+        ),
+        (
+            "chat_completion",
+            r#"{"id":"x","object":"chat.completion","created":"yesterday","model":"m","choices":[{"index":0,"message":{"role":"assistant"},"finish_reason":"stop"}]}"#,
+            "/created",
+        ),
+        (
+            "chat_completion_chunk",
+            r#"{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"delta":{}}]}"#,
+            "/object",
+        ),
+        (
+            "chat_completion_chunk",
+            r#"{"id":"x","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0}]}"#,
+            "/choices/0: \"delta\" is a required property",
+        ),
+        (
+            "error",
+            r#"{"error":{"type":"x"}}"#,
+            "/error: \"message\" is a required property",
+        ),
+        ("error", r#"{"error":"a string"}"#, "/error"),
+    ];
+    for (i, (schema, body, pointer)) in cases.iter().enumerate() {
+        let f = write(dir.path(), &format!("bad{i}.json"), body);
+        let out = llm_contract(
+            &["validate", "--schema", schema, f.to_str().unwrap()],
+            &[],
+            &root(),
+        );
+        let (stdout, _) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "case {i}: {stdout}");
+        assert!(
+            stdout.contains(pointer),
+            "case {i}: expected {pointer:?} in:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn validate_reads_stdin_and_reports_non_json_and_unknown_schemas() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_llm-contract"))
+        .args(["validate", "--schema", "error", "-"])
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"<html>nope</html>")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout.contains("<stdin>:1:1: not valid JSON"), "{stdout}");
+    let out = llm_contract(
+        &["validate", "--schema", "chat_completon", "x.json"],
+        &[],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).1.contains("did you mean `chat_completion`?"),
+        "{:?}",
+        text(&out)
+    );
+}
+
+#[test]
+fn the_recorded_suite_passes_and_writes_its_report() {
+    let dir = suite_copy();
+    let (out, reports) = run_in(dir.path(), &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let r = report(reports.path());
+    assert_eq!(r["cases"].as_array().unwrap().len(), 10);
+    for c in r["cases"].as_array().unwrap() {
+        for key in ["id", "verdict", "class", "status", "latency_ms", "failures"] {
+            assert!(c.get(key).is_some(), "{key} missing in {c}");
+        }
+        assert_eq!(c["drift"]["state"], "match", "{c}");
+    }
+    let c = case(&r, "cometapi::missing_messages");
+    assert_eq!(
+        (c["status"].as_u64(), c["class"].as_str()),
+        (Some(500), Some("fix_request"))
+    );
+    assert!(stdout.contains("PASS  cometapi::unknown_model"), "{stdout}");
+}
+
+#[test]
+fn a_case_edited_without_rerecording_fails_with_a_diff() {
+    let dir = suite_copy();
+    let case_file = dir
+        .path()
+        .join("contracts/chat_completions/happy_path.yaml");
+    let text_before = std::fs::read_to_string(&case_file).unwrap();
+    std::fs::write(
+        &case_file,
+        text_before.replace("max_tokens: 16", "max_tokens: 32"),
+    )
+    .unwrap();
+    let (out, reports) = run_in(dir.path(), &["--case", "happy_path"]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let c = case(&report(reports.path()), "cometapi::happy_path").clone();
+    assert_eq!(
+        (c["verdict"].as_str(), c["class"].as_str()),
+        (Some("fail"), Some("configuration_drift"))
+    );
+    assert!(
+        stdout.contains("the request no longer matches the recorded one"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("-  \"max_tokens\": 16,") && stdout.contains("+  \"max_tokens\": 32,"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_fixture_that_drifts_from_what_is_served_is_caught() {
+    // The recorded endpoint serves exactly what the fixture holds, through the same checks as a
+    // live answer: a fixture edited to break the schema must fail them.
+    let dir = suite_copy();
+    let f = dir.path().join("fixtures/cometapi/happy_path.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+    doc["response"]["body"]["choices"][0]["finish_reason"] = serde_json::json!("banana");
+    std::fs::write(&f, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let (out, reports) = run_in(dir.path(), &["--case", "happy_path"]);
+    assert_eq!(out.status.code(), Some(1));
+    let c = case(&report(reports.path()), "cometapi::happy_path").clone();
+    assert_eq!(c["class"], "contract_drift", "{c}");
+    let failures = c["failures"].to_string();
+    assert!(failures.contains("/choices/0/finish_reason"), "{failures}");
+    assert!(
+        failures.contains(
+            "finish_reason: choice 0: expected one of [stop, length], got \\\"banana\\\""
+        ),
+        "{failures}"
+    );
+}
+
+#[test]
+fn a_missing_fixture_says_how_to_record_it() {
+    let dir = suite_copy();
+    std::fs::remove_file(dir.path().join("fixtures/cometapi/unknown_model.json")).unwrap();
+    let (out, reports) = run_in(dir.path(), &[]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "errors only: {stdout}");
+    let c = case(&report(reports.path()), "cometapi::unknown_model").clone();
+    assert_eq!(c["verdict"], "error");
+    assert!(
+        c["failures"]
+            .to_string()
+            .contains("llm-contract record --target cometapi --case unknown_model"),
+        "{c}"
+    );
+}
+
+#[test]
+fn a_broken_case_file_names_file_line_column_and_suggests() {
+    let dir = suite_copy();
+    let f = dir
+        .path()
+        .join("contracts/chat_completions/empty_messages.yaml");
+    let t = std::fs::read_to_string(&f).unwrap();
+    std::fs::write(&f, t.replace("  status: 400", "  stauts: 400")).unwrap();
+    let (out, _) = run_in(dir.path(), &[]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("unknown field `stauts`"), "{stderr}");
+    assert!(stderr.contains("empty_messages.yaml:"), "{stderr}");
+    assert!(stderr.contains("did you mean `status`?"), "{stderr}");
+    // Invalid YAML syntax, too.
+    std::fs::write(&f, "id: empty_messages\ndescription: [unclosed\n").unwrap();
+    let (out, _) = run_in(dir.path(), &[]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("empty_messages.yaml:"), "{stderr}");
+}
+
+#[test]
+fn a_filter_that_matches_nothing_is_an_error() {
+    let dir = suite_copy();
+    let (out, _) = run_in(dir.path(), &["--case", "no_such_case"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("no case matches `no_such_case`"));
+}
+
+#[test]
+fn discovery_names_every_case_and_starts_nothing() {
+    let ctx = Context::from_map([("PATH", "/usr/bin")]);
+    let trials = llm_contract::harness::trials(&Paths::under(&root()), &ctx).unwrap();
+    let names: Vec<&str> = trials.iter().map(|t| t.name()).collect();
+    for case in [
+        "happy_path",
+        "missing_auth",
+        "invalid_token",
+        "empty_messages",
+        "missing_messages",
+        "missing_model",
+        "unknown_model",
+        "invalid_role",
+        "streaming",
+        "streaming_with_usage",
+    ] {
+        assert!(
+            names.contains(&format!("cometapi::{case}").as_str()),
+            "{names:?}"
+        );
+    }
+    assert!(trials.iter().all(|t| !t.has_ignored_flag()));
+}
+
+#[test]
+fn zero_discovered_cases_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("contracts/targets")).unwrap();
+    copy(
+        &root().join("contracts/schemas"),
+        &dir.path().join("contracts/schemas"),
+    );
+    copy(
+        &root().join("contracts/targets"),
+        &dir.path().join("contracts/targets"),
+    );
+    let ctx = Context::from_map([("PATH", "/usr/bin")]);
+    let err = llm_contract::harness::trials(&Paths::under(dir.path()), &ctx)
+        .err()
+        .unwrap();
+    assert!(err.contains("no contract cases found"), "{err}");
+}
+
+#[test]
+fn live_only_cases_are_ignored_offline() {
+    let dir = suite_copy();
+    let f = dir
+        .path()
+        .join("contracts/chat_completions/live_probe.yaml");
+    std::fs::write(
+        &f,
+        "id: live_probe\ndescription: only live\nauth: valid\nlive_only: true\nrequest:\n  body:\n    model: ${model}\n    messages: [{role: user, content: hi}]\nexpect:\n  status: 200\n  class: ok\n",
+    )
+    .unwrap();
+    let ctx = Context::from_map([("PATH", "/usr/bin")]);
+    let trials = llm_contract::harness::trials(&Paths::under(dir.path()), &ctx).unwrap();
+    let t = trials
+        .iter()
+        .find(|t| t.name() == "cometapi::live_probe")
+        .unwrap();
+    assert!(t.has_ignored_flag());
+    let (out, reports) = run_in(dir.path(), &["--case", "live_probe"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(
+        case(&report(reports.path()), "cometapi::live_probe")["verdict"],
+        "skip"
+    );
+}

@@ -1,0 +1,254 @@
+//! Shared test helpers: an OpenAI-compatible server on 127.0.0.1 that conforms, or misbehaves in
+//! a named way, chosen by the first path segment (`/<behaviour>/v1/chat/completions`); and a way
+//! to run the `llm-contract` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use llm_contract::server::{Reply, Request, Server, StreamClose};
+
+pub const INVALID_TOKEN: &str = llm_contract::sanitize::INVALID_TOKEN;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the binary with the given args and extra environment; bounded by the harness's own
+/// timeouts (every request it makes has a deadline).
+pub fn llm_contract(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_llm-contract"));
+    cmd.args(args).current_dir(cwd);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.env_remove("COMETAPI_API_KEY")
+        .env_remove("LLM_CONTRACT_LIVE");
+    cmd.output().expect("the binary runs")
+}
+
+pub fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// A runtime and a mock server on it; the server stops when this is dropped.
+pub struct Mock {
+    pub server: Server,
+    pub rt: tokio::runtime::Runtime,
+}
+
+impl Mock {
+    pub fn start() -> Mock {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = rt
+            .block_on(Server::start(Arc::new(openai_mock), 0.0))
+            .unwrap();
+        Mock { server, rt }
+    }
+
+    /// Base URL for a behaviour.
+    pub fn base(&self, behaviour: &str) -> String {
+        format!("{}/{behaviour}/v1", self.server.url())
+    }
+}
+
+fn error(status: u16, message: &str, kind: &str, code: Option<&str>) -> Reply {
+    Reply::json(
+        status,
+        &json!({"error": {"message": message, "type": kind, "param": null, "code": code}}),
+    )
+}
+
+fn completion(model: &str, content: &str) -> Value {
+    json!({
+        "id": "chatcmpl-mock1", "object": "chat.completion", "created": 1_700_000_000, "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content, "refusal": null}, "logprobs": null, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
+        "system_fingerprint": "fp_mock"
+    })
+}
+
+fn chunk(model: &str, delta: Value, finish: Value) -> String {
+    let c = json!({"id": "chatcmpl-mock1", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
+        "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]});
+    format!("data: {c}\n\n")
+}
+
+fn stream(model: &str, usage: bool, cut_after: Option<usize>) -> Reply {
+    let mut frames = vec![
+        chunk(
+            model,
+            json!({"role": "assistant", "content": ""}),
+            Value::Null,
+        ),
+        chunk(model, json!({"content": "po"}), Value::Null),
+        chunk(model, json!({"content": "ng"}), Value::Null),
+        chunk(model, json!({}), json!("stop")),
+    ];
+    if usage {
+        let u = json!({"id": "chatcmpl-mock1", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
+            "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}});
+        frames.push(format!("data: {u}\n\n"));
+    }
+    frames.push("data: [DONE]\n\n".into());
+    let close = match cut_after {
+        Some(n) => {
+            frames.truncate(n);
+            StreamClose::Reset
+        }
+        None => StreamClose::Clean,
+    };
+    Reply::Stream {
+        status: 200,
+        headers: vec![("content-type".into(), "text/event-stream".into())],
+        chunks: frames
+            .into_iter()
+            .map(|f| (Duration::from_millis(2), Bytes::from(f)))
+            .collect(),
+        close,
+    }
+}
+
+/// An OpenAI-like server. Behaviours: `conform`, `wrong-status` (200s become 503),
+/// `missing-field` (200 bodies lack `choices`), `html` (a 200 HTML page), `redirect` (301),
+/// `invalid-request-500` (request errors as 500 + code invalid_request), `cut-stream` (streams
+/// reset after 2 frames), `echo` (echoes the Authorization header into bodies and headers).
+pub fn openai_mock(req: Request) -> Reply {
+    let mut segs = req.target.trim_start_matches('/').splitn(2, '/');
+    let behaviour = segs.next().unwrap_or("").to_string();
+    let auth = req.header("authorization").map(str::to_string);
+    match behaviour.as_str() {
+        "html" => return Reply::text(
+            200,
+            "text/html; charset=utf-8",
+            "<!DOCTYPE html><html><head><title>Welcome</title></head><body>Console</body></html>",
+        ),
+        "redirect" => {
+            return Reply::Full {
+                status: 301,
+                headers: vec![
+                    (
+                        "location".into(),
+                        "https://example.invalid/v1/chat/completions".into(),
+                    ),
+                    ("content-type".into(), "text/html".into()),
+                ],
+                body: Bytes::from_static(b"<html><body>Moved Permanently</body></html>"),
+            }
+        }
+        _ => {}
+    }
+    let echo = behaviour == "echo";
+    if echo {
+        let seen = auth.clone().unwrap_or_default();
+        let body = json!({"error": {"message": format!("key {seen} rejected (request id: 20261121abc)"), "type": "invalid_request_error", "code": "invalid_api_key"}, "echo": seen});
+        return Reply::Full {
+            status: 401,
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("x-echo-authorization".into(), seen),
+            ],
+            body: Bytes::from(body.to_string()),
+        };
+    }
+    let request_error = |message: &str| {
+        if behaviour == "invalid-request-500" {
+            error(
+                500,
+                &format!("{message} (request id: 99)"),
+                "comet_api_error",
+                Some("invalid_request"),
+            )
+        } else {
+            error(400, message, "invalid_request_error", None)
+        }
+    };
+    match auth.as_deref() {
+        None => {
+            return error(
+                401,
+                "You didn't provide an API key.",
+                "invalid_request_error",
+                None,
+            )
+        }
+        Some(a) if a.ends_with(INVALID_TOKEN) => {
+            return error(
+                401,
+                "Incorrect API key provided.",
+                "invalid_request_error",
+                Some("invalid_api_key"),
+            )
+        }
+        _ => {}
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+        return request_error("We could not parse the JSON body of your request.");
+    };
+    let Some(model) = body.get("model").and_then(Value::as_str) else {
+        return request_error("you must provide a model parameter");
+    };
+    let Some(messages) = body.get("messages").and_then(Value::as_array) else {
+        return request_error("Missing required parameter: 'messages'.");
+    };
+    if messages.is_empty() {
+        return request_error("Invalid 'messages': empty array.");
+    }
+    let roles = ["system", "developer", "user", "assistant", "tool"];
+    if messages
+        .iter()
+        .any(|m| !roles.contains(&m.get("role").and_then(Value::as_str).unwrap_or("")))
+    {
+        return request_error("Invalid value for 'messages[0].role'.");
+    }
+    if model.contains("no-such-model") {
+        return error(
+            404,
+            &format!("The model `{model}` does not exist or you do not have access to it."),
+            "invalid_request_error",
+            Some("model_not_found"),
+        );
+    }
+    if behaviour == "wrong-status" {
+        return error(503, "upstream unavailable", "server_error", None);
+    }
+    if body.get("stream") == Some(&Value::Bool(true)) {
+        let usage = body.pointer("/stream_options/include_usage") == Some(&Value::Bool(true));
+        let cut = (behaviour == "cut-stream").then_some(2);
+        return stream(model, usage, cut);
+    }
+    let mut doc = completion(model, "pong");
+    if behaviour == "missing-field" {
+        doc.as_object_mut().unwrap().remove("choices");
+    }
+    Reply::json(200, &doc)
+}
+
+/// Reads `<dir>/latest/report.json`.
+pub fn report(dir: &Path) -> Value {
+    let text =
+        std::fs::read_to_string(dir.join("latest/report.json")).expect("report.json written");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The case entry `id` in a report.
+pub fn case<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no case {id} in report"))
+}

@@ -1,0 +1,342 @@
+//! Live mode, end to end: the real binary against an OpenAI-compatible server on 127.0.0.1 that
+//! conforms or misbehaves; and the canary key that must never reach any output or file.
+
+mod common;
+
+use common::{case, llm_contract, report, text, Mock};
+
+const KEY_ENV: &str = "LLMC_TEST_KEY";
+
+fn live(
+    mock: &Mock,
+    behaviour: &str,
+    extra: &[&str],
+    key: &str,
+) -> (std::process::Output, tempfile::TempDir) {
+    let reports = tempfile::tempdir().unwrap();
+    let base = mock.base(behaviour);
+    let mut args = vec![
+        "run",
+        "--live",
+        "--base-url",
+        &base,
+        "--api-key-env",
+        KEY_ENV,
+        "--model",
+        "mock-model-1",
+        "--reports",
+        reports.path().to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = llm_contract(&args, &[(KEY_ENV, key)], &common::root());
+    (out, reports)
+}
+
+#[test]
+fn a_conforming_server_passes_every_case() {
+    let mock = Mock::start();
+    let (out, reports) = live(&mock, "conform", &[], "test-key-conform-0001");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let r = report(reports.path());
+    let cases = r["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 10, "{r}");
+    for c in cases {
+        assert_eq!(c["verdict"], "pass", "{c}");
+        assert!(c["id"].as_str().unwrap().starts_with("openai_compatible::"));
+        assert!(c["latency_ms"].as_f64().unwrap() >= 0.0);
+    }
+    assert_eq!(
+        case(&r, "openai_compatible::unknown_model")["class"],
+        "configuration_drift"
+    );
+    assert_eq!(
+        case(&r, "openai_compatible::missing_auth")["class"],
+        "refresh_credentials"
+    );
+    assert_eq!(case(&r, "openai_compatible::streaming")["frames"], 5);
+    // No recorded baseline for this target: drift is reported as not run, naming the command.
+    let drift = &case(&r, "openai_compatible::happy_path")["drift"];
+    assert_eq!(drift["state"], "not_run", "{drift}");
+    assert!(drift["reason"]
+        .as_str()
+        .unwrap()
+        .contains("llm-contract record --target openai_compatible --case happy_path"));
+    assert!(stdout.contains("10 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn a_wrong_status_fails_with_the_class_of_what_came_back() {
+    let mock = Mock::start();
+    let (out, reports) = live(
+        &mock,
+        "wrong-status",
+        &["--case", "happy_path"],
+        "test-key-0002",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let r = report(reports.path());
+    let c = case(&r, "openai_compatible::happy_path");
+    assert_eq!(c["verdict"], "fail");
+    assert_eq!(c["status"], 503);
+    assert_eq!(c["class"], "retry");
+    let failures = c["failures"].to_string();
+    assert!(
+        failures.contains("status: expected 200, got 503"),
+        "{failures}"
+    );
+    assert!(
+        failures.contains("class: expected ok, got retry"),
+        "{failures}"
+    );
+}
+
+#[test]
+fn a_missing_required_field_is_contract_drift_naming_the_pointer() {
+    let mock = Mock::start();
+    let (out, reports) = live(
+        &mock,
+        "missing-field",
+        &["--case", "happy_path"],
+        "test-key-0003",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let r = report(reports.path());
+    let c = case(&r, "openai_compatible::happy_path");
+    assert_eq!(c["verdict"], "fail");
+    assert_eq!(c["class"], "contract_drift");
+    let failures = c["failures"].to_string();
+    assert!(
+        failures.contains("schema chat_completion: /: \\\"choices\\\" is a required property"),
+        "{failures}"
+    );
+}
+
+#[test]
+fn an_html_page_is_configuration_drift_with_an_excerpt() {
+    let mock = Mock::start();
+    let (out, reports) = live(&mock, "html", &["--case", "happy_path"], "test-key-0004");
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let c = case(&report(reports.path()), "openai_compatible::happy_path").clone();
+    assert_eq!(c["class"], "configuration_drift");
+    let failures = c["failures"].to_string();
+    assert!(
+        failures.contains("got an HTML page (text/html; charset=utf-8)"),
+        "{failures}"
+    );
+    assert!(failures.contains("<title>Welcome</title>"), "{failures}");
+    assert!(stdout.contains("configuration_drift"), "{stdout}");
+}
+
+#[test]
+fn a_redirect_is_seen_not_followed() {
+    let mock = Mock::start();
+    let (out, reports) = live(
+        &mock,
+        "redirect",
+        &["--case", "happy_path"],
+        "test-key-0005",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let c = case(&report(reports.path()), "openai_compatible::happy_path").clone();
+    assert_eq!(c["status"], 301);
+    assert_eq!(c["class"], "configuration_drift");
+    assert!(c["failures"]
+        .to_string()
+        .contains("redirect: 301 to https://example.invalid/v1/chat/completions"));
+}
+
+#[test]
+fn a_500_with_invalid_request_is_fix_request_not_retry() {
+    let mock = Mock::start();
+    let (out, reports) = live(
+        &mock,
+        "invalid-request-500",
+        &["--case", "missing_messages"],
+        "test-key-0006",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let c = case(
+        &report(reports.path()),
+        "openai_compatible::missing_messages",
+    )
+    .clone();
+    assert_eq!(c["status"], 500);
+    assert_eq!(c["class"], "fix_request", "{c}");
+    let failures = c["failures"].to_string();
+    assert!(
+        failures.contains("status: expected 400, got 500"),
+        "{failures}"
+    );
+    assert!(
+        c["reason"]
+            .as_str()
+            .unwrap()
+            .contains("code=invalid_request"),
+        "{c}"
+    );
+    // The request id inside the message never reaches the report.
+    assert!(!c.to_string().contains("request id: 99"));
+}
+
+#[test]
+fn the_cometapi_target_accepts_that_same_500_as_documented() {
+    let mock = Mock::start();
+    let (out, reports) = live(
+        &mock,
+        "invalid-request-500",
+        &["--target", "cometapi", "--case", "missing_messages"],
+        "test-key-0007",
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let c = case(&report(reports.path()), "cometapi::missing_messages").clone();
+    assert_eq!(
+        (c["verdict"].as_str(), c["class"].as_str()),
+        (Some("pass"), Some("fix_request"))
+    );
+}
+
+#[test]
+fn a_stream_cut_mid_answer_fails_as_truncated() {
+    let mock = Mock::start();
+    let (out, reports) = live(
+        &mock,
+        "cut-stream",
+        &["--case", "streaming"],
+        "test-key-0008",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let r = report(reports.path());
+    let c = case(&r, "openai_compatible::streaming");
+    assert_eq!(c["verdict"], "fail", "{c}");
+    assert_eq!(c["class"], "retry", "{c}");
+    let failures = c["failures"].to_string();
+    assert!(
+        failures.contains("after 2 frames and 2 characters of content"),
+        "{failures}"
+    );
+}
+
+#[test]
+fn nothing_listening_is_an_error_not_a_failure() {
+    // Bind and drop a listener to get a loopback port that refuses connections.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let reports = tempfile::tempdir().unwrap();
+    let base = format!("http://127.0.0.1:{port}/v1");
+    let out = llm_contract(
+        &[
+            "run",
+            "--live",
+            "--base-url",
+            &base,
+            "--api-key-env",
+            KEY_ENV,
+            "--case",
+            "happy_path",
+            "--reports",
+            reports.path().to_str().unwrap(),
+        ],
+        &[(KEY_ENV, "test-key-0009")],
+        &common::root(),
+    );
+    assert_eq!(out.status.code(), Some(3), "{:?}", text(&out));
+    let c = case(&report(reports.path()), "openai_compatible::happy_path").clone();
+    assert_eq!(
+        (c["verdict"].as_str(), c["class"].as_str()),
+        (Some("error"), Some("retry"))
+    );
+    assert!(c["status"].is_null());
+}
+
+#[test]
+fn a_live_run_without_its_key_is_a_configuration_error() {
+    let out = llm_contract(
+        &["run", "--live", "--target", "cometapi"],
+        &[],
+        &common::root(),
+    );
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("COMETAPI_API_KEY is not set"), "{stderr}");
+}
+
+/// Every file below `dir`, recursively.
+fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn a_canary_key_never_reaches_output_reports_or_fixtures() {
+    // Made at run time so no literal key exists anywhere in the repository.
+    let canary = format!(
+        "lcc-canary-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let mock = Mock::start();
+    let fixtures_before = {
+        let mut f = Vec::new();
+        files(&common::root().join("fixtures"), &mut f);
+        f.into_iter()
+            .map(|p| (std::fs::read(&p).unwrap(), p))
+            .collect::<Vec<_>>()
+    };
+    // The echo server puts the Authorization header into the error message, a JSON field and a
+    // response header; a conforming server sees it on every request.
+    for behaviour in ["echo", "conform", "html"] {
+        let (out, reports) = live(&mock, behaviour, &[], &canary);
+        let (stdout, stderr) = text(&out);
+        assert!(
+            !stdout.contains(&canary),
+            "{behaviour}: canary in stdout:\n{stdout}"
+        );
+        assert!(
+            !stderr.contains(&canary),
+            "{behaviour}: canary in stderr:\n{stderr}"
+        );
+        let mut written = Vec::new();
+        files(reports.path(), &mut written);
+        assert!(!written.is_empty());
+        for f in written {
+            let content = std::fs::read_to_string(&f).unwrap();
+            assert!(
+                !content.contains(&canary),
+                "{behaviour}: canary in {}",
+                f.display()
+            );
+        }
+        if behaviour == "echo" {
+            // The echoed key was replaced by a placeholder, so the echo really was exercised.
+            assert!(stdout.contains("[API_KEY]"), "{stdout}");
+        }
+    }
+    for (content, path) in fixtures_before {
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            content,
+            "{} changed",
+            path.display()
+        );
+        assert!(!String::from_utf8_lossy(&content).contains(&canary));
+    }
+}
