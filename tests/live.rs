@@ -224,6 +224,64 @@ fn a_stream_cut_mid_answer_fails_as_truncated() {
 }
 
 #[test]
+fn a_live_answer_is_diffed_against_a_recorded_baseline() {
+    let mock = Mock::start();
+    let fixtures = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(fixtures.path().join("openai_compatible")).unwrap();
+    let body = serde_json::json!({
+        "id": "chatcmpl-recorded", "object": "chat.completion", "created": 1_600_000_000, "model": "mock-model-1",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "a different answer", "refusal": null}, "logprobs": null, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12},
+        "system_fingerprint": "fp_recorded"
+    });
+    let fixture = serde_json::json!({
+        "provenance": {"kind": "recorded", "server": "llm-contract test mock", "version": "test", "date": "2026-11-21"},
+        "request": {"method": "POST", "path": "/chat/completions", "authorization": "[API_KEY]"},
+        "response": {"status": 200, "headers": {"content-type": "application/json"}, "body": body}
+    });
+    std::fs::write(
+        fixtures.path().join("openai_compatible/happy_path.json"),
+        serde_json::to_string_pretty(&fixture).unwrap(),
+    )
+    .unwrap();
+    let dir = fixtures.path().to_str().unwrap();
+    // Same shape, other volatile values (ids, text, token counts): no drift.
+    let (out, reports) = live(
+        &mock,
+        "conform",
+        &["--case", "happy_path", "--fixtures", dir],
+        "test-key-0010",
+    );
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(
+        case(&report(reports.path()), "openai_compatible::happy_path")["drift"]["state"],
+        "match"
+    );
+    // A new field: drift, shown as a unified diff of the canonical bodies.
+    let (out, reports) = live(
+        &mock,
+        "extra-field",
+        &["--case", "happy_path", "--fixtures", dir],
+        "test-key-0011",
+    );
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let c = case(&report(reports.path()), "openai_compatible::happy_path").clone();
+    assert_eq!(
+        (c["drift"]["state"].as_str(), c["class"].as_str()),
+        (Some("changed"), Some("contract_drift"))
+    );
+    assert!(
+        stdout.contains("+    \"service_tier\": \"priority\","),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("chatcmpl-other-id"),
+        "volatile values are masked: {stdout}"
+    );
+}
+
+#[test]
 fn nothing_listening_is_an_error_not_a_failure() {
     // Bind and drop a listener to get a loopback port that refuses connections.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

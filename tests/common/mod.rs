@@ -123,7 +123,7 @@ fn stream(model: &str, usage: bool, cut_after: Option<usize>) -> Reply {
 
 /// An OpenAI-like server. Behaviours: `conform`, `wrong-status` (200s become 503),
 /// `missing-field` (200 bodies lack `choices`), `html` (a 200 HTML page), `redirect` (301),
-/// `invalid-request-500` (request errors as 500 + code invalid_request), `cut-stream` (streams
+/// `extra-field` (200 bodies gain a field; volatile values change), `invalid-request-500` (request errors as 500 + code invalid_request), `cut-stream` (streams
 /// reset after 2 frames), `echo` (echoes the Authorization header into bodies and headers).
 pub fn openai_mock(req: Request) -> Reply {
     let mut segs = req.target.trim_start_matches('/').splitn(2, '/');
@@ -232,6 +232,11 @@ pub fn openai_mock(req: Request) -> Reply {
     let mut doc = completion(model, "pong");
     if behaviour == "missing-field" {
         doc.as_object_mut().unwrap().remove("choices");
+    }
+    if behaviour == "extra-field" {
+        doc["service_tier"] = json!("priority");
+        doc["id"] = json!("chatcmpl-other-id");
+        doc["created"] = json!(1_800_000_000);
     }
     Reply::json(200, &doc)
 }
