@@ -9,7 +9,20 @@ use crate::contract::{Expect, StreamExpect};
 use crate::drift::StreamShape;
 use crate::schema::SchemaRegistry;
 use crate::sse::SseEvent;
-use crate::transport::{FrameSink, StreamRead, StreamStop};
+use crate::transport::{Deadline, FrameSink, StreamRead, StreamStop};
+
+/// Largest tool-call arguments string kept for the JSON check.
+pub const MAX_ARGUMENTS: usize = 1 << 20;
+
+/// One tool call reassembled from its deltas.
+#[derive(Debug, Clone, Default)]
+struct ToolCall {
+    id: Option<String>,
+    kind: Option<String>,
+    name: String,
+    arguments: String,
+    truncated: bool,
+}
 
 /// Most failures reported per check; the rest are counted.
 pub const MAX_FAILURES: usize = 10;
@@ -155,6 +168,10 @@ pub fn error_code_failures(error: Option<&ApiError>, expect: &Expect, failures: 
 pub struct StreamCheck<'a> {
     schemas: &'a SchemaRegistry,
     chunk_schema: String,
+    response_schema: String,
+    head: Option<(Value, Value, Value)>,
+    role: Option<String>,
+    tool_calls: std::collections::BTreeMap<(usize, usize), ToolCall>,
     done_marker: &'static str,
     pub failures: Vec<String>,
     suppressed: usize,
@@ -174,10 +191,19 @@ pub struct StreamCheck<'a> {
 }
 
 impl<'a> StreamCheck<'a> {
-    pub fn new(schemas: &'a SchemaRegistry, chunk_schema: &str, done_marker: &'static str) -> Self {
+    pub fn new(
+        schemas: &'a SchemaRegistry,
+        chunk_schema: &str,
+        response_schema: &str,
+        done_marker: &'static str,
+    ) -> Self {
         StreamCheck {
             schemas,
             chunk_schema: chunk_schema.to_string(),
+            response_schema: response_schema.to_string(),
+            head: None,
+            role: None,
+            tool_calls: std::collections::BTreeMap::new(),
             done_marker,
             failures: Vec::new(),
             suppressed: 0,
@@ -280,6 +306,22 @@ impl<'a> StreamCheck<'a> {
             StreamStop::Eof { partial: true } => {
                 self.fail(format!("stream: ended inside an event {}", summary(self)));
             }
+            StreamStop::Deadline(Deadline::Idle, limit) => {
+                self.fail(format!(
+                    "stream: stalled: nothing arrived for {} ms (the idle limit) {}",
+                    limit.as_millis(),
+                    summary(self)
+                ));
+                return StreamEnd::Stalled;
+            }
+            StreamStop::Deadline(which, limit) => {
+                self.fail(format!(
+                    "stream: the {} deadline of {} ms passed {}",
+                    which.name(),
+                    limit.as_millis(),
+                    summary(self)
+                ));
+            }
             _ => {}
         }
         if let Some((index, err)) = self.error_frame.clone() {
@@ -316,7 +358,9 @@ impl<'a> StreamCheck<'a> {
         if expect.usage_chunk && !self.usage_chunk {
             self.fail("stream: no final usage chunk (`choices: []` with `usage`) although include_usage was asked".into());
         }
-        if !cut && self.finish.is_empty() {
+        if cut {
+            // Truncation is the failure; a missing finish_reason follows from it.
+        } else if self.finish.is_empty() {
             self.fail("stream: no choice carried a finish_reason".into());
         } else {
             let finish = self.finish.clone();
@@ -326,18 +370,99 @@ impl<'a> StreamCheck<'a> {
                 self.fail(format!("stream: {m}"));
             }
         }
+        if expect.incremental && self.frames >= 2 && read.event_reads <= 1 {
+            self.fail(format!(
+                "stream: the whole answer ({} frames, {} bytes) arrived in one burst: a buffering gateway",
+                self.frames, read.bytes
+            ));
+        }
+        if !cut {
+            self.reassembled();
+        }
         if self.suppressed > 0 {
             self.failures.push(format!(
                 "stream: … and {} more stream failures",
                 self.suppressed
             ));
         }
-        if cut || matches!(read.stop, StreamStop::Failed(..)) {
+        if cut || matches!(read.stop, StreamStop::Failed(..) | StreamStop::Deadline(..)) {
             StreamEnd::Cut
         } else if self.malformed {
             StreamEnd::Malformed
         } else {
             StreamEnd::Complete
+        }
+    }
+}
+
+impl StreamCheck<'_> {
+    /// Whether any tool-call delta arrived.
+    pub fn has_tool_calls(&self) -> bool {
+        !self.tool_calls.is_empty()
+    }
+
+    /// Checks the tool calls' arguments and the message the deltas add up to, against the shape
+    /// a non-streamed answer must have.
+    fn reassembled(&mut self) {
+        let calls: Vec<((usize, usize), ToolCall)> = self
+            .tool_calls
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
+        for ((choice, slot), tc) in &calls {
+            if tc.truncated {
+                self.fail(format!(
+                    "stream: tool call {slot} of choice {choice}: arguments over {MAX_ARGUMENTS} bytes, not checked"
+                ));
+            } else if serde_json::from_str::<Value>(&tc.arguments).is_err() {
+                self.fail(format!(
+                    "stream: tool call {slot} of choice {choice} ({}): the reassembled arguments are not valid JSON: {}",
+                    tc.name,
+                    excerpt(tc.arguments.as_bytes())
+                ));
+            }
+        }
+        let Some((id, created, model)) = self.head.clone() else {
+            return;
+        };
+        if self.finish.is_empty() {
+            return;
+        }
+        let choices: Vec<Value> = self
+            .finish
+            .iter()
+            .map(|(index, reason)| {
+                let tool_calls: Vec<Value> = calls
+                    .iter()
+                    .filter(|((c, _), _)| c == index)
+                    .map(|(_, tc)| {
+                        serde_json::json!({
+                            "id": tc.id, "type": tc.kind,
+                            "function": {"name": tc.name, "arguments": tc.arguments}
+                        })
+                    })
+                    .collect();
+                let mut message = serde_json::json!({
+                    "role": self.role.as_deref().unwrap_or("assistant"),
+                    "content": if self.content_chars > 0 { Value::String("[TEXT]".into()) } else { Value::Null },
+                });
+                if !tool_calls.is_empty() {
+                    message["tool_calls"] = Value::Array(tool_calls);
+                }
+                serde_json::json!({"index": index, "message": message, "finish_reason": reason})
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "id": id, "object": "chat.completion", "created": created, "model": model, "choices": choices,
+        });
+        let mut f = Vec::new();
+        let schema = self.response_schema.clone();
+        if !schema_failures(self.schemas, &schema, &doc, &mut f) {
+            for v in f.into_iter().take(3) {
+                self.fail(format!(
+                    "stream: the reassembled message breaks the non-streamed shape: {v}"
+                ));
+            }
         }
     }
 }

@@ -83,6 +83,9 @@ pub struct ApiError {
     pub message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub param: Option<String>,
+    /// A link to documentation about the error, when the dialect sends one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub doc_url: Option<String>,
 }
 
 impl ApiError {
@@ -102,6 +105,7 @@ impl ApiError {
                 code: text(err.get("code")),
                 message: text(err.get("message")),
                 param: text(err.get("param")),
+                doc_url: text(err.get("doc_url")),
             }),
             Value::String(s) => Some(ApiError {
                 message: Some(s.clone()),
@@ -175,8 +179,53 @@ pub enum StreamEnd {
     ErrorFrame,
     /// The stream ended without its terminal event.
     Cut,
+    /// The stream went silent past its idle limit.
+    Stalled,
     /// A frame was not valid JSON or broke the chunk schema, or frames followed the terminal event.
     Malformed,
+}
+
+/// A 200 that is not a success: the answer is blocked, truncated, or empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Soft {
+    /// finish_reason content_filter: the generation was blocked.
+    ContentFilter,
+    /// finish_reason length: the answer was cut at the token limit.
+    Length,
+    /// finish_reason tool_calls although the request offered no tools.
+    UnexpectedToolCalls,
+    /// finish_reason stop with null or empty content and no tool calls.
+    Empty,
+}
+
+impl Soft {
+    /// Reads the soft-failure signal of a finished answer.
+    pub fn detect(
+        finish_reason: Option<&str>,
+        has_content: bool,
+        has_tool_calls: bool,
+        tools_offered: bool,
+    ) -> Option<Soft> {
+        match finish_reason? {
+            "content_filter" => Some(Soft::ContentFilter),
+            "length" => Some(Soft::Length),
+            "tool_calls" | "function_call" if !tools_offered => Some(Soft::UnexpectedToolCalls),
+            "stop" if !has_content && !has_tool_calls => Some(Soft::Empty),
+            _ => None,
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Soft::ContentFilter => "blocked: finish_reason content_filter",
+            Soft::Length => "truncated: finish_reason length",
+            Soft::UnexpectedToolCalls => {
+                "finish_reason tool_calls although the request offered no tools"
+            }
+            Soft::Empty => "empty content with finish_reason stop",
+        }
+    }
 }
 
 /// Everything the table looks at.
@@ -189,6 +238,9 @@ pub struct Observation {
     /// `Some(false)` when the body broke the schema it was checked against.
     pub schema_ok: Option<bool>,
     pub stream: Option<StreamEnd>,
+    pub soft: Option<Soft>,
+    /// A timing limit of the case was exceeded.
+    pub too_slow: bool,
 }
 
 /// The table's answer.
@@ -382,6 +434,12 @@ pub static RULES: &[Rule] = &[
         class: Class::Retry,
     },
     Rule {
+        id: "2xx.stream_stalled",
+        source: "seed 004 §4: read timeout after a partial body — treat as unknown completion, retry within the deadline; seed 004 §5: partial answers must not look complete",
+        matches: |o| o.stream == Some(StreamEnd::Stalled),
+        class: Class::Retry,
+    },
+    Rule {
         id: "2xx.stream_malformed",
         source: "seed 003: parse frames structurally; a frame that breaks the chunk contract is drift",
         matches: |o| o.stream == Some(StreamEnd::Malformed),
@@ -392,6 +450,36 @@ pub static RULES: &[Rule] = &[
         source: "seed 004 §4: schema missing a required parser field — contract drift",
         matches: |o| o.schema_ok == Some(false),
         class: Class::ContractDrift,
+    },
+    Rule {
+        id: "2xx.content_filter",
+        source: "seed 000 finish_reason table: content_filter — blocked by safety policy, rephrase the prompt",
+        matches: |o| o.soft == Some(Soft::ContentFilter),
+        class: Class::FixRequest,
+    },
+    Rule {
+        id: "2xx.length",
+        source: "seed 000 finish_reason table: length — hit the token limit, raise max_tokens or shorten the prompt",
+        matches: |o| o.soft == Some(Soft::Length),
+        class: Class::FixRequest,
+    },
+    Rule {
+        id: "2xx.tool_calls_unexpected",
+        source: "seed 000: tool_calls means content is null by design — a failure only when the request offered no tools",
+        matches: |o| o.soft == Some(Soft::UnexpectedToolCalls),
+        class: Class::ContractDrift,
+    },
+    Rule {
+        id: "2xx.empty",
+        source: "seed 000 FAQ: finish_reason stop with empty content is a silent failure — log the response and check the prompt",
+        matches: |o| o.soft == Some(Soft::Empty),
+        class: Class::FixRequest,
+    },
+    Rule {
+        id: "2xx.too_slow",
+        source: "seed 004 §4: fall back only within the user's deadline; a latency limit missed is a reason to route elsewhere",
+        matches: |o| o.too_slow && (200..300).contains(&status(o)),
+        class: Class::FallBack,
     },
     Rule {
         id: "2xx",
@@ -442,7 +530,11 @@ fn reason(rule: &Rule, o: &Observation) -> String {
         Some(StreamEnd::ErrorFrame) => parts.push("error frame in the stream".into()),
         Some(StreamEnd::Cut) => parts.push("stream ended without its terminal event".into()),
         Some(StreamEnd::Malformed) => parts.push("malformed stream frame".into()),
+        Some(StreamEnd::Stalled) => parts.push("stream stalled past its idle limit".into()),
         _ => {}
+    }
+    if let Some(soft) = o.soft {
+        parts.push(soft.describe().into());
     }
     if let Some(e) = &o.error {
         parts.push(e.describe());
@@ -456,6 +548,9 @@ fn reason(rule: &Rule, o: &Observation) -> String {
     }
     if o.schema_ok == Some(false) {
         parts.push("body breaks its schema".into());
+    }
+    if o.too_slow {
+        parts.push("over a timing limit".into());
     }
     format!("{} (rule {})", parts.join(", "), rule.id)
 }

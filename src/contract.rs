@@ -57,6 +57,13 @@ pub struct StreamExpect {
     /// Schema for each data frame; the family's chunk schema when left out.
     #[serde(default)]
     pub chunk_schema: Option<String>,
+    /// Longest silence allowed between two reads of the stream; a longer one is a stall.
+    #[serde(default)]
+    pub idle_ms: Option<u64>,
+    /// The answer must arrive in more than one read: a stream delivered in one burst (a
+    /// buffering gateway) fails.
+    #[serde(default)]
+    pub incremental: bool,
 }
 
 fn yes() -> bool {
@@ -83,6 +90,49 @@ pub struct ExpectDoc {
     pub finish_reason: Option<Vec<String>>,
     #[serde(default)]
     pub stream: Option<StreamExpect>,
+    /// Time to the response head must not exceed this (ms).
+    #[serde(default)]
+    pub max_ttfb_ms: Option<u64>,
+    /// Time to a stream's first non-empty content delta (ms).
+    #[serde(default)]
+    pub max_first_token_ms: Option<u64>,
+    /// Largest gap between two stream frames (ms).
+    #[serde(default)]
+    pub max_gap_ms: Option<u64>,
+    /// Time to the end of the body (ms).
+    #[serde(default)]
+    pub max_total_ms: Option<u64>,
+}
+
+impl ExpectDoc {
+    fn limits(&self) -> Limits {
+        Limits {
+            max_ttfb_ms: self.max_ttfb_ms,
+            max_first_token_ms: self.max_first_token_ms,
+            max_gap_ms: self.max_gap_ms,
+            max_total_ms: self.max_total_ms,
+        }
+    }
+}
+
+/// Timing limits a case asserts, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub max_ttfb_ms: Option<u64>,
+    pub max_first_token_ms: Option<u64>,
+    pub max_gap_ms: Option<u64>,
+    pub max_total_ms: Option<u64>,
+}
+
+impl Limits {
+    fn or(self, other: Limits) -> Limits {
+        Limits {
+            max_ttfb_ms: self.max_ttfb_ms.or(other.max_ttfb_ms),
+            max_first_token_ms: self.max_first_token_ms.or(other.max_first_token_ms),
+            max_gap_ms: self.max_gap_ms.or(other.max_gap_ms),
+            max_total_ms: self.max_total_ms.or(other.max_total_ms),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -177,17 +227,30 @@ impl Dialect {
     }
 }
 
+/// Deadlines for one attempt, per target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Timeouts {
     #[serde(default = "default_connect_ms")]
     pub connect_ms: u64,
+    /// From sending to the response head.
+    #[serde(default = "default_first_byte_ms")]
+    pub first_byte_ms: u64,
+    /// Between two reads of a body; a case's `stream.idle_ms` can only shorten it.
+    #[serde(default = "default_idle_ms")]
+    pub idle_ms: u64,
     #[serde(default = "default_total_ms")]
     pub total_ms: u64,
 }
 
 fn default_connect_ms() -> u64 {
     10_000
+}
+fn default_first_byte_ms() -> u64 {
+    60_000
+}
+fn default_idle_ms() -> u64 {
+    30_000
 }
 fn default_total_ms() -> u64 {
     120_000
@@ -197,7 +260,52 @@ impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {
             connect_ms: default_connect_ms(),
+            first_byte_ms: default_first_byte_ms(),
+            idle_ms: default_idle_ms(),
             total_ms: default_total_ms(),
+        }
+    }
+}
+
+/// How a target's transient failures are retried: bounded attempts, exponential backoff with
+/// full jitter, Retry-After honoured within the deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (1 disables retries).
+    #[serde(default = "default_attempts")]
+    pub attempts: u32,
+    /// The first backoff ceiling; doubled per retry.
+    #[serde(default = "default_base_ms")]
+    pub base_ms: u64,
+    /// The largest backoff ceiling.
+    #[serde(default = "default_max_ms")]
+    pub max_ms: u64,
+    /// The whole case, retries and waits included, must end within this.
+    #[serde(default = "default_deadline_ms")]
+    pub deadline_ms: u64,
+}
+
+fn default_attempts() -> u32 {
+    3
+}
+fn default_base_ms() -> u64 {
+    500
+}
+fn default_max_ms() -> u64 {
+    8_000
+}
+fn default_deadline_ms() -> u64 {
+    300_000
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: default_attempts(),
+            base_ms: default_base_ms(),
+            max_ms: default_max_ms(),
+            deadline_ms: default_deadline_ms(),
         }
     }
 }
@@ -222,6 +330,8 @@ struct TargetDoc {
     skip: BTreeMap<String, String>,
     #[serde(default)]
     timeouts: Timeouts,
+    #[serde(default)]
+    retry: RetryPolicy,
 }
 
 fn default_dialect() -> Dialect {
@@ -244,18 +354,21 @@ pub struct Target {
     pub expect: BTreeMap<String, ExpectDoc>,
     pub skip: BTreeMap<String, String>,
     pub timeouts: Timeouts,
+    pub retry: RetryPolicy,
     pub file: PathBuf,
 }
 
 /// Expectations of one case on one target, with the target's overrides applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expect {
+    /// Empty: any status (the case expects a class).
     pub status: Vec<u16>,
     pub class: Class,
     pub schema: Option<String>,
     pub error_code: Option<Vec<String>>,
     pub finish_reason: Option<Vec<String>>,
     pub stream: Option<StreamExpect>,
+    pub limits: Limits,
 }
 
 /// One case resolved for one target: what to send and what to expect.
@@ -478,6 +591,7 @@ pub fn parse_target(file: &Path, text: &str) -> Result<Target, ConfigErrors> {
         expect: doc.expect,
         skip: doc.skip,
         timeouts: doc.timeouts,
+        retry: doc.retry,
         file: file.to_path_buf(),
     })
 }
@@ -697,6 +811,9 @@ fn plan(case: &Arc<Case>, target: &Arc<Target>) -> Result<Plan, ConfigError> {
         stream: over
             .and_then(|o| o.stream.clone())
             .or_else(|| case.expect.stream.clone()),
+        limits: over
+            .map_or(Limits::default(), ExpectDoc::limits)
+            .or(case.expect.limits()),
     };
     Ok(Plan {
         id: format!("{}::{}", target.name, case.id),

@@ -78,23 +78,42 @@ pub struct FixtureRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WireChunk {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub delay_ms: u64,
     pub data: String,
+    /// Send `data` this many times in a row (for large synthetic frames); default once.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub repeat: usize,
 }
 
-/// How a recorded stream ended on the wire.
+fn one() -> usize {
+    1
+}
+fn is_one(n: &usize) -> bool {
+    *n == 1
+}
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// How a response ended on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum WireEnd {
+    /// The body ended normally.
     #[default]
     Clean,
+    /// The connection was reset after the last chunk, without the end of the body.
     Reset,
+    /// The server went silent for `ms` after the last chunk, then reset.
+    Stall { ms: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FixtureResponse {
+    /// The HTTP status (ignored when `reset_before_headers`).
+    #[serde(default)]
     pub status: u16,
     /// Selected headers, names in lower case.
     #[serde(default)]
@@ -110,6 +129,12 @@ pub struct FixtureResponse {
     pub chunks: Option<Vec<WireChunk>>,
     #[serde(default, skip_serializing_if = "is_clean")]
     pub end: WireEnd,
+    /// Time before the response head was sent.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub head_delay_ms: u64,
+    /// No response at all: the connection was reset before any header.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reset_before_headers: bool,
 }
 
 fn is_clean(e: &WireEnd) -> bool {
@@ -121,41 +146,24 @@ impl FixtureResponse {
         self.headers.get("content-type").map(String::as_str)
     }
 
-    /// The chunks with their delays.
+    /// The chunks with their delays, repeats expanded.
     pub fn wire(&self) -> Vec<(Duration, bytes::Bytes)> {
-        self.chunks
-            .iter()
-            .flatten()
-            .map(|c| {
-                (
-                    Duration::from_millis(c.delay_ms),
-                    bytes::Bytes::from(c.data.clone()),
-                )
-            })
-            .collect()
+        let mut out = Vec::new();
+        for c in self.chunks.iter().flatten() {
+            let data = bytes::Bytes::from(c.data.clone());
+            for i in 0..c.repeat.max(1) {
+                let delay = if i == 0 { c.delay_ms } else { 0 };
+                out.push((Duration::from_millis(delay), data.clone()));
+            }
+        }
+        out
     }
-}
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Fixture {
-    pub provenance: Provenance,
-    pub request: FixtureRequest,
-    pub response: FixtureResponse,
-}
-
-impl Fixture {
-    pub fn parse(path: &Path, text: &str) -> Result<Fixture, ConfigError> {
-        let f: Fixture = serde_json::from_str(text).map_err(|e| {
-            ConfigError::new(
-                Location::at(path, e.line(), e.column()),
-                format!("invalid fixture: {e}"),
-            )
-        })?;
+    fn check(&self, path: &Path) -> Result<(), ConfigError> {
         let bodies = [
-            f.response.body.is_some(),
-            f.response.body_text.is_some(),
-            f.response.chunks.is_some(),
+            self.body.is_some(),
+            self.body_text.is_some(),
+            self.chunks.is_some(),
         ]
         .iter()
         .filter(|b| **b)
@@ -166,7 +174,86 @@ impl Fixture {
                 "a fixture response has one of `body`, `body_text` or `chunks`",
             ));
         }
-        Ok(f)
+        if !self.reset_before_headers && !(100..600).contains(&self.status) {
+            return Err(ConfigError::new(
+                Location::file(path),
+                format!("response status {} is not an HTTP status", self.status),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A pinned exchange: one request and the answer to each attempt at it (one answer, or a
+/// sequence when retries were part of the exchange: 503 then 200, say).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fixture {
+    pub provenance: Provenance,
+    pub request: FixtureRequest,
+    /// The answers in the order they were given; later attempts get the last one.
+    pub responses: Vec<FixtureResponse>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixtureDoc {
+    provenance: Provenance,
+    request: FixtureRequest,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    response: Option<FixtureResponse>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    responses: Option<Vec<FixtureResponse>>,
+}
+
+impl Serialize for Fixture {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (response, responses) = match self.responses.as_slice() {
+            [one] => (Some(one.clone()), None),
+            many => (None, Some(many.to_vec())),
+        };
+        FixtureDoc {
+            provenance: self.provenance.clone(),
+            request: self.request.clone(),
+            response,
+            responses,
+        }
+        .serialize(s)
+    }
+}
+
+impl Fixture {
+    /// The answer to the final attempt: what drift is compared with.
+    pub fn last(&self) -> &FixtureResponse {
+        self.responses
+            .last()
+            .expect("a fixture has at least one response")
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Fixture, ConfigError> {
+        let doc: FixtureDoc = serde_json::from_str(text).map_err(|e| {
+            ConfigError::new(
+                Location::at(path, e.line(), e.column()),
+                format!("invalid fixture: {e}"),
+            )
+        })?;
+        let responses = match (doc.response, doc.responses) {
+            (Some(r), None) => vec![r],
+            (None, Some(rs)) if !rs.is_empty() => rs,
+            _ => {
+                return Err(ConfigError::new(
+                    Location::file(path),
+                    "a fixture has either `response` or a non-empty `responses` list",
+                ))
+            }
+        };
+        for r in &responses {
+            r.check(path)?;
+        }
+        Ok(Fixture {
+            provenance: doc.provenance,
+            request: doc.request,
+            responses,
+        })
     }
 }
 

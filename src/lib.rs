@@ -24,6 +24,7 @@ pub mod harness;
 pub mod outcome;
 pub mod recorded;
 pub mod report;
+pub mod retry;
 pub mod runner;
 pub mod sanitize;
 pub mod schema;

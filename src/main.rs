@@ -11,9 +11,8 @@ use clap::{Args, Parser, Subcommand};
 use llm_contract::context::Context;
 use llm_contract::contract::Plan;
 use llm_contract::error::ConfigErrors;
-use llm_contract::outcome::Mode;
 use llm_contract::report::{self, Summary};
-use llm_contract::runner::{self, Endpoint, Runner};
+use llm_contract::runner::{self, Endpoint, RunOptions, Runner};
 use llm_contract::sanitize::Sanitizer;
 use llm_contract::schema::SchemaRegistry;
 use llm_contract::suite::{self, LiveOptions, Paths, Suite};
@@ -92,9 +91,20 @@ struct RunArgs {
     /// Where reports go (<dir>/latest/report.json).
     #[arg(long, default_value = "reports")]
     reports: PathBuf,
-    /// Offline: multiply recorded stream delays by this factor (0 replays at once).
+    /// Multiply every wait by this factor: recorded stream delays offline, retry backoff and
+    /// Retry-After everywhere (0 waits not at all; tests use small values).
     #[arg(long, default_value_t = 1.0)]
     time_scale: f64,
+    /// Retries for transient failures (429, 408, 5xx without invalid_request, resets,
+    /// timeouts); overrides the targets' `retry.attempts`. 0 disables retries.
+    #[arg(long)]
+    retries: Option<u32>,
+    /// Count a quota outcome (402, an exhausted-quota 429) as skipped, not failed.
+    #[arg(long)]
+    quota_is_skip: bool,
+    /// Send at most this many requests in the whole run, retries included.
+    #[arg(long)]
+    max_requests: Option<usize>,
     #[command(flatten)]
     suite: SuiteArgs,
 }
@@ -267,16 +277,18 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         Ok(c) => c,
         Err(e) => return config_exit(format!("error: {e}")),
     };
-    let mode = if args.live {
-        Mode::Live
-    } else {
-        Mode::Recorded
+    let options = RunOptions {
+        time_scale: args.time_scale,
+        retries: args.retries,
+        quota_is_skip: args.quota_is_skip,
+        max_requests: args.max_requests,
     };
-    let runner = Arc::new(Runner::new(
+    let runner = Arc::new(Runner::with_options(
         client,
         suite.schemas.clone(),
         suite.fixtures.clone(),
         sanitizer.clone(),
+        options,
     ));
     let color = std::io::stdout().is_terminal() && !ctx.is_ci();
     let outcomes = rt.block_on(async {
@@ -340,6 +352,12 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
     };
     let summary = Summary::of(&outcomes);
     println!("\n{}", summary.line());
+    if let Some((used, limit)) = runner.budget() {
+        println!("requests: {used} of the budget of {limit}");
+        if used >= limit {
+            println!("the request budget is spent: cases after it were not sent");
+        }
+    }
     match report::write_json(
         &args.reports,
         if args.live { "live" } else { "recorded" },
@@ -351,7 +369,6 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
             args.reports.display()
         ),
     }
-    let _ = mode;
     ExitCode::from(summary.exit_code())
 }
 

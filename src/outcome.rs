@@ -77,6 +77,23 @@ pub struct CaseOutcome {
     /// The error envelope the endpoint sent (HTTP body or stream error frame), sanitized.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ApiError>,
+    /// An error body of no known dialect, as it came (sanitized, shortened).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_body: Option<String>,
+    /// Time to the first non-empty content delta of a stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_token_ms: Option<f64>,
+    /// Largest gap between two stream frames.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_gap_ms: Option<f64>,
+    /// Retries made (attempts − 1).
+    pub retries: u32,
+    /// The status of each attempt, in order (null where none came).
+    pub attempt_statuses: Vec<Option<u16>>,
+    /// The waits before each retry, unscaled.
+    pub retry_waits_ms: Vec<f64>,
+    /// The whole case, retries and waits included.
+    pub case_ms: f64,
 }
 
 impl CaseOutcome {
@@ -93,10 +110,19 @@ impl CaseOutcome {
         if let Some(m) = &mut self.model {
             *m = s.text(m);
         }
+        if let Some(b) = &mut self.error_body {
+            *b = s.text(b);
+        }
         if let Some(e) = &mut self.error {
-            for field in [&mut e.r#type, &mut e.code, &mut e.message, &mut e.param]
-                .into_iter()
-                .flatten()
+            for field in [
+                &mut e.r#type,
+                &mut e.code,
+                &mut e.message,
+                &mut e.param,
+                &mut e.doc_url,
+            ]
+            .into_iter()
+            .flatten()
             {
                 *field = s.text(field);
             }

@@ -7,13 +7,15 @@
 //! mismatch it answers with a diff instead of the fixture, flagged by the
 //! [`REPLAY_HEADER`] header, so an edited case that was not re-recorded is caught.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::Value;
 
 use crate::drift;
-use crate::fixture::{FixtureRequest, FixtureStore, WireEnd};
+use crate::fixture::{FixtureRequest, FixtureResponse, FixtureStore, WireEnd};
 use crate::sanitize::Sanitizer;
 use crate::server::{Handler, Reply, Request, Server, StreamClose};
 
@@ -24,11 +26,69 @@ pub const NO_FIXTURE: &str = "no-fixture";
 
 pub struct ReplayHandler {
     fixtures: Arc<FixtureStore>,
+    /// Requests served so far per (target, case): the n-th attempt gets the n-th response.
+    attempts: Mutex<HashMap<(String, String), usize>>,
 }
 
 impl ReplayHandler {
     pub fn new(fixtures: Arc<FixtureStore>) -> Self {
-        ReplayHandler { fixtures }
+        ReplayHandler {
+            fixtures,
+            attempts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn next_attempt(&self, target: &str, case: &str) -> usize {
+        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map
+            .entry((target.to_string(), case.to_string()))
+            .or_insert(0);
+        *n += 1;
+        *n - 1
+    }
+}
+
+/// The reply that replays one recorded response, faults included.
+pub fn replay(resp: &FixtureResponse) -> Reply {
+    if resp.reset_before_headers {
+        return wrap_delay(resp, Reply::Reset);
+    }
+    let headers: Vec<(String, String)> = resp
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let reply = if resp.chunks.is_some() {
+        Reply::Stream {
+            status: resp.status,
+            headers,
+            chunks: resp.wire(),
+            close: match resp.end {
+                WireEnd::Clean => StreamClose::Clean,
+                WireEnd::Reset => StreamClose::Reset,
+                WireEnd::Stall { ms } => StreamClose::Stall(Duration::from_millis(ms)),
+            },
+        }
+    } else {
+        let body = match (&resp.body, &resp.body_text) {
+            (Some(v), _) => Bytes::from(serde_json::to_vec(v).unwrap_or_default()),
+            (None, Some(t)) => Bytes::from(t.clone()),
+            (None, None) => Bytes::new(),
+        };
+        Reply::Full {
+            status: resp.status,
+            headers,
+            body,
+        }
+    };
+    wrap_delay(resp, reply)
+}
+
+fn wrap_delay(resp: &FixtureResponse, reply: Reply) -> Reply {
+    if resp.head_delay_ms > 0 {
+        Reply::After(Duration::from_millis(resp.head_delay_ms), Box::new(reply))
+    } else {
+        reply
     }
 }
 
@@ -120,33 +180,7 @@ impl Handler for ReplayHandler {
         if let Some(d) = drift::diff(&want_text, &got_text, "recorded request", "sent request") {
             return verdict(MISMATCH, 400, d);
         }
-        let resp = &fixture.response;
-        let headers: Vec<(String, String)> = resp
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        if let Some(chunks) = &resp.chunks {
-            let _ = chunks;
-            return Reply::Stream {
-                status: resp.status,
-                headers,
-                chunks: resp.wire(),
-                close: match resp.end {
-                    WireEnd::Clean => StreamClose::Clean,
-                    WireEnd::Reset => StreamClose::Reset,
-                },
-            };
-        }
-        let body = match (&resp.body, &resp.body_text) {
-            (Some(v), _) => Bytes::from(serde_json::to_vec(v).unwrap_or_default()),
-            (None, Some(t)) => Bytes::from(t.clone()),
-            (None, None) => Bytes::new(),
-        };
-        Reply::Full {
-            status: resp.status,
-            headers,
-            body,
-        }
+        let n = self.next_attempt(target, case);
+        replay(&fixture.responses[n.min(fixture.responses.len() - 1)])
     }
 }

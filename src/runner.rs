@@ -1,8 +1,9 @@
-//! From plan to outcome: build the request, send it, run the checks, classify, compare with the
-//! pinned fixture. Live and recorded runs take the same path; only the endpoint differs.
+//! From plan to outcome: build the request, send it (again, for transient failures), run the
+//! checks, classify, compare with the pinned fixture. Live and recorded runs take the same path;
+//! only the endpoint differs.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -10,17 +11,18 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::check::{self, StreamCheck};
-use crate::classify::{self, ApiError, BodyKind, Class, Observation};
+use crate::classify::{self, ApiError, BodyKind, Class, Classification, Observation, Soft};
 use crate::context::Secret;
-use crate::contract::{AuthMode, BodyTemplate, Plan, StreamExpect};
+use crate::contract::{AuthMode, BodyTemplate, Plan, RetryPolicy, StreamExpect};
 use crate::drift::{self, StreamShape};
 use crate::fixture::{Fixture, FixtureResponse, FixtureStore, Provenance};
 use crate::outcome::{CaseOutcome, Drift, Mode, Verdict};
 use crate::recorded::{MISMATCH, NO_FIXTURE, REPLAY_HEADER};
+use crate::retry::{self, Budget, Jitter, WaitSource};
 use crate::sanitize::{Sanitizer, INVALID_TOKEN};
 use crate::schema::SchemaRegistry;
 use crate::sse::{SseItem, SseParser};
-use crate::transport::{self, Client, Outgoing, Received, ReceivedBody, TransportError};
+use crate::transport::{self, Client, Deadlines, Outgoing, Received, ReceivedBody, TransportError};
 
 /// Where one plan's request goes.
 #[derive(Debug, Clone)]
@@ -33,12 +35,47 @@ pub struct Endpoint {
     pub mode: Mode,
 }
 
+/// Run-wide settings.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Multiplies every wait the harness itself makes (retry backoff, Retry-After); tests use a
+    /// small value. Reported waits are the unscaled ones.
+    pub time_scale: f64,
+    /// Overrides the targets' retry attempts: `Some(0)` disables retries.
+    pub retries: Option<u32>,
+    /// A quota outcome counts as skipped, not failed (scheduled jobs do not page for billing).
+    pub quota_is_skip: bool,
+    /// At most this many requests in the whole run, retries included.
+    pub max_requests: Option<usize>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            time_scale: 1.0,
+            retries: None,
+            quota_is_skip: false,
+            max_requests: None,
+        }
+    }
+}
+
 /// Runs plans. Shared by the CLI and the test harness.
 pub struct Runner {
     client: Client,
     schemas: Arc<SchemaRegistry>,
     fixtures: Arc<FixtureStore>,
     sanitizer: Sanitizer,
+    options: RunOptions,
+    budget: Option<Budget>,
+    jitter: Jitter,
+}
+
+/// One attempt's judged result, before the retry decision and the class expectation.
+struct Attempt {
+    out: CaseOutcome,
+    observed: Classification,
+    hint: Option<Duration>,
 }
 
 impl Runner {
@@ -48,16 +85,34 @@ impl Runner {
         fixtures: Arc<FixtureStore>,
         sanitizer: Sanitizer,
     ) -> Self {
+        Runner::with_options(client, schemas, fixtures, sanitizer, RunOptions::default())
+    }
+
+    pub fn with_options(
+        client: Client,
+        schemas: Arc<SchemaRegistry>,
+        fixtures: Arc<FixtureStore>,
+        sanitizer: Sanitizer,
+        options: RunOptions,
+    ) -> Self {
         Runner {
             client,
             schemas,
             fixtures,
             sanitizer,
+            budget: options.max_requests.map(Budget::new),
+            options,
+            jitter: Jitter::from_clock(),
         }
     }
 
     pub fn sanitizer(&self) -> &Sanitizer {
         &self.sanitizer
+    }
+
+    /// Requests sent so far and the budget, when one is set.
+    pub fn budget(&self) -> Option<(usize, usize)> {
+        self.budget.as_ref().map(|b| (b.used(), b.limit()))
     }
 
     /// Runs one plan against one endpoint. Never panics on what the endpoint sends; every
@@ -66,6 +121,15 @@ impl Runner {
         self.run_inner(plan, endpoint)
             .await
             .sanitize(&self.sanitizer)
+    }
+
+    fn policy(&self, plan: &Plan) -> RetryPolicy {
+        let mut p = plan.target.retry;
+        if let Some(r) = self.options.retries {
+            p.attempts = r.saturating_add(1);
+        }
+        p.attempts = p.attempts.max(1);
+        p
     }
 
     async fn run_inner(&self, plan: &Plan, endpoint: &Endpoint) -> CaseOutcome {
@@ -77,10 +141,6 @@ impl Runner {
         }
         let fixture = self.fixtures.get(&plan.target.name, &plan.case.id);
         let fixture_path = self.fixtures.path(&plan.target.name, &plan.case.id);
-        let record_hint = format!(
-            "pin one with `llm-contract record --target {} --case {}` against a live endpoint",
-            plan.target.name, plan.case.id
-        );
         if endpoint.mode == Mode::Recorded {
             if plan.case.live_only {
                 out.verdict = Verdict::Skip;
@@ -92,8 +152,9 @@ impl Runner {
                 out.class = Class::ConfigurationDrift;
                 out.reason = "no pinned fixture to replay".into();
                 out.failures.push(format!(
-                    "fixture: {} does not exist; {record_hint}",
-                    fixture_path.display()
+                    "fixture: {} does not exist; {}",
+                    fixture_path.display(),
+                    record_hint(plan)
                 ));
                 out.drift = Drift::NotRun {
                     reason: "no pinned fixture".into(),
@@ -111,6 +172,127 @@ impl Runner {
                 return out;
             }
         };
+        let policy = self.policy(plan);
+        let started = Instant::now();
+        let deadline = Duration::from_millis(policy.deadline_ms);
+        let mut statuses = Vec::new();
+        let mut waits_ms = Vec::new();
+        let mut note = None;
+        let mut retry = 0u32;
+        let last = loop {
+            if let Some(b) = &self.budget {
+                if !b.take() {
+                    let message =
+                        format!("the request budget (--max-requests {}) is spent", b.limit());
+                    if retry == 0 {
+                        out.verdict = Verdict::Error;
+                        out.class = Class::Retry;
+                        out.reason = format!("{message}: not sent");
+                        out.failures
+                            .push(format!("budget: {message}; this case was not sent"));
+                        out.drift = Drift::NotRun {
+                            reason: "not sent".into(),
+                        };
+                        return out;
+                    }
+                    note = Some(format!("{message}: no more retries"));
+                    break None;
+                }
+            }
+            let attempt = self
+                .attempt(plan, endpoint, outgoing.clone(), fixture.as_deref())
+                .await;
+            statuses.push(attempt.out.status);
+            let retryable =
+                attempt.observed.class.retryable() && attempt.out.verdict != Verdict::Skip;
+            if !retryable || retry + 1 >= policy.attempts {
+                break Some(attempt);
+            }
+            let (wait, source) = retry::wait(&policy, retry, attempt.hint, &self.jitter);
+            let remaining = deadline.saturating_sub(started.elapsed());
+            if wait > remaining {
+                note = Some(format!(
+                    "{} of {} ms is past the case's remaining deadline ({} ms): not retried",
+                    match source {
+                        WaitSource::RetryAfter => "the server's Retry-After",
+                        WaitSource::Backoff => "the backoff",
+                    },
+                    wait.as_millis(),
+                    remaining.as_millis()
+                ));
+                break Some(attempt);
+            }
+            waits_ms.push(ms(wait));
+            let scaled = wait.mul_f64(self.options.time_scale.max(0.0));
+            if !scaled.is_zero() {
+                tokio::time::sleep(scaled).await;
+            }
+            retry += 1;
+        };
+        let Some(Attempt {
+            mut out, observed, ..
+        }) = last
+        else {
+            // Budget spent between attempts: report the last attempt we have no record of as not run.
+            out.verdict = Verdict::Error;
+            out.class = Class::Retry;
+            out.reason = note.clone().unwrap_or_default();
+            out.failures.push(format!("budget: {}", out.reason));
+            out.retries = retry;
+            return out;
+        };
+        out.retries = retry;
+        out.attempt_statuses = statuses;
+        out.retry_waits_ms = waits_ms;
+        out.case_ms = ms(started.elapsed());
+        let mut class = observed.class;
+        let mut reason = observed.reason;
+        if class == Class::Retry && retry > 0 && retry + 1 >= policy.attempts {
+            class = Class::FallBack;
+            reason = format!(
+                "still transient after {} attempts, fall back: {reason}",
+                retry + 1
+            );
+        }
+        if let Some(n) = note {
+            reason = format!("{reason}; {n}");
+        }
+        // A class is only compared when something was judged (not for transport errors, nor
+        // for the recorded endpoint's own verdicts).
+        if out.verdict != Verdict::Error && observed.rule != "replay" && class != plan.expect.class
+        {
+            let at = usize::from(
+                out.failures
+                    .first()
+                    .is_some_and(|f| f.starts_with("status:")),
+            );
+            out.failures.insert(
+                at,
+                format!(
+                    "class: expected {}, got {} — {}",
+                    plan.expect.class, class, reason
+                ),
+            );
+        }
+        out.class = class;
+        out.reason = reason;
+        finalize(&mut out);
+        if out.class == Class::Quota && self.options.quota_is_skip && out.verdict != Verdict::Pass {
+            out.verdict = Verdict::Skip;
+            out.reason = format!("quota counted as skipped (--quota-is-skip): {}", out.reason);
+        }
+        out
+    }
+
+    /// One request and its judgement.
+    async fn attempt(
+        &self,
+        plan: &Plan,
+        endpoint: &Endpoint,
+        outgoing: Outgoing,
+        fixture: Option<&Fixture>,
+    ) -> Attempt {
+        let mut out = blank(plan, endpoint.mode);
         let family = plan.case.family;
         let chunk_schema = plan
             .expect
@@ -119,25 +301,54 @@ impl Runner {
             .and_then(|s| s.chunk_schema.clone())
             .unwrap_or_else(|| family.chunk_schema.to_string());
         let crate::family::StreamGrammar::DoneMarker(done_marker) = family.stream;
-        let mut sink = StreamCheck::new(&self.schemas, &chunk_schema, done_marker);
-        let sent = self.client.send(outgoing, &mut sink).await;
-        match sent {
-            Err(e) => self.transport_failure(out, e),
+        let mut sink = StreamCheck::new(
+            &self.schemas,
+            &chunk_schema,
+            family.response_schema,
+            done_marker,
+        );
+        match self.client.send(outgoing, &mut sink).await {
+            Err(e) => {
+                let observed = self.transport_failure(&mut out, e);
+                Attempt {
+                    out,
+                    observed,
+                    hint: None,
+                }
+            }
             Ok(received) => {
-                let judged = self.judge(plan, &mut out, &received, &mut sink);
-                if judged {
+                let hint = retry::server_hint(
+                    received.header("retry-after-ms"),
+                    received.header("retry-after"),
+                    SystemTime::now(),
+                );
+                let observed = self.judge(plan, &mut out, &received, &mut sink);
+                if let Some(observed) = observed {
                     self.drift(
                         plan,
                         endpoint.mode,
                         &mut out,
                         &received,
                         sink.shape,
-                        fixture.as_deref(),
-                        &record_hint,
+                        fixture,
                     );
+                    Attempt {
+                        out,
+                        observed,
+                        hint,
+                    }
+                } else {
+                    let observed = Classification {
+                        class: out.class,
+                        reason: out.reason.clone(),
+                        rule: "replay",
+                    };
+                    Attempt {
+                        out,
+                        observed,
+                        hint: None,
+                    }
                 }
-                finalize(&mut out);
-                out
             }
         }
     }
@@ -164,6 +375,13 @@ impl Runner {
             )),
             BodyTemplate::Raw(s) => Some(Bytes::from(s.clone())),
         };
+        let t = plan.target.timeouts;
+        let idle = plan
+            .expect
+            .stream
+            .as_ref()
+            .and_then(|s| s.idle_ms)
+            .map_or(t.idle_ms, |c| c.min(t.idle_ms));
         Ok(Outgoing {
             method: family
                 .method
@@ -178,11 +396,15 @@ impl Runner {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             body,
-            timeout: Duration::from_millis(plan.target.timeouts.total_ms),
+            deadlines: Deadlines {
+                first_byte: Duration::from_millis(t.first_byte_ms),
+                idle: Duration::from_millis(idle),
+                total: Duration::from_millis(t.total_ms),
+            },
         })
     }
 
-    fn transport_failure(&self, mut out: CaseOutcome, e: TransportError) -> CaseOutcome {
+    fn transport_failure(&self, out: &mut CaseOutcome, e: TransportError) -> Classification {
         let obs = Observation {
             transport: Some(e.kind),
             ..Observation::default()
@@ -190,24 +412,27 @@ impl Runner {
         let c = classify::classify(&obs);
         out.verdict = Verdict::Error;
         out.class = c.class;
-        out.reason = c.reason;
+        out.reason = c.reason.clone();
         out.latency_ms = ms(e.after);
-        out.failures.push(format!("transport: {}", e.message));
+        let name = e.deadline.map_or("transport".to_string(), |d| {
+            format!("deadline ({})", d.name())
+        });
+        out.failures.push(format!("{name}: {}", e.message));
         out.drift = Drift::NotRun {
             reason: "no response".into(),
         };
-        out
+        c
     }
 
-    /// Runs the checks on a response. Returns false when the exchange could not be judged
-    /// further (a recorded-endpoint verdict).
+    /// Runs the checks on a response. `None` when the exchange could not be judged (a
+    /// recorded-endpoint verdict, already written into `out`).
     fn judge(
         &self,
         plan: &Plan,
         out: &mut CaseOutcome,
         r: &Received,
         sink: &mut StreamCheck<'_>,
-    ) -> bool {
+    ) -> Option<Classification> {
         let family = plan.case.family;
         out.status = Some(r.status);
         out.ttfb_ms = Some(ms(r.ttfb));
@@ -239,12 +464,12 @@ impl Runner {
                 out.drift = Drift::NotRun {
                     reason: "request mismatch".into(),
                 };
-                return false;
+                return None;
             }
         }
         let mut failures = Vec::new();
         let expect = &plan.expect;
-        if !expect.status.contains(&r.status) {
+        if !expect.status.is_empty() && !expect.status.contains(&r.status) {
             failures.push(format!(
                 "status: expected {}, got {}",
                 statuses(&expect.status),
@@ -257,25 +482,38 @@ impl Runner {
         };
         let success = (200..300).contains(&r.status);
         let content_type = r.content_type();
+        let tools_offered = matches!(&plan.body, BodyTemplate::Json(b) if b.get("tools").is_some() || b.get("functions").is_some());
         match &r.body {
             ReceivedBody::Stream(read) => {
                 obs.body = Some(BodyKind::Stream);
-                out.frames = Some(sink.frames);
                 let stream_expect = expect.stream.clone().unwrap_or(StreamExpect {
                     done: true,
                     usage_chunk: false,
                     chunk_schema: None,
+                    idle_ms: None,
+                    incremental: false,
                 });
                 if expect.stream.is_none() && success {
                     failures.push("body: expected a JSON body, got a text/event-stream".into());
                 }
                 let end = sink.finish(read, &stream_expect, expect);
                 failures.append(&mut sink.failures);
+                out.frames = Some(sink.frames);
+                out.first_token_ms = sink.first_content.map(ms);
+                out.max_gap_ms = Some(ms(sink.max_gap));
                 if let Some((_, err)) = &sink.error_frame {
                     obs.error = Some(err.clone());
                 }
                 obs.stream = Some(end);
                 out.finish_reason = sink.finish.first().and_then(|(_, r)| r.clone());
+                if end == classify::StreamEnd::Complete {
+                    obs.soft = Soft::detect(
+                        out.finish_reason.as_deref(),
+                        sink.content_chars > 0,
+                        sink.has_tool_calls(),
+                        tools_offered,
+                    );
+                }
             }
             ReceivedBody::Bytes(bytes) => {
                 if expect.stream.is_some() && success {
@@ -295,13 +533,10 @@ impl Runner {
                 });
                 match &json {
                     Some(doc) => {
-                        obs.error = if success {
-                            None
-                        } else {
-                            ApiError::from_body(doc)
-                        };
-                        if success && doc.get("error").is_some() {
-                            obs.error = ApiError::from_body(doc);
+                        obs.error = ApiError::from_body(doc);
+                        if !success && obs.error.is_none() {
+                            // An error body of no known dialect is kept as it came (sanitized).
+                            out.error_body = Some(check::excerpt(bytes));
                         }
                         let ok = check::schema_failures(&self.schemas, &schema, doc, &mut failures);
                         obs.schema_ok = Some(ok);
@@ -309,6 +544,24 @@ impl Runner {
                             let reasons = check::finish_reasons(doc, family.choices_pointer);
                             out.finish_reason = reasons.first().and_then(|(_, r)| r.clone());
                             check::finish_reason_failures(&reasons, expect, &mut failures);
+                            let message =
+                                doc.pointer(&format!("{}/0/message", family.choices_pointer));
+                            let has_content = message
+                                .and_then(|m| m.get("content"))
+                                .and_then(Value::as_str)
+                                .is_some_and(|c| !c.trim().is_empty());
+                            let has_tools = message
+                                .and_then(|m| m.get("tool_calls"))
+                                .and_then(Value::as_array)
+                                .is_some_and(|a| !a.is_empty());
+                            if ok {
+                                obs.soft = Soft::detect(
+                                    out.finish_reason.as_deref(),
+                                    has_content,
+                                    has_tools,
+                                    tools_offered,
+                                );
+                            }
                         }
                     }
                     None => failures.push(format!(
@@ -335,6 +588,8 @@ impl Runner {
                 prefix,
             } => {
                 obs.transport = Some(*kind);
+                // The body never arrived whole: nothing about it can be judged.
+                out.verdict = Verdict::Error;
                 failures.push(format!(
                     "body: the connection failed after the {} head: {message}; received: {}",
                     r.status,
@@ -342,25 +597,46 @@ impl Runner {
                 ));
             }
         }
-        check::error_code_failures(obs.error.as_ref(), expect, &mut failures);
-        let c = classify::classify(&obs);
-        if c.class != expect.class {
-            failures.insert(
-                usize::from(!failures.is_empty() && failures[0].starts_with("status:")),
-                format!(
-                    "class: expected {}, got {} — {}",
-                    expect.class, c.class, c.reason
-                ),
-            );
+        if let Some(soft) = obs.soft {
+            failures.push(format!("soft failure: {}", soft.describe()));
         }
-        out.class = c.class;
-        out.reason = c.reason;
+        check::error_code_failures(obs.error.as_ref(), expect, &mut failures);
+        obs.too_slow = self.limits(plan, out, &mut failures);
         out.failures = failures;
-        out.error = obs.error;
-        true
+        out.error = obs.error.clone();
+        let c = classify::classify(&obs);
+        out.class = c.class;
+        out.reason = c.reason.clone();
+        Some(c)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Checks the case's timing limits; true when one was exceeded.
+    fn limits(&self, plan: &Plan, out: &CaseOutcome, failures: &mut Vec<String>) -> bool {
+        let l = plan.expect.limits;
+        let checks = [
+            ("time to first byte", l.max_ttfb_ms, out.ttfb_ms),
+            (
+                "time to first token",
+                l.max_first_token_ms,
+                out.first_token_ms,
+            ),
+            ("largest gap between frames", l.max_gap_ms, out.max_gap_ms),
+            ("total time", l.max_total_ms, Some(out.latency_ms)),
+        ];
+        let mut slow = false;
+        for (name, limit, got) in checks {
+            if let (Some(limit), Some(got)) = (limit, got) {
+                if got > limit as f64 {
+                    slow = true;
+                    failures.push(format!(
+                        "timing: {name} {got:.1} ms is over the limit of {limit} ms"
+                    ));
+                }
+            }
+        }
+        slow
+    }
+
     fn drift(
         &self,
         plan: &Plan,
@@ -369,19 +645,19 @@ impl Runner {
         r: &Received,
         shape: StreamShape,
         fixture: Option<&Fixture>,
-        record_hint: &str,
     ) {
         let Some(fixture) = fixture else {
             out.drift = Drift::NotRun {
-                reason: format!("no baseline yet: {record_hint}"),
+                reason: format!("no baseline yet: {}", record_hint(plan)),
             };
             return;
         };
         if mode == Mode::Live && !matches!(fixture.provenance, Provenance::Recorded { .. }) {
             out.drift = Drift::NotRun {
                 reason: format!(
-                    "the pinned fixture is {}, not recorded, so it is no baseline for a live response; {record_hint}",
-                    fixture.provenance.kind()
+                    "the pinned fixture is {}, not recorded, so it is no baseline for a live response; {}",
+                    fixture.provenance.kind(),
+                    record_hint(plan)
                 ),
             };
             return;
@@ -401,7 +677,7 @@ impl Runner {
             r.content_type(),
             received_body,
         ));
-        let pinned = drift::canonical(&pinned_document(&fixture.response));
+        let pinned = drift::canonical(&pinned_document(fixture.last()));
         let path = self.fixtures.path(&plan.target.name, &plan.case.id);
         match drift::diff(&pinned, &received, &path.display().to_string(), "received") {
             None => out.drift = Drift::Match,
@@ -415,6 +691,13 @@ impl Runner {
             }
         }
     }
+}
+
+fn record_hint(plan: &Plan) -> String {
+    format!(
+        "pin one with `llm-contract record --target {} --case {}` against a live endpoint",
+        plan.target.name, plan.case.id
+    )
 }
 
 /// A body as the drift document holds it: masked JSON, or sanitized text.
@@ -506,6 +789,13 @@ fn blank(plan: &Plan, mode: Mode) -> CaseOutcome {
             reason: "not compared".into(),
         },
         error: None,
+        error_body: None,
+        first_token_ms: None,
+        max_gap_ms: None,
+        retries: 0,
+        attempt_statuses: Vec::new(),
+        retry_waits_ms: Vec::new(),
+        case_ms: 0.0,
     }
 }
 

@@ -71,6 +71,8 @@ pub enum Reply {
     },
     /// The connection is reset before any response byte.
     Reset,
+    /// The inner reply, sent after a delay (a slow first byte).
+    After(Duration, Box<Reply>),
 }
 
 impl Reply {
@@ -293,24 +295,27 @@ fn head(status: u16, headers: &[(String, String)], framing: &str, close: bool) -
     out.into_bytes()
 }
 
+/// Makes the coming close send RST instead of FIN.
 fn reset(stream: &mut TcpStream) {
-    // Linger 0 makes close() send RST instead of FIN.
-    let _ = socket2_linger_zero(stream);
-}
-
-fn socket2_linger_zero(stream: &TcpStream) -> std::io::Result<()> {
     #[allow(deprecated)]
-    stream.set_linger(Some(Duration::ZERO))
+    let _ = stream.set_linger(Some(Duration::ZERO));
 }
 
 /// Writes a reply; returns whether the connection may serve another request.
 async fn write_reply(
     stream: &mut TcpStream,
-    reply: Reply,
+    mut reply: Reply,
     close: bool,
     scale: f64,
 ) -> std::io::Result<bool> {
+    while let Reply::After(delay, inner) = reply {
+        if scale > 0.0 {
+            tokio::time::sleep(delay.mul_f64(scale)).await;
+        }
+        reply = *inner;
+    }
     match reply {
+        Reply::After(..) => unreachable!("unwrapped above"),
         Reply::Reset => {
             reset(stream);
             Ok(false)

@@ -26,6 +26,35 @@ pub trait FrameSink {
     fn comment(&mut self, _text: &str, _at: Duration) {}
 }
 
+/// How long each part of an exchange may take. Each one, when hit, is its own named failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// From sending to the response head.
+    pub first_byte: Duration,
+    /// Between two reads of the body (a stalled stream).
+    pub idle: Duration,
+    /// The whole exchange.
+    pub total: Duration,
+}
+
+/// Which deadline was hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    FirstByte,
+    Idle,
+    Total,
+}
+
+impl Deadline {
+    pub fn name(self) -> &'static str {
+        match self {
+            Deadline::FirstByte => "first-byte",
+            Deadline::Idle => "idle",
+            Deadline::Total => "total",
+        }
+    }
+}
+
 /// A request ready to send.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
@@ -35,7 +64,7 @@ pub struct Outgoing {
     pub authorization: Option<String>,
     pub headers: Vec<(String, String)>,
     pub body: Option<Bytes>,
-    pub timeout: Duration,
+    pub deadlines: Deadlines,
 }
 
 /// How reading a stream ended.
@@ -47,6 +76,8 @@ pub enum StreamStop {
     Stopped,
     /// The connection failed mid-stream.
     Failed(TransportFailure, String),
+    /// A deadline passed mid-stream: idle (no byte for that long) or total.
+    Deadline(Deadline, Duration),
     /// The bytes broke the event-stream format.
     Parse(SseError),
 }
@@ -60,6 +91,8 @@ pub struct StreamRead {
     pub comments: usize,
     /// Time of the first body byte.
     pub first_byte: Option<Duration>,
+    /// Body reads that delivered at least one event: 1 for a stream sent in one burst.
+    pub event_reads: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +143,8 @@ pub struct TransportError {
     pub kind: TransportFailure,
     pub message: String,
     pub after: Duration,
+    /// The deadline that was hit, when one was.
+    pub deadline: Option<Deadline>,
 }
 
 /// Whether a content type is an event stream.
@@ -182,7 +217,12 @@ impl Client {
         sink: &mut (dyn FrameSink + Send),
     ) -> Result<Received, TransportError> {
         let start = Instant::now();
-        let mut req = self.http.request(out.method, &out.url).timeout(out.timeout);
+        let d = out.deadlines;
+        // The client's own timer is a backstop; the deadlines below name what was hit.
+        let mut req = self
+            .http
+            .request(out.method, &out.url)
+            .timeout(d.total + Duration::from_secs(1));
         if let Some(auth) = &out.authorization {
             req = req.header(reqwest::header::AUTHORIZATION, auth);
         }
@@ -194,9 +234,8 @@ impl Client {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body);
         }
-        // Backstop: the whole exchange is bounded even if a timer inside the client misbehaves.
-        let deadline = out.timeout + Duration::from_secs(1);
-        let response = match tokio::time::timeout(deadline, req.send()).await {
+        let head_limit = d.first_byte.min(d.total);
+        let response = match tokio::time::timeout(head_limit, req.send()).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
                 let (kind, message) = describe(&e);
@@ -204,14 +243,25 @@ impl Client {
                     kind,
                     message,
                     after: start.elapsed(),
+                    deadline: None,
                 });
             }
             Err(_) => {
+                let which = if d.first_byte <= d.total {
+                    Deadline::FirstByte
+                } else {
+                    Deadline::Total
+                };
                 return Err(TransportError {
                     kind: TransportFailure::Timeout,
-                    message: format!("no response within {deadline:?}"),
+                    message: format!(
+                        "no response head within the {} deadline of {} ms",
+                        which.name(),
+                        head_limit.as_millis()
+                    ),
                     after: start.elapsed(),
-                })
+                    deadline: Some(which),
+                });
             }
         };
         let ttfb = start.elapsed();
@@ -232,31 +282,10 @@ impl Client {
                 .find(|(k, _)| k == "content-type")
                 .map(|(_, v)| v.as_str()),
         );
-        let remaining = deadline.saturating_sub(start.elapsed());
         let body = if streaming {
-            let read = read_stream(response, start, sink);
-            match tokio::time::timeout(remaining, read).await {
-                Ok(r) => ReceivedBody::Stream(r),
-                Err(_) => ReceivedBody::Stream(StreamRead {
-                    stop: StreamStop::Failed(
-                        TransportFailure::Timeout,
-                        "the stream outlived its deadline".into(),
-                    ),
-                    events: 0,
-                    bytes: 0,
-                    comments: 0,
-                    first_byte: None,
-                }),
-            }
+            ReceivedBody::Stream(read_stream(response, start, d, sink).await)
         } else {
-            match tokio::time::timeout(remaining, read_body(response)).await {
-                Ok(b) => b,
-                Err(_) => ReceivedBody::Failed {
-                    kind: TransportFailure::Timeout,
-                    message: "the body outlived its deadline".into(),
-                    prefix: Bytes::new(),
-                },
-            }
+            read_body(response, start, d).await
         };
         Ok(Received {
             status,
@@ -268,10 +297,43 @@ impl Client {
     }
 }
 
-async fn read_body(response: reqwest::Response) -> ReceivedBody {
+/// Waits for the next body piece within the idle and total deadlines.
+async fn next_piece(
+    stream: &mut (impl futures_util::Stream<Item = reqwest::Result<Bytes>> + Unpin),
+    start: Instant,
+    d: Deadlines,
+) -> Result<Option<reqwest::Result<Bytes>>, (Deadline, Duration)> {
+    let remaining = d.total.saturating_sub(start.elapsed());
+    let (limit, which) = if d.idle < remaining {
+        (d.idle, Deadline::Idle)
+    } else {
+        (remaining, Deadline::Total)
+    };
+    tokio::time::timeout(limit, stream.next())
+        .await
+        .map_err(|_| (which, limit))
+}
+
+async fn read_body(response: reqwest::Response, start: Instant, d: Deadlines) -> ReceivedBody {
     let mut buf = BytesMut::new();
     let mut stream = response.bytes_stream();
-    while let Some(piece) = stream.next().await {
+    loop {
+        let piece = match next_piece(&mut stream, start, d).await {
+            Err((which, limit)) => {
+                buf.truncate(4096);
+                return ReceivedBody::Failed {
+                    kind: TransportFailure::Timeout,
+                    message: format!(
+                        "the {} deadline of {} ms passed while reading the body",
+                        which.name(),
+                        limit.as_millis()
+                    ),
+                    prefix: buf.freeze(),
+                };
+            }
+            Ok(None) => return ReceivedBody::Bytes(buf.freeze()),
+            Ok(Some(p)) => p,
+        };
         match piece {
             Ok(bytes) => {
                 if buf.len() + bytes.len() > MAX_BODY {
@@ -296,52 +358,57 @@ async fn read_body(response: reqwest::Response) -> ReceivedBody {
             }
         }
     }
-    ReceivedBody::Bytes(buf.freeze())
 }
 
 async fn read_stream(
     response: reqwest::Response,
     start: Instant,
+    d: Deadlines,
     sink: &mut (dyn FrameSink + Send),
 ) -> StreamRead {
     let mut parser = SseParser::new(MAX_EVENT);
     let mut stream = response.bytes_stream();
-    let mut bytes = 0u64;
-    let mut comments = 0usize;
-    let mut first_byte = None;
+    let mut read = StreamRead {
+        stop: StreamStop::Eof { partial: false },
+        events: 0,
+        bytes: 0,
+        comments: 0,
+        first_byte: None,
+        event_reads: 0,
+    };
     loop {
-        let piece = match stream.next().await {
-            None => {
-                let partial = parser.has_partial();
-                return StreamRead {
-                    stop: StreamStop::Eof { partial },
-                    events: parser.dispatched(),
-                    bytes,
-                    comments,
-                    first_byte,
-                };
+        let piece = match next_piece(&mut stream, start, d).await {
+            Err((which, limit)) => {
+                read.stop = StreamStop::Deadline(which, limit);
+                read.events = parser.dispatched();
+                return read;
             }
-            Some(Err(e)) => {
+            Ok(None) => {
+                read.stop = StreamStop::Eof {
+                    partial: parser.has_partial(),
+                };
+                read.events = parser.dispatched();
+                return read;
+            }
+            Ok(Some(Err(e))) => {
                 let (kind, message) = describe(&e);
                 let kind = if kind == TransportFailure::Other {
                     TransportFailure::Reset
                 } else {
                     kind
                 };
-                return StreamRead {
-                    stop: StreamStop::Failed(kind, message),
-                    events: parser.dispatched(),
-                    bytes,
-                    comments,
-                    first_byte,
-                };
+                read.stop = StreamStop::Failed(kind, message);
+                read.events = parser.dispatched();
+                return read;
             }
-            Some(Ok(piece)) => piece,
+            Ok(Some(Ok(piece))) => piece,
         };
         let at = start.elapsed();
-        first_byte.get_or_insert(at);
-        bytes += piece.len() as u64;
+        read.first_byte.get_or_insert(at);
+        read.bytes += piece.len() as u64;
+        let before = parser.dispatched();
         let mut stop = false;
+        let comments = &mut read.comments;
         let result = parser.push(&piece, &mut |item| match item {
             SseItem::Event(ev) => {
                 let go = sink.frame(ev, at);
@@ -349,24 +416,23 @@ async fn read_stream(
                 go
             }
             SseItem::Comment(c) => {
-                comments += 1;
+                *comments += 1;
                 sink.comment(&c, at);
                 true
             }
         });
+        if parser.dispatched() > before {
+            read.event_reads += 1;
+        }
         let stop_reason = match result {
             Err(e) => Some(StreamStop::Parse(e)),
             Ok(_) if stop => Some(StreamStop::Stopped),
             Ok(_) => None,
         };
         if let Some(stop) = stop_reason {
-            return StreamRead {
-                stop,
-                events: parser.dispatched(),
-                bytes,
-                comments,
-                first_byte,
-            };
+            read.stop = stop;
+            read.events = parser.dispatched();
+            return read;
         }
     }
 }

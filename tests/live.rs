@@ -26,6 +26,8 @@ fn live(
         "mock-model-1",
         "--reports",
         reports.path().to_str().unwrap(),
+        "--time-scale",
+        "0",
     ];
     args.extend_from_slice(extra);
     let out = llm_contract(&args, &[(KEY_ENV, key)], &common::root());
@@ -75,7 +77,7 @@ fn a_wrong_status_fails_with_the_class_of_what_came_back() {
     let (out, reports) = live(
         &mock,
         "wrong-status",
-        &["--case", "happy_path"],
+        &["--case", "happy_path", "--retries", "0"],
         "test-key-0002",
     );
     assert_eq!(out.status.code(), Some(1));
@@ -84,6 +86,7 @@ fn a_wrong_status_fails_with_the_class_of_what_came_back() {
     assert_eq!(c["verdict"], "fail");
     assert_eq!(c["status"], 503);
     assert_eq!(c["class"], "retry");
+    assert_eq!(c["retries"], 0);
     let failures = c["failures"].to_string();
     assert!(
         failures.contains("status: expected 200, got 503"),
@@ -92,6 +95,30 @@ fn a_wrong_status_fails_with_the_class_of_what_came_back() {
     assert!(
         failures.contains("class: expected ok, got retry"),
         "{failures}"
+    );
+}
+
+#[test]
+fn a_transient_failure_that_outlives_its_retries_is_fall_back() {
+    let mock = Mock::start();
+    let (out, reports) = live(
+        &mock,
+        "wrong-status",
+        &["--case", "happy_path"],
+        "test-key-0012",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let c = case(&report(reports.path()), "openai_compatible::happy_path").clone();
+    assert_eq!(c["class"], "fall_back", "{c}");
+    assert_eq!(c["retries"], 2, "the default policy makes 3 attempts: {c}");
+    assert_eq!(c["attempt_statuses"], serde_json::json!([503, 503, 503]));
+    assert_eq!(c["retry_waits_ms"].as_array().unwrap().len(), 2);
+    assert!(
+        c["reason"]
+            .as_str()
+            .unwrap()
+            .contains("still transient after 3 attempts"),
+        "{c}"
     );
 }
 
@@ -208,7 +235,7 @@ fn a_stream_cut_mid_answer_fails_as_truncated() {
     let (out, reports) = live(
         &mock,
         "cut-stream",
-        &["--case", "streaming"],
+        &["--case", "streaming", "--retries", "0"],
         "test-key-0008",
     );
     assert_eq!(out.status.code(), Some(1));
@@ -309,10 +336,12 @@ fn nothing_listening_is_an_error_not_a_failure() {
     );
     assert_eq!(out.status.code(), Some(3), "{:?}", text(&out));
     let c = case(&report(reports.path()), "openai_compatible::happy_path").clone();
+    // Connection refused is transient: retried, then fall back; nothing was judged.
     assert_eq!(
         (c["verdict"].as_str(), c["class"].as_str()),
-        (Some("error"), Some("retry"))
+        (Some("error"), Some("fall_back"))
     );
+    assert_eq!(c["retries"], 2);
     assert!(c["status"].is_null());
 }
 
