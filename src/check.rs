@@ -244,6 +244,10 @@ impl<'a> StreamCheck<'a> {
                 self.fail(format!("stream: frame {index} (byte {offset}): {v}"));
             }
         }
+        if self.head.is_none() {
+            let field = |k: &str| doc.get(k).cloned().unwrap_or(Value::Null);
+            self.head = Some((field("id"), field("created"), field("model")));
+        }
         let Some(choices) = doc.get("choices").and_then(Value::as_array) else {
             return;
         };
@@ -255,6 +259,10 @@ impl<'a> StreamCheck<'a> {
         }
         for (i, choice) in choices.iter().enumerate() {
             let delta = choice.get("delta");
+            let choice_index = choice
+                .get("index")
+                .and_then(Value::as_u64)
+                .map_or(i, |n| n as usize);
             if !self.saw_choice {
                 self.saw_choice = true;
                 if delta.and_then(|d| d.get("role")).is_none() {
@@ -263,18 +271,55 @@ impl<'a> StreamCheck<'a> {
                     ));
                 }
             }
+            if let Some(role) = delta.and_then(|d| d.get("role")).and_then(Value::as_str) {
+                self.role.get_or_insert_with(|| role.to_string());
+            }
             if let Some(text) = delta.and_then(|d| d.get("content")).and_then(Value::as_str) {
                 if !text.is_empty() {
                     self.first_content.get_or_insert(at);
                     self.content_chars += text.chars().count();
                 }
             }
+            let calls = delta
+                .and_then(|d| d.get("tool_calls"))
+                .and_then(Value::as_array);
+            for call in calls.into_iter().flatten() {
+                self.tool_call_delta(choice_index, call);
+            }
             if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
-                let idx = choice
-                    .get("index")
-                    .and_then(Value::as_u64)
-                    .map_or(i, |n| n as usize);
-                self.finish.push((idx, Some(reason.to_string())));
+                if self.finish.iter().any(|(c, _)| *c == choice_index) {
+                    self.malformed = true;
+                    self.fail(format!(
+                        "stream: frame {index}: choice {choice_index} finished a second time (\"{reason}\")"
+                    ));
+                } else {
+                    self.finish.push((choice_index, Some(reason.to_string())));
+                }
+            }
+        }
+    }
+
+    /// Adds one tool-call delta to the call it continues.
+    fn tool_call_delta(&mut self, choice: usize, call: &Value) {
+        let slot = call.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+        let tc = self.tool_calls.entry((choice, slot)).or_default();
+        if let Some(id) = call.get("id").and_then(Value::as_str) {
+            tc.id.get_or_insert_with(|| id.to_string());
+        }
+        if let Some(t) = call.get("type").and_then(Value::as_str) {
+            tc.kind.get_or_insert_with(|| t.to_string());
+        }
+        let Some(f) = call.get("function") else {
+            return;
+        };
+        if let Some(n) = f.get("name").and_then(Value::as_str) {
+            tc.name.push_str(n);
+        }
+        if let Some(a) = f.get("arguments").and_then(Value::as_str) {
+            if tc.arguments.len() + a.len() > MAX_ARGUMENTS {
+                tc.truncated = true;
+            } else {
+                tc.arguments.push_str(a);
             }
         }
     }
@@ -326,8 +371,8 @@ impl<'a> StreamCheck<'a> {
         }
         if let Some((index, err)) = self.error_frame.clone() {
             self.fail(format!(
-                "stream: error frame at frame {index} {}: {} — {}",
-                summary(self),
+                "stream: error frame at frame {index}, after {index} frames and {} characters of content: {} — {}",
+                self.content_chars,
                 err.describe(),
                 err.message.as_deref().unwrap_or("(no message)")
             ));

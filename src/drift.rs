@@ -13,10 +13,11 @@ use crate::sanitize::Sanitizer;
 /// Most distinct stream frame shapes kept for the drift comparison.
 pub const MAX_SHAPES: usize = 64;
 
-/// Writes `value` as canonical JSON: sorted keys, two-space indent.
+/// Writes `value` as canonical JSON: sorted keys, two-space indent, a final newline.
 pub fn canonical(value: &Value) -> String {
     let mut out = String::new();
     write_canonical(value, 0, &mut out);
+    out.push('\n');
     out
 }
 

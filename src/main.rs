@@ -52,6 +52,9 @@ struct SuiteArgs {
     /// Directory of pinned fixtures, <target>/<case>.json.
     #[arg(long, default_value = "fixtures")]
     fixtures: PathBuf,
+    /// Directory of JSON Schemas (default: <contracts>/schemas).
+    #[arg(long)]
+    schemas: Option<PathBuf>,
 }
 
 impl SuiteArgs {
@@ -59,6 +62,10 @@ impl SuiteArgs {
         Paths {
             contracts: self.contracts.clone(),
             fixtures: self.fixtures.clone(),
+            schemas: self
+                .schemas
+                .clone()
+                .unwrap_or_else(|| self.contracts.join("schemas")),
         }
     }
 }

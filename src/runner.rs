@@ -179,34 +179,35 @@ impl Runner {
         let mut waits_ms = Vec::new();
         let mut note = None;
         let mut retry = 0u32;
-        let last = loop {
-            if let Some(b) = &self.budget {
-                if !b.take() {
-                    let message =
-                        format!("the request budget (--max-requests {}) is spent", b.limit());
-                    if retry == 0 {
-                        out.verdict = Verdict::Error;
-                        out.class = Class::Retry;
-                        out.reason = format!("{message}: not sent");
-                        out.failures
-                            .push(format!("budget: {message}; this case was not sent"));
-                        out.drift = Drift::NotRun {
-                            reason: "not sent".into(),
-                        };
-                        return out;
-                    }
-                    note = Some(format!("{message}: no more retries"));
-                    break None;
-                }
+        if let Some(b) = &self.budget {
+            if !b.take() {
+                let message = format!("the request budget (--max-requests {}) is spent", b.limit());
+                out.verdict = Verdict::Error;
+                out.class = Class::Retry;
+                out.reason = format!("{message}: not sent");
+                out.failures
+                    .push(format!("budget: {message}; this case was not sent"));
+                out.drift = Drift::NotRun {
+                    reason: "not sent".into(),
+                };
+                return out;
             }
+        }
+        let Attempt {
+            mut out, observed, ..
+        } = loop {
             let attempt = self
-                .attempt(plan, endpoint, outgoing.clone(), fixture.as_deref())
+                .attempt(
+                    plan,
+                    endpoint,
+                    outgoing.clone(),
+                    fixture.as_deref(),
+                    retry as usize,
+                )
                 .await;
             statuses.push(attempt.out.status);
-            let retryable =
-                attempt.observed.class.retryable() && attempt.out.verdict != Verdict::Skip;
-            if !retryable || retry + 1 >= policy.attempts {
-                break Some(attempt);
+            if !attempt.observed.class.retryable() || retry + 1 >= policy.attempts {
+                break attempt;
             }
             let (wait, source) = retry::wait(&policy, retry, attempt.hint, &self.jitter);
             let remaining = deadline.saturating_sub(started.elapsed());
@@ -220,7 +221,16 @@ impl Runner {
                     wait.as_millis(),
                     remaining.as_millis()
                 ));
-                break Some(attempt);
+                break attempt;
+            }
+            if let Some(b) = &self.budget {
+                if !b.take() {
+                    note = Some(format!(
+                        "the request budget (--max-requests {}) is spent: not retried",
+                        b.limit()
+                    ));
+                    break attempt;
+                }
             }
             waits_ms.push(ms(wait));
             let scaled = wait.mul_f64(self.options.time_scale.max(0.0));
@@ -229,25 +239,13 @@ impl Runner {
             }
             retry += 1;
         };
-        let Some(Attempt {
-            mut out, observed, ..
-        }) = last
-        else {
-            // Budget spent between attempts: report the last attempt we have no record of as not run.
-            out.verdict = Verdict::Error;
-            out.class = Class::Retry;
-            out.reason = note.clone().unwrap_or_default();
-            out.failures.push(format!("budget: {}", out.reason));
-            out.retries = retry;
-            return out;
-        };
         out.retries = retry;
         out.attempt_statuses = statuses;
         out.retry_waits_ms = waits_ms;
         out.case_ms = ms(started.elapsed());
         let mut class = observed.class;
         let mut reason = observed.reason;
-        if class == Class::Retry && retry > 0 && retry + 1 >= policy.attempts {
+        if class == Class::Retry && retry > 0 && retry + 1 >= policy.attempts && note.is_none() {
             class = Class::FallBack;
             reason = format!(
                 "still transient after {} attempts, fall back: {reason}",
@@ -291,6 +289,7 @@ impl Runner {
         endpoint: &Endpoint,
         outgoing: Outgoing,
         fixture: Option<&Fixture>,
+        index: usize,
     ) -> Attempt {
         let mut out = blank(plan, endpoint.mode);
         let family = plan.case.family;
@@ -326,11 +325,11 @@ impl Runner {
                 if let Some(observed) = observed {
                     self.drift(
                         plan,
-                        endpoint.mode,
                         &mut out,
                         &received,
                         sink.shape,
                         fixture,
+                        index,
                     );
                     Attempt {
                         out,
@@ -640,12 +639,13 @@ impl Runner {
     fn drift(
         &self,
         plan: &Plan,
-        mode: Mode,
         out: &mut CaseOutcome,
         r: &Received,
         shape: StreamShape,
         fixture: Option<&Fixture>,
+        attempt: usize,
     ) {
+        let mode = out.mode;
         let Some(fixture) = fixture else {
             out.drift = Drift::NotRun {
                 reason: format!("no baseline yet: {}", record_hint(plan)),
@@ -663,6 +663,15 @@ impl Runner {
             return;
         }
         let received_body = match &r.body {
+            ReceivedBody::Stream(read)
+                if read.stop != transport::StreamStop::Eof { partial: false } =>
+            {
+                // A stream that stopped early would only repeat the stream failure as a diff.
+                out.drift = Drift::NotRun {
+                    reason: "the stream did not end cleanly".into(),
+                };
+                return;
+            }
             ReceivedBody::Stream(_) => shape.into_value(),
             ReceivedBody::Bytes(b) => body_value(b),
             _ => {
@@ -677,7 +686,13 @@ impl Runner {
             r.content_type(),
             received_body,
         ));
-        let pinned = drift::canonical(&pinned_document(fixture.last()));
+        // Offline, the n-th attempt was served the n-th recorded answer; live, the last recorded
+        // answer is the baseline.
+        let pinned_response = match mode {
+            Mode::Recorded => &fixture.responses[attempt.min(fixture.responses.len() - 1)],
+            Mode::Live => fixture.last(),
+        };
+        let pinned = drift::canonical(&pinned_document(pinned_response));
         let path = self.fixtures.path(&plan.target.name, &plan.case.id);
         match drift::diff(&pinned, &received, &path.display().to_string(), "received") {
             None => out.drift = Drift::Match,

@@ -22,14 +22,17 @@ pub const GENERIC_TARGET: &str = "openai_compatible";
 pub struct Paths {
     pub contracts: PathBuf,
     pub fixtures: PathBuf,
+    /// Usually `<contracts>/schemas`.
+    pub schemas: PathBuf,
 }
 
 impl Paths {
-    /// `contracts/` and `fixtures/` below `root`.
+    /// `contracts/`, `fixtures/` and `contracts/schemas/` below `root`.
     pub fn under(root: &Path) -> Paths {
         Paths {
             contracts: root.join("contracts"),
             fixtures: root.join("fixtures"),
+            schemas: root.join("contracts").join("schemas"),
         }
     }
 }
@@ -44,7 +47,7 @@ impl Suite {
     /// Loads everything and checks that every schema a case or target names exists.
     pub fn load(paths: &Paths) -> Result<Suite, ConfigErrors> {
         let contracts = Contracts::load(&paths.contracts);
-        let schemas = SchemaRegistry::load(&paths.contracts.join("schemas"));
+        let schemas = SchemaRegistry::load(&paths.schemas);
         let fixtures = FixtureStore::load(&paths.fixtures);
         let mut errors = Vec::new();
         let (contracts, schemas, fixtures) = match (contracts, schemas, fixtures) {
