@@ -323,14 +323,7 @@ impl Runner {
                 );
                 let observed = self.judge(plan, &mut out, &received, &mut sink);
                 if let Some(observed) = observed {
-                    self.drift(
-                        plan,
-                        &mut out,
-                        &received,
-                        sink.shape,
-                        fixture,
-                        index,
-                    );
+                    self.drift(plan, &mut out, &received, sink.shape, fixture, index);
                     Attempt {
                         out,
                         observed,
