@@ -185,6 +185,9 @@ pub struct StreamCheck<'a> {
     pub error_frame: Option<(usize, ApiError)>,
     pub content_chars: usize,
     pub shape: StreamShape,
+    /// Whether frames are kept (masked, collapsed) for a drift comparison; off when there is no
+    /// baseline to compare with.
+    pub collect_shape: bool,
     pub first_content: Option<Duration>,
     pub last_frame: Option<Duration>,
     pub max_gap: Duration,
@@ -217,6 +220,7 @@ impl<'a> StreamCheck<'a> {
             error_frame: None,
             content_chars: 0,
             shape: StreamShape::default(),
+            collect_shape: true,
             first_content: None,
             last_frame: None,
             max_gap: Duration::ZERO,
@@ -519,8 +523,10 @@ impl FrameSink for StreamCheck<'_> {
         }
         self.last_frame = Some(at);
         self.frames += 1;
-        self.shape.push(ev.event.as_deref(), &ev.data);
         if ev.data.trim() == self.done_marker {
+            if self.collect_shape {
+                self.shape.push(ev.event.as_deref(), &ev.data);
+            }
             self.done += 1;
             return true;
         }
@@ -537,6 +543,9 @@ impl FrameSink for StreamCheck<'_> {
                     ev.offset,
                     excerpt(ev.data.as_bytes())
                 ));
+                if self.collect_shape {
+                    self.shape.push(ev.event.as_deref(), &ev.data);
+                }
                 return true;
             }
         };
@@ -547,10 +556,17 @@ impl FrameSink for StreamCheck<'_> {
                 ..ApiError::default()
             });
             self.error_frame = Some((ev.index, err));
+            if self.collect_shape {
+                self.shape.push_json(ev.event.as_deref(), doc);
+            }
             // Processing stops at the first error frame.
             return false;
         }
         self.chunk(ev.index, ev.offset, &doc, at);
+        // The frame is checked; masking it in place feeds the drift comparison without a copy.
+        if self.collect_shape {
+            self.shape.push_json(ev.event.as_deref(), doc);
+        }
         true
     }
 }

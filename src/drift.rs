@@ -105,33 +105,39 @@ fn mask_object(map: &mut Map<String, Value>, in_usage: bool) {
 #[derive(Debug, Clone, Default)]
 pub struct StreamShape {
     shapes: Vec<Value>,
-    last: Option<String>,
+    /// The last frame's masked form, compared with the next one.
+    last: Option<Value>,
     dropped: usize,
 }
 
 impl StreamShape {
-    /// Adds a frame: its event name (if any) and its data (JSON when it parses).
+    /// Adds a frame from its event name (if any) and raw data.
     pub fn push(&mut self, event: Option<&str>, data: &str) {
-        let mut v = match serde_json::from_str::<Value>(data) {
-            Ok(mut json) => {
-                mask(&mut json);
-                json
-            }
-            Err(_) => Value::String(Sanitizer::new().text(data)),
-        };
+        match serde_json::from_str::<Value>(data) {
+            Ok(json) => self.push_json(event, json),
+            Err(_) => self.push_masked(event, Value::String(Sanitizer::new().text(data))),
+        }
+    }
+
+    /// Adds a frame whose data already parsed; masks it in place (no copy, no re-parse).
+    pub fn push_json(&mut self, event: Option<&str>, mut json: Value) {
+        mask(&mut json);
+        self.push_masked(event, json);
+    }
+
+    fn push_masked(&mut self, event: Option<&str>, mut v: Value) {
         if let Some(e) = event {
             v = serde_json::json!({ "event": e, "data": v });
         }
-        let key = v.to_string();
-        if self.last.as_deref() == Some(key.as_str()) {
+        if self.last.as_ref() == Some(&v) {
             return;
         }
-        self.last = Some(key);
         if self.shapes.len() < MAX_SHAPES {
-            self.shapes.push(v);
+            self.shapes.push(v.clone());
         } else {
             self.dropped += 1;
         }
+        self.last = Some(v);
     }
 
     pub fn into_value(self) -> Value {

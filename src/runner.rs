@@ -306,6 +306,10 @@ impl Runner {
             family.response_schema,
             done_marker,
         );
+        // Frames are kept for drift only when there is a baseline to compare them with.
+        sink.collect_shape = fixture.is_some_and(|f| {
+            endpoint.mode == Mode::Recorded || matches!(f.provenance, Provenance::Recorded { .. })
+        });
         match self.client.send(outgoing, &mut sink).await {
             Err(e) => {
                 let observed = self.transport_failure(&mut out, e);

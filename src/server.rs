@@ -69,6 +69,16 @@ pub enum Reply {
         chunks: Vec<(Duration, Bytes)>,
         close: StreamClose,
     },
+    /// A generated stream: `prefix`, then `frame` repeated `count` times, then `suffix`, written
+    /// in large batches without holding the body in memory (benchmarks).
+    Repeat {
+        status: u16,
+        headers: Vec<(String, String)>,
+        prefix: Bytes,
+        frame: Bytes,
+        count: usize,
+        suffix: Bytes,
+    },
     /// The connection is reset before any response byte.
     Reset,
     /// The inner reply, sent after a delay (a slow first byte).
@@ -319,6 +329,51 @@ async fn write_reply(
         Reply::Reset => {
             reset(stream);
             Ok(false)
+        }
+        Reply::Repeat {
+            status,
+            headers,
+            prefix,
+            frame,
+            count,
+            suffix,
+        } => {
+            stream
+                .write_all(&head(
+                    status,
+                    &headers,
+                    "transfer-encoding: chunked\r\n",
+                    close,
+                ))
+                .await?;
+            let per_batch = (64 * 1024 / frame.len().max(1)).max(1);
+            let mut batch = Vec::with_capacity(per_batch * frame.len() + 16);
+            let mut left = count;
+            let write_chunk = |data: &[u8], out: &mut Vec<u8>| {
+                out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+                out.extend_from_slice(data);
+                out.extend_from_slice(b"\r\n");
+            };
+            let mut piece = Vec::new();
+            write_chunk(&prefix, &mut piece);
+            stream.write_all(&piece).await?;
+            while left > 0 {
+                let n = left.min(per_batch);
+                batch.clear();
+                for _ in 0..n {
+                    batch.extend_from_slice(&frame);
+                }
+                piece.clear();
+                write_chunk(&batch, &mut piece);
+                stream.write_all(&piece).await?;
+                left -= n;
+            }
+            piece.clear();
+            write_chunk(&suffix, &mut piece);
+            piece.extend_from_slice(b"0\r\n\r\n");
+            stream.write_all(&piece).await?;
+            stream.flush().await?;
+            Ok(!close)
         }
         Reply::Full {
             status,
