@@ -154,7 +154,7 @@ fn child(what: &str, frames: usize) -> Figures {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    let v: Vec<&str> = text.trim().split_whitespace().collect();
+    let v: Vec<&str> = text.split_whitespace().collect();
     Figures {
         secs: v[0].parse().unwrap(),
         frames: v[1].parse().unwrap(),
