@@ -182,6 +182,8 @@ pub struct StreamCheck<'a> {
     saw_choice: bool,
     pub finish: Vec<(usize, Option<String>)>,
     pub usage_chunk: bool,
+    /// A frame that carried usage next to a non-empty `choices` (frame index, choices).
+    usage_beside_choices: Option<(usize, usize)>,
     pub error_frame: Option<(usize, ApiError)>,
     pub content_chars: usize,
     pub shape: StreamShape,
@@ -217,6 +219,7 @@ impl<'a> StreamCheck<'a> {
             saw_choice: false,
             finish: Vec::new(),
             usage_chunk: false,
+            usage_beside_choices: None,
             error_frame: None,
             content_chars: 0,
             shape: StreamShape::default(),
@@ -255,11 +258,13 @@ impl<'a> StreamCheck<'a> {
         let Some(choices) = doc.get("choices").and_then(Value::as_array) else {
             return;
         };
+        let has_usage = doc.get("usage").is_some_and(Value::is_object);
         if choices.is_empty() {
-            if doc.get("usage").is_some_and(Value::is_object) {
-                self.usage_chunk = true;
-            }
+            self.usage_chunk |= has_usage;
             return;
+        }
+        if has_usage && self.usage_beside_choices.is_none() {
+            self.usage_beside_choices = Some((index, choices.len()));
         }
         for (i, choice) in choices.iter().enumerate() {
             let delta = choice.get("delta");
@@ -405,7 +410,13 @@ impl<'a> StreamCheck<'a> {
             ));
         }
         if expect.usage_chunk && !self.usage_chunk {
-            self.fail("stream: no final usage chunk (`choices: []` with `usage`) although include_usage was asked".into());
+            self.fail(match self.usage_beside_choices {
+                Some((frame, n)) => format!(
+                    "stream: frame {frame} carries usage but its choices has {n} entr{} (include_usage promises a final chunk with `choices: []`)",
+                    if n == 1 { "y" } else { "ies" }
+                ),
+                None => "stream: no final usage chunk (`choices: []` with `usage`) although include_usage was asked".into(),
+            });
         }
         if cut {
             // Truncation is the failure; a missing finish_reason follows from it.

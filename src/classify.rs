@@ -332,10 +332,16 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         id: "model_not_found",
-        source: "CometAPI live run: unknown model → 503 code model_not_found; OpenAI: 404 model_not_found; seed 004 §3: unknown model is configuration drift",
+        source: "CometAPI live run: unknown model → 503 code model_not_found; OpenAI: 404 model_not_found; LiteLLM proxy: 400 'Invalid model name'; seed 004 §3: unknown model is configuration drift",
         matches: |o| {
             code_is(o, &["model_not_found"])
-                || (matches!(status(o), 400 | 404 | 503) && message_has(o, &["no available channel", "model not found", "does not exist"]))
+                || (matches!(status(o), 400 | 404 | 503)
+                    && message_has(o, &["no available channel", "model not found", "does not exist"]))
+                // LiteLLM's proxy: "Invalid model name passed in model=<id>"; with model=None the
+                // model is missing, which is a request to fix, not configuration drift.
+                || (status(o) == 400
+                    && message_has(o, &["invalid model name"])
+                    && !message_has(o, &["model=none"]))
         },
         class: Class::ConfigurationDrift,
     },

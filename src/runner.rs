@@ -520,13 +520,15 @@ impl Runner {
                 }
                 let (kind, json) = check::body_kind(content_type, bytes);
                 obs.body = Some(kind);
-                let schema = expect.schema.clone().unwrap_or_else(|| {
-                    if success {
-                        family.response_schema.to_string()
-                    } else {
-                        plan.target.dialect.error_schema().to_string()
-                    }
-                });
+                // The case's schema describes the answer it expects; an answer of the other kind
+                // (a 200 where an error was due, or the reverse) is checked as what it is.
+                let expected_kind = (expect.class == Class::Ok) == success
+                    && (expect.status.is_empty() || expect.status.contains(&r.status));
+                let schema = match &expect.schema {
+                    Some(named) if expected_kind => named.clone(),
+                    _ if success => family.response_schema.to_string(),
+                    _ => plan.target.dialect.error_schema().to_string(),
+                };
                 match &json {
                     Some(doc) => {
                         obs.error = ApiError::from_body(doc);
@@ -825,6 +827,17 @@ fn finalize(out: &mut CaseOutcome) {
     out.verdict = Verdict::Fail;
     if out.class == Class::Ok {
         out.class = Class::ContractDrift;
+        out.reason = if out.expected_class == Class::Ok {
+            format!(
+                "the answer succeeded but broke the contract: {}",
+                out.reason
+            )
+        } else {
+            format!(
+                "a successful answer where {} was due: {}",
+                out.expected_class, out.reason
+            )
+        };
     }
 }
 
