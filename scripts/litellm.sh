@@ -158,6 +158,8 @@ model_list:
       api_base: http://127.0.0.1:9/v1
 general_settings:
   master_key: os.environ/LITELLM_MASTER_KEY
+  # No periodic GET <api_base>/v1/models to learn the upstream's token limits (there is none).
+  disable_model_info_refresh: true
 EOF
 }
 
