@@ -190,6 +190,9 @@ pub struct StreamCheck<'a> {
     /// Whether frames are kept (masked, collapsed) for a drift comparison; off when there is no
     /// baseline to compare with.
     pub collect_shape: bool,
+    /// Raw stream pieces with their arrival times, kept only while recording.
+    pub raw: Option<Vec<(Duration, bytes::Bytes)>>,
+    raw_bytes: usize,
     pub first_content: Option<Duration>,
     pub last_frame: Option<Duration>,
     pub max_gap: Duration,
@@ -224,6 +227,8 @@ impl<'a> StreamCheck<'a> {
             content_chars: 0,
             shape: StreamShape::default(),
             collect_shape: true,
+            raw: None,
+            raw_bytes: 0,
             first_content: None,
             last_frame: None,
             max_gap: Duration::ZERO,
@@ -527,7 +532,19 @@ impl StreamCheck<'_> {
     }
 }
 
+/// Most stream bytes kept for one recording.
+pub const MAX_RECORDED: usize = 32 * 1024 * 1024;
+
 impl FrameSink for StreamCheck<'_> {
+    fn raw(&mut self, piece: &bytes::Bytes, at: Duration) {
+        if let Some(raw) = &mut self.raw {
+            self.raw_bytes += piece.len();
+            if self.raw_bytes <= MAX_RECORDED {
+                raw.push((at, piece.clone()));
+            }
+        }
+    }
+
     fn frame(&mut self, ev: SseEvent, at: Duration) -> bool {
         if let Some(last) = self.last_frame {
             self.max_gap = self.max_gap.max(at.saturating_sub(last));

@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::classify::Class;
+use crate::drift::DriftPolicy;
 use crate::error::{did_you_mean, ConfigError, ConfigErrors, Location};
 use crate::family::{self, Family};
+use crate::sanitize::ExtraRule;
 
 /// How a case authenticates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -161,6 +163,9 @@ struct CaseDoc {
     tags: Vec<String>,
     request: RequestDoc,
     expect: ExpectDoc,
+    /// Which kinds of drift fail this case (overrides the target's policy).
+    #[serde(default)]
+    drift: Option<DriftPolicy>,
 }
 
 fn default_family() -> String {
@@ -187,6 +192,7 @@ pub struct Case {
     pub body: BodyTemplate,
     pub headers: BTreeMap<String, String>,
     pub expect: ExpectDoc,
+    pub drift: Option<DriftPolicy>,
     pub file: PathBuf,
     source: String,
 }
@@ -332,6 +338,22 @@ struct TargetDoc {
     timeouts: Timeouts,
     #[serde(default)]
     retry: RetryPolicy,
+    /// Which kinds of drift fail this target's cases (default: removals, type, status, enum and
+    /// content-type changes).
+    #[serde(default)]
+    drift: Option<DriftPolicy>,
+    /// Extra sanitizing rules for fixtures recorded from this target.
+    #[serde(default)]
+    sanitize: Vec<ExtraRule>,
+    /// Whether a plain offline `run` replays this target's fixtures (false: only with --target).
+    #[serde(default = "yes")]
+    replay_by_default: bool,
+    /// What recorded fixtures name as their server (default: the description).
+    #[serde(default)]
+    server: Option<String>,
+    /// A response header that carries the server's version, for recorded provenance.
+    #[serde(default)]
+    version_header: Option<String>,
 }
 
 fn default_dialect() -> Dialect {
@@ -355,6 +377,11 @@ pub struct Target {
     pub skip: BTreeMap<String, String>,
     pub timeouts: Timeouts,
     pub retry: RetryPolicy,
+    pub drift: Option<DriftPolicy>,
+    pub sanitize: Vec<ExtraRule>,
+    pub replay_by_default: bool,
+    pub server: Option<String>,
+    pub version_header: Option<String>,
     pub file: PathBuf,
 }
 
@@ -538,6 +565,7 @@ pub fn parse_case(file: &Path, text: &str) -> Result<Case, ConfigErrors> {
         body,
         headers: doc.request.headers,
         expect: doc.expect,
+        drift: doc.drift,
         file: file.to_path_buf(),
         source: text.to_string(),
     };
@@ -592,6 +620,11 @@ pub fn parse_target(file: &Path, text: &str) -> Result<Target, ConfigErrors> {
         skip: doc.skip,
         timeouts: doc.timeouts,
         retry: doc.retry,
+        drift: doc.drift,
+        sanitize: doc.sanitize,
+        replay_by_default: doc.replay_by_default,
+        server: doc.server,
+        version_header: doc.version_header,
         file: file.to_path_buf(),
     })
 }

@@ -152,15 +152,297 @@ impl StreamShape {
     }
 }
 
-/// The canonical document compared for drift.
-pub fn exchange_document(status: u16, content_type: Option<&str>, body: Value) -> Value {
+/// The canonical document compared for drift: status, content type (its essence), the names of
+/// the allow-listed headers present, and the masked body.
+pub fn exchange_document<'a>(
+    status: u16,
+    content_type: Option<&str>,
+    headers: impl IntoIterator<Item = &'a str>,
+    body: Value,
+) -> Value {
     let essence =
         content_type.map(|c| c.split(';').next().unwrap_or(c).trim().to_ascii_lowercase());
+    let mut names: Vec<String> = headers
+        .into_iter()
+        .map(str::to_ascii_lowercase)
+        .filter(|h| {
+            h != "content-type" && crate::sanitize::HEADER_RULES.iter().any(|(n, _)| n == h)
+        })
+        .collect();
+    names.sort();
+    names.dedup();
     serde_json::json!({
         "status": status,
         "content_type": essence,
+        "headers": names,
         "body": body,
     })
+}
+
+/// What kind of change a drift label names.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum LabelKind {
+    FieldAdded,
+    FieldRemoved,
+    TypeChanged,
+    /// A new value in a field that holds one of a fixed set (finish_reason, object, role,
+    /// error.type, error.code, an event name).
+    EnumChanged,
+    StatusChanged,
+    ContentTypeChanged,
+    HeaderAdded,
+    HeaderRemoved,
+    /// Any other value changed (an error message's wording, say).
+    ValueChanged,
+}
+
+impl LabelKind {
+    pub const ALL: [LabelKind; 9] = [
+        LabelKind::FieldAdded,
+        LabelKind::FieldRemoved,
+        LabelKind::TypeChanged,
+        LabelKind::EnumChanged,
+        LabelKind::StatusChanged,
+        LabelKind::ContentTypeChanged,
+        LabelKind::HeaderAdded,
+        LabelKind::HeaderRemoved,
+        LabelKind::ValueChanged,
+    ];
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            LabelKind::FieldAdded => "field added",
+            LabelKind::FieldRemoved => "field removed",
+            LabelKind::TypeChanged => "type changed",
+            LabelKind::EnumChanged => "new enum value",
+            LabelKind::StatusChanged => "status changed",
+            LabelKind::ContentTypeChanged => "content type changed",
+            LabelKind::HeaderAdded => "header added",
+            LabelKind::HeaderRemoved => "header removed",
+            LabelKind::ValueChanged => "value changed",
+        }
+    }
+}
+
+/// One labelled change between the pinned and the received exchange.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Label {
+    pub kind: LabelKind,
+    /// JSON pointer into the canonical document (`/body/choices/0/finish_reason`).
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Whether the drift policy fails the case for it.
+    pub fails: bool,
+}
+
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind.describe(), self.path)?;
+        match (&self.from, &self.to) {
+            (Some(a), Some(b)) => write!(f, ": {a} → {b}"),
+            (None, Some(b)) => write!(f, ": {b}"),
+            (Some(a), None) => write!(f, " (was {a})"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+/// Which kinds of drift fail a case; the rest are reported and pass.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftPolicy {
+    pub fail_on: Vec<LabelKind>,
+}
+
+impl Default for DriftPolicy {
+    /// Removals, type, status, enum and content-type changes fail; additions, header changes and
+    /// other value changes are reported.
+    fn default() -> Self {
+        DriftPolicy {
+            fail_on: vec![
+                LabelKind::FieldRemoved,
+                LabelKind::TypeChanged,
+                LabelKind::EnumChanged,
+                LabelKind::StatusChanged,
+                LabelKind::ContentTypeChanged,
+            ],
+        }
+    }
+}
+
+impl DriftPolicy {
+    /// Every kind fails (`--strict`).
+    pub fn strict() -> Self {
+        DriftPolicy {
+            fail_on: LabelKind::ALL.to_vec(),
+        }
+    }
+}
+
+/// Most labels kept for one exchange.
+pub const MAX_LABELS: usize = 50;
+
+const ENUM_KEYS: &[&str] = &[
+    "finish_reason",
+    "object",
+    "role",
+    "type",
+    "code",
+    "event",
+    "stop_reason",
+    "status",
+];
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 80 {
+        format!("{}…", s.chars().take(80).collect::<String>())
+    } else {
+        s
+    }
+}
+
+type Push<'a> = dyn FnMut(LabelKind, String, Option<String>, Option<String>) + 'a;
+
+/// Labels every change from `pinned` to `received` (both from [`exchange_document`]).
+pub fn labels(pinned: &Value, received: &Value, policy: &DriftPolicy) -> Vec<Label> {
+    let mut out = Vec::new();
+    let mut push = |kind: LabelKind, path: String, from: Option<String>, to: Option<String>| {
+        if out.len() < MAX_LABELS {
+            out.push(Label {
+                kind,
+                path,
+                from,
+                to,
+                fails: policy.fail_on.contains(&kind),
+            });
+        }
+    };
+    if pinned.get("status") != received.get("status") {
+        push(
+            LabelKind::StatusChanged,
+            "/status".into(),
+            pinned.get("status").map(short),
+            received.get("status").map(short),
+        );
+    }
+    if pinned.get("content_type") != received.get("content_type") {
+        push(
+            LabelKind::ContentTypeChanged,
+            "/content_type".into(),
+            pinned.get("content_type").map(short),
+            received.get("content_type").map(short),
+        );
+    }
+    let names = |d: &Value| -> Vec<String> {
+        d.get("headers")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (was, now) = (names(pinned), names(received));
+    for h in now.iter().filter(|h| !was.contains(h)) {
+        push(LabelKind::HeaderAdded, format!("/headers/{h}"), None, None);
+    }
+    for h in was.iter().filter(|h| !now.contains(h)) {
+        push(
+            LabelKind::HeaderRemoved,
+            format!("/headers/{h}"),
+            None,
+            None,
+        );
+    }
+    let null = Value::Null;
+    walk(
+        pinned.get("body").unwrap_or(&null),
+        received.get("body").unwrap_or(&null),
+        "/body",
+        "",
+        &mut push,
+    );
+    out
+}
+
+fn pointer_segment(k: &str) -> String {
+    k.replace('~', "~0").replace('/', "~1")
+}
+
+fn walk(a: &Value, b: &Value, path: &str, key: &str, push: &mut Push<'_>) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, va) in x {
+                let p = format!("{path}/{}", pointer_segment(k));
+                match y.get(k) {
+                    Some(vb) => walk(va, vb, &p, k, push),
+                    None => push(LabelKind::FieldRemoved, p, Some(short(va)), None),
+                }
+            }
+            for (k, vb) in y {
+                if !x.contains_key(k) {
+                    let p = format!("{path}/{}", pointer_segment(k));
+                    push(LabelKind::FieldAdded, p, None, Some(short(vb)));
+                }
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            for (i, (va, vb)) in x.iter().zip(y).enumerate() {
+                walk(va, vb, &format!("{path}/{i}"), key, push);
+            }
+            for (i, vb) in y.iter().enumerate().skip(x.len()) {
+                push(
+                    LabelKind::FieldAdded,
+                    format!("{path}/{i}"),
+                    None,
+                    Some(short(vb)),
+                );
+            }
+            for (i, va) in x.iter().enumerate().skip(y.len()) {
+                push(
+                    LabelKind::FieldRemoved,
+                    format!("{path}/{i}"),
+                    Some(short(va)),
+                    None,
+                );
+            }
+        }
+        _ if type_name(a) != type_name(b) => push(
+            LabelKind::TypeChanged,
+            path.to_string(),
+            Some(type_name(a).to_string()),
+            Some(type_name(b).to_string()),
+        ),
+        _ if a != b => {
+            let kind = if a.is_string() && ENUM_KEYS.contains(&key) {
+                LabelKind::EnumChanged
+            } else {
+                LabelKind::ValueChanged
+            };
+            push(kind, path.to_string(), Some(short(a)), Some(short(b)));
+        }
+        _ => {}
+    }
 }
 
 /// A unified diff of two canonical texts, or `None` when they are equal.
@@ -227,6 +509,106 @@ mod tests {
         s.push(None, "[DONE]");
         let v = s.into_value();
         assert_eq!(v.as_array().unwrap().len(), 3, "{v}");
+    }
+
+    fn doc(status: u16, ct: &str, headers: &[&str], body: Value) -> Value {
+        exchange_document(status, Some(ct), headers.iter().copied(), body)
+    }
+
+    fn kinds(
+        pinned: &Value,
+        received: &Value,
+        policy: &DriftPolicy,
+    ) -> Vec<(LabelKind, String, bool)> {
+        labels(pinned, received, policy)
+            .into_iter()
+            .map(|l| (l.kind, l.path, l.fails))
+            .collect()
+    }
+
+    #[test]
+    fn drift_scenarios_are_labelled_and_judged_by_policy() {
+        use LabelKind::*;
+        let base = json!({"object":"chat.completion","choices":[{"finish_reason":"stop","message":{"content":"[TEXT]","role":"assistant"}}],
+            "usage":{"total_tokens":"[N]"}});
+        let pinned = doc(200, "application/json", &["x-request-id"], base.clone());
+        let default = DriftPolicy::default();
+        let strict = DriftPolicy::strict();
+        // Added field: reported, passes by default, fails when strict.
+        let mut added = base.clone();
+        added["service_tier"] = json!("default");
+        let r = doc(200, "application/json", &["x-request-id"], added);
+        assert_eq!(
+            kinds(&pinned, &r, &default),
+            vec![(FieldAdded, "/body/service_tier".into(), false)]
+        );
+        assert_eq!(
+            kinds(&pinned, &r, &strict),
+            vec![(FieldAdded, "/body/service_tier".into(), true)]
+        );
+        // Removed field fails.
+        let mut removed = base.clone();
+        removed.as_object_mut().unwrap().remove("usage");
+        let r = doc(200, "application/json", &["x-request-id"], removed);
+        assert_eq!(
+            kinds(&pinned, &r, &default),
+            vec![(FieldRemoved, "/body/usage".into(), true)]
+        );
+        // Type change fails.
+        let mut typed = base.clone();
+        typed["choices"][0]["message"]["content"] = Value::Null;
+        let r = doc(200, "application/json", &["x-request-id"], typed);
+        assert_eq!(
+            kinds(&pinned, &r, &default),
+            vec![(TypeChanged, "/body/choices/0/message/content".into(), true)]
+        );
+        // New finish_reason fails.
+        let mut fr = base.clone();
+        fr["choices"][0]["finish_reason"] = json!("content_filter");
+        let r = doc(200, "application/json", &["x-request-id"], fr);
+        let l = labels(&pinned, &r, &default);
+        assert_eq!((l[0].kind, l[0].fails), (EnumChanged, true));
+        assert_eq!(
+            l[0].to_string(),
+            "new enum value /body/choices/0/finish_reason: \"stop\" → \"content_filter\""
+        );
+        // 200 → 400 with an error body: status change fails (and the body changes are labelled).
+        let r = doc(
+            400,
+            "application/json",
+            &["x-request-id"],
+            json!({"error":{"code":"invalid_request","message":"bad"}}),
+        );
+        let k = kinds(&pinned, &r, &default);
+        assert_eq!(k[0], (StatusChanged, "/status".into(), true));
+        // New error code fails.
+        let e1 = doc(
+            400,
+            "application/json",
+            &[],
+            json!({"error":{"code":"invalid_request","type":"comet_api_error","message":"m"}}),
+        );
+        let e2 = doc(
+            400,
+            "application/json",
+            &[],
+            json!({"error":{"code":"bad_request","type":"comet_api_error","message":"m"}}),
+        );
+        assert_eq!(
+            kinds(&e1, &e2, &default),
+            vec![(EnumChanged, "/body/error/code".into(), true)]
+        );
+        // Content type change fails; a header removed is reported.
+        let r = doc(200, "text/plain", &[], base.clone());
+        assert_eq!(
+            kinds(&pinned, &r, &default),
+            vec![
+                (ContentTypeChanged, "/content_type".into(), true),
+                (HeaderRemoved, "/headers/x-request-id".into(), false)
+            ]
+        );
+        // Nothing changed: no labels.
+        assert!(labels(&pinned, &pinned, &strict).is_empty());
     }
 
     #[test]

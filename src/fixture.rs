@@ -30,6 +30,15 @@ pub enum Provenance {
         base_url: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         harness: Option<String>,
+        /// The target it was recorded for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+        /// The model the request asked for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
+        /// The digest of the sanitizing rules that were applied.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sanitizer: Option<String>,
     },
     /// Transcribed from an example in public documentation.
     Documented {
@@ -50,6 +59,15 @@ pub enum Provenance {
 }
 
 impl Provenance {
+    /// The date it was recorded or transcribed.
+    pub fn date(&self) -> &str {
+        match self {
+            Provenance::Recorded { date, .. }
+            | Provenance::Documented { date, .. }
+            | Provenance::Constructed { date, .. } => date,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Provenance::Recorded { .. } => "recorded",

@@ -22,6 +22,7 @@ pub mod family;
 pub mod fixture;
 pub mod harness;
 pub mod outcome;
+pub mod record;
 pub mod recorded;
 pub mod report;
 pub mod retry;

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+mod commands;
+
 use llm_contract::context::Context;
 use llm_contract::contract::Plan;
 use llm_contract::error::ConfigErrors;
@@ -42,10 +44,20 @@ enum Command {
     Validate(ValidateArgs),
     /// List the cases a run would execute, as <target>::<case>.
     List(ListArgs),
+    /// Run cases live and pin sanitized fixtures (pending <case>.json.new where one differs).
+    Record(commands::RecordArgs),
+    /// Walk the pending fixtures one by one: accept, reject or skip.
+    Review(commands::ReviewArgs),
+    /// Accept every pending fixture (matching PATTERN).
+    Accept(commands::ReviewArgs),
+    /// Reject every pending fixture (matching PATTERN).
+    Reject(commands::ReviewArgs),
+    /// Look through fixtures and reports for anything that looks like a secret; exit 1 on a hit.
+    Scan(commands::ScanArgs),
 }
 
 #[derive(Args)]
-struct SuiteArgs {
+pub struct SuiteArgs {
     /// Directory of contract cases, targets/ and schemas/.
     #[arg(long, default_value = "contracts")]
     contracts: PathBuf,
@@ -58,7 +70,7 @@ struct SuiteArgs {
 }
 
 impl SuiteArgs {
-    fn paths(&self) -> Paths {
+    pub fn paths(&self) -> Paths {
         Paths {
             contracts: self.contracts.clone(),
             fixtures: self.fixtures.clone(),
@@ -112,6 +124,15 @@ struct RunArgs {
     /// Send at most this many requests in the whole run, retries included.
     #[arg(long)]
     max_requests: Option<usize>,
+    /// Fail on every kind of drift, additions and header changes included.
+    #[arg(long)]
+    strict: bool,
+    /// Note fixtures older than this many days.
+    #[arg(long, default_value_t = 90)]
+    warn_fixture_age: i64,
+    /// Fail cases whose fixture is older than this many days.
+    #[arg(long)]
+    max_fixture_age: Option<i64>,
     #[command(flatten)]
     suite: SuiteArgs,
 }
@@ -136,7 +157,7 @@ struct ListArgs {
     suite: SuiteArgs,
 }
 
-fn config_exit(e: impl std::fmt::Display) -> ExitCode {
+pub fn config_exit(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("{e}");
     ExitCode::from(2)
 }
@@ -148,6 +169,11 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args, &ctx),
         Command::Validate(args) => validate(args),
         Command::List(args) => list(args),
+        Command::Record(args) => commands::record(args, &ctx),
+        Command::Review(args) => commands::review(args),
+        Command::Accept(args) => commands::bulk(args, true),
+        Command::Reject(args) => commands::bulk(args, false),
+        Command::Scan(args) => commands::scan(args, &ctx),
     }
 }
 
@@ -289,6 +315,10 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         retries: args.retries,
         quota_is_skip: args.quota_is_skip,
         max_requests: args.max_requests,
+        strict: args.strict,
+        warn_fixture_age_days: args.warn_fixture_age,
+        max_fixture_age_days: args.max_fixture_age,
+        ..RunOptions::default()
     };
     let runner = Arc::new(Runner::with_options(
         client,
@@ -352,7 +382,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         })
         .await;
         drop(server);
-        Some(outcomes)
+        Some(outcomes.into_iter().map(|(o, _)| o).collect::<Vec<_>>())
     });
     let Some(outcomes) = outcomes else {
         return ExitCode::from(3);

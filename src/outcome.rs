@@ -40,8 +40,9 @@ pub enum Mode {
 pub enum Drift {
     /// The canonical response equals the pinned fixture's.
     Match,
-    /// It differs; the diff is among the failures.
-    Changed,
+    /// It differs: each change labelled, and whether the drift policy fails it. When one fails,
+    /// the labels and the diff are among the failures.
+    Changed { labels: Vec<crate::drift::Label> },
     /// Not compared, and why (no baseline yet, and the command that would pin one).
     NotRun { reason: String },
 }
@@ -94,6 +95,9 @@ pub struct CaseOutcome {
     pub retry_waits_ms: Vec<f64>,
     /// The whole case, retries and waits included.
     pub case_ms: f64,
+    /// Things worth knowing that fail nothing (an old fixture, say).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl CaseOutcome {
@@ -101,7 +105,7 @@ impl CaseOutcome {
     /// leaves it, so nothing downstream can print or persist a secret.
     pub fn sanitize(mut self, s: &Sanitizer) -> Self {
         self.reason = s.text(&self.reason);
-        for f in &mut self.failures {
+        for f in self.failures.iter_mut().chain(self.notes.iter_mut()) {
             *f = s.text(f);
         }
         if let Drift::NotRun { reason } = &mut self.drift {

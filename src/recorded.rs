@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::drift;
 use crate::fixture::{FixtureRequest, FixtureResponse, FixtureStore, WireEnd};
-use crate::sanitize::Sanitizer;
+use crate::sanitize::{self, Sanitizer};
 use crate::server::{Handler, Reply, Request, Server, StreamClose};
 
 /// Set on replies that are the recorded endpoint's own verdicts, not fixtures.
@@ -62,7 +62,16 @@ pub fn replay(resp: &FixtureResponse) -> Reply {
         Reply::Stream {
             status: resp.status,
             headers,
-            chunks: resp.wire(),
+            chunks: resp
+                .wire()
+                .into_iter()
+                .map(|(d, b)| match std::str::from_utf8(&b) {
+                    Ok(t) if t.contains("\"[CREATED]\"") || t.contains("\"[TIMESTAMP]\"") => {
+                        (d, Bytes::from(sanitize::rehydrate_text(t)))
+                    }
+                    _ => (d, b),
+                })
+                .collect(),
             close: match resp.end {
                 WireEnd::Clean => StreamClose::Clean,
                 WireEnd::Reset => StreamClose::Reset,
@@ -71,7 +80,11 @@ pub fn replay(resp: &FixtureResponse) -> Reply {
         }
     } else {
         let body = match (&resp.body, &resp.body_text) {
-            (Some(v), _) => Bytes::from(serde_json::to_vec(v).unwrap_or_default()),
+            (Some(v), _) => {
+                let mut v = v.clone();
+                sanitize::rehydrate(&mut v);
+                Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
+            }
             (None, Some(t)) => Bytes::from(t.clone()),
             (None, None) => Bytes::new(),
         };

@@ -72,6 +72,16 @@ pub fn line(o: &CaseOutcome) -> String {
 /// The detail shown under a case that did not pass: reason and failures, indented.
 pub fn details(o: &CaseOutcome) -> String {
     let mut out = String::new();
+    for n in &o.notes {
+        out.push_str(&format!("      note: {n}\n"));
+    }
+    if let Drift::Changed { labels } = &o.drift {
+        if o.verdict == Verdict::Pass {
+            for l in labels {
+                out.push_str(&format!("      drift (reported, passes): {l}\n"));
+            }
+        }
+    }
     if o.verdict == Verdict::Pass {
         return out;
     }

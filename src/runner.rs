@@ -17,6 +17,7 @@ use crate::contract::{AuthMode, BodyTemplate, Plan, RetryPolicy, StreamExpect};
 use crate::drift::{self, StreamShape};
 use crate::fixture::{Fixture, FixtureResponse, FixtureStore, Provenance};
 use crate::outcome::{CaseOutcome, Drift, Mode, Verdict};
+use crate::record::{self, Capture};
 use crate::recorded::{MISMATCH, NO_FIXTURE, REPLAY_HEADER};
 use crate::retry::{self, Budget, Jitter, WaitSource};
 use crate::sanitize::{Sanitizer, INVALID_TOKEN};
@@ -47,6 +48,14 @@ pub struct RunOptions {
     pub quota_is_skip: bool,
     /// At most this many requests in the whole run, retries included.
     pub max_requests: Option<usize>,
+    /// Every kind of drift fails, additions included.
+    pub strict: bool,
+    /// Keep each attempt's exchange for `record`.
+    pub record: bool,
+    /// Note fixtures older than this many days.
+    pub warn_fixture_age_days: i64,
+    /// Fail cases whose fixture is older than this many days.
+    pub max_fixture_age_days: Option<i64>,
 }
 
 impl Default for RunOptions {
@@ -56,6 +65,10 @@ impl Default for RunOptions {
             retries: None,
             quota_is_skip: false,
             max_requests: None,
+            strict: false,
+            record: false,
+            warn_fixture_age_days: 90,
+            max_fixture_age_days: None,
         }
     }
 }
@@ -118,9 +131,35 @@ impl Runner {
     /// Runs one plan against one endpoint. Never panics on what the endpoint sends; every
     /// outcome leaves sanitized.
     pub async fn run(&self, plan: &Plan, endpoint: &Endpoint) -> CaseOutcome {
-        self.run_inner(plan, endpoint)
+        self.run_capturing(plan, endpoint).await.0
+    }
+
+    /// Runs one plan and, when the runner records, returns the sanitized exchange too: the
+    /// request and the answer to every attempt.
+    pub async fn run_capturing(
+        &self,
+        plan: &Plan,
+        endpoint: &Endpoint,
+    ) -> (CaseOutcome, Option<Capture>) {
+        let mut captured = Vec::new();
+        let out = self
+            .run_inner(plan, endpoint, &mut captured)
             .await
-            .sanitize(&self.sanitizer)
+            .sanitize(&self.sanitizer);
+        if captured.is_empty() {
+            return (out, None);
+        }
+        let version = plan.target.version_header.as_ref().and_then(|h| {
+            captured
+                .last()
+                .and_then(|r: &FixtureResponse| r.headers.get(&h.to_ascii_lowercase()).cloned())
+        });
+        let capture = Capture {
+            request: record::request_of(plan, &self.sanitizer),
+            responses: captured,
+            version,
+        };
+        (out, Some(capture))
     }
 
     fn policy(&self, plan: &Plan) -> RetryPolicy {
@@ -132,7 +171,12 @@ impl Runner {
         p
     }
 
-    async fn run_inner(&self, plan: &Plan, endpoint: &Endpoint) -> CaseOutcome {
+    async fn run_inner(
+        &self,
+        plan: &Plan,
+        endpoint: &Endpoint,
+        captured: &mut Vec<FixtureResponse>,
+    ) -> CaseOutcome {
         let mut out = blank(plan, endpoint.mode);
         if let Some(reason) = &plan.skip {
             out.verdict = Verdict::Skip;
@@ -203,6 +247,7 @@ impl Runner {
                     outgoing.clone(),
                     fixture.as_deref(),
                     retry as usize,
+                    captured,
                 )
                 .await;
             statuses.push(attempt.out.status);
@@ -239,6 +284,9 @@ impl Runner {
             }
             retry += 1;
         };
+        if let Some(f) = &fixture {
+            self.fixture_age(f, &fixture_path, &mut out);
+        }
         out.retries = retry;
         out.attempt_statuses = statuses;
         out.retry_waits_ms = waits_ms;
@@ -282,6 +330,28 @@ impl Runner {
         out
     }
 
+    /// Notes an old fixture, or fails the case past `--max-fixture-age`.
+    fn fixture_age(&self, f: &Fixture, path: &std::path::Path, out: &mut CaseOutcome) {
+        let Some(age) = record::age_days(f.provenance.date(), SystemTime::now()) else {
+            return;
+        };
+        let hint = format!(
+            "re-record it: `llm-contract record --target {} --case {}`",
+            out.target, out.case
+        );
+        match self.options.max_fixture_age_days {
+            Some(max) if age > max => out.failures.push(format!(
+                "fixture: {} is {age} days old, past --max-fixture-age {max}; {hint}",
+                path.display()
+            )),
+            _ if age > self.options.warn_fixture_age_days => out.notes.push(format!(
+                "fixture {} is {age} days old; {hint}",
+                path.display()
+            )),
+            _ => {}
+        }
+    }
+
     /// One request and its judgement.
     async fn attempt(
         &self,
@@ -290,6 +360,7 @@ impl Runner {
         outgoing: Outgoing,
         fixture: Option<&Fixture>,
         index: usize,
+        captured: &mut Vec<FixtureResponse>,
     ) -> Attempt {
         let mut out = blank(plan, endpoint.mode);
         let family = plan.case.family;
@@ -310,6 +381,9 @@ impl Runner {
         sink.collect_shape = fixture.is_some_and(|f| {
             endpoint.mode == Mode::Recorded || matches!(f.provenance, Provenance::Recorded { .. })
         });
+        if self.options.record {
+            sink.raw = Some(Vec::new());
+        }
         match self.client.send(outgoing, &mut sink).await {
             Err(e) => {
                 let observed = self.transport_failure(&mut out, e);
@@ -326,6 +400,14 @@ impl Runner {
                     SystemTime::now(),
                 );
                 let observed = self.judge(plan, &mut out, &received, &mut sink);
+                if self.options.record {
+                    captured.push(record::response_of(
+                        &received,
+                        sink.raw.as_deref(),
+                        &self.sanitizer,
+                        &plan.target.sanitize,
+                    ));
+                }
                 if let Some(observed) = observed {
                     self.drift(plan, &mut out, &received, sink.shape, fixture, index);
                     Attempt {
@@ -680,30 +762,53 @@ impl Runner {
                 return;
             }
         };
-        let received = drift::canonical(&drift::exchange_document(
+        let received_doc = drift::exchange_document(
             r.status,
             r.content_type(),
+            r.headers.iter().map(|(k, _)| k.as_str()),
             received_body,
-        ));
+        );
         // Offline, the n-th attempt was served the n-th recorded answer; live, the last recorded
         // answer is the baseline.
         let pinned_response = match mode {
             Mode::Recorded => &fixture.responses[attempt.min(fixture.responses.len() - 1)],
             Mode::Live => fixture.last(),
         };
-        let pinned = drift::canonical(&pinned_document(pinned_response));
-        let path = self.fixtures.path(&plan.target.name, &plan.case.id);
-        match drift::diff(&pinned, &received, &path.display().to_string(), "received") {
-            None => out.drift = Drift::Match,
-            Some(d) => {
-                out.drift = Drift::Changed;
-                out.failures.push(format!(
-                    "drift: the response differs from the pinned fixture {} (volatile values masked):\n{}",
-                    path.display(),
-                    d.trim_end()
-                ));
-            }
+        let pinned_doc = pinned_document(pinned_response);
+        let policy = if self.options.strict {
+            drift::DriftPolicy::strict()
+        } else {
+            plan.case
+                .drift
+                .clone()
+                .or_else(|| plan.target.drift.clone())
+                .unwrap_or_default()
+        };
+        let labels = drift::labels(&pinned_doc, &received_doc, &policy);
+        if labels.is_empty() {
+            out.drift = Drift::Match;
+            return;
         }
+        if labels.iter().any(|l| l.fails) {
+            let path = self.fixtures.path(&plan.target.name, &plan.case.id);
+            let (pinned, received) = (
+                drift::canonical(&pinned_doc),
+                drift::canonical(&received_doc),
+            );
+            let diff = drift::diff(&pinned, &received, &path.display().to_string(), "received")
+                .unwrap_or_default();
+            let list: Vec<String> = labels
+                .iter()
+                .map(|l| format!("  {} {l}", if l.fails { "✗" } else { "·" }))
+                .collect();
+            out.failures.push(format!(
+                "drift: the response differs from the pinned fixture {} (✗ fails the drift policy, · reported):\n{}\n{}",
+                path.display(),
+                list.join("\n"),
+                diff.trim_end()
+            ));
+        }
+        out.drift = Drift::Changed { labels };
     }
 }
 
@@ -748,7 +853,12 @@ pub fn pinned_document(resp: &FixtureResponse) -> Value {
     } else {
         body_value(resp.body_text.as_deref().unwrap_or("").as_bytes())
     };
-    drift::exchange_document(resp.status, resp.content_type(), body)
+    drift::exchange_document(
+        resp.status,
+        resp.content_type(),
+        resp.headers.keys().map(String::as_str),
+        body,
+    )
 }
 
 fn describe_kind(kind: BodyKind) -> &'static str {
@@ -810,6 +920,7 @@ fn blank(plan: &Plan, mode: Mode) -> CaseOutcome {
         attempt_statuses: Vec::new(),
         retry_waits_ms: Vec::new(),
         case_ms: 0.0,
+        notes: Vec::new(),
     }
 }
 
@@ -848,7 +959,7 @@ pub async fn run_all(
     plans: Vec<(Plan, Endpoint)>,
     jobs: usize,
     mut on_done: impl FnMut(&CaseOutcome),
-) -> Vec<CaseOutcome> {
+) -> Vec<(CaseOutcome, Option<Capture>)> {
     let permits = Arc::new(Semaphore::new(jobs.max(1)));
     let mut set = JoinSet::new();
     let mut pending = std::collections::HashMap::new();
@@ -858,16 +969,16 @@ pub async fn run_all(
         let stand_in = blank(&plan, endpoint.mode);
         let handle = set.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            runner.run(&plan, &endpoint).await
+            runner.run_capturing(&plan, &endpoint).await
         });
         pending.insert(handle.id(), stand_in);
     }
     let mut outcomes = Vec::new();
     while let Some(joined) = set.join_next_with_id().await {
-        let outcome = match joined {
-            Ok((id, o)) => {
+        let done = match joined {
+            Ok((id, done)) => {
                 pending.remove(&id);
-                o
+                done
             }
             Err(e) => {
                 // A panic inside one case must not lose its result, nor the others'.
@@ -881,12 +992,12 @@ pub async fn run_all(
                 o.drift = Drift::NotRun {
                     reason: "the case did not finish".into(),
                 };
-                o
+                (o, None)
             }
         };
-        on_done(&outcome);
-        outcomes.push(outcome);
+        on_done(&done.0);
+        outcomes.push(done);
     }
-    outcomes.sort_by(|a, b| a.id.cmp(&b.id));
+    outcomes.sort_by(|a, b| a.0.id.cmp(&b.0.id));
     outcomes
 }

@@ -24,6 +24,8 @@ pub trait FrameSink {
     fn frame(&mut self, event: SseEvent, at: Duration) -> bool;
     /// A comment (keep-alive) line arrived.
     fn comment(&mut self, _text: &str, _at: Duration) {}
+    /// Raw body bytes arrived (before parsing); the recorder keeps them.
+    fn raw(&mut self, _piece: &Bytes, _at: Duration) {}
 }
 
 /// How long each part of an exchange may take. Each one, when hit, is its own named failure.
@@ -406,6 +408,7 @@ async fn read_stream(
         let at = start.elapsed();
         read.first_byte.get_or_insert(at);
         read.bytes += piece.len() as u64;
+        sink.raw(&piece, at);
         let before = parser.dispatched();
         let mut stop = false;
         let comments = &mut read.comments;

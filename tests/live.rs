@@ -285,10 +285,29 @@ fn a_live_answer_is_diffed_against_a_recorded_baseline() {
         "match"
     );
     // A new field: drift, shown as a unified diff of the canonical bodies.
+    // A new field: labelled drift, reported and passing under the default policy...
     let (out, reports) = live(
         &mock,
         "extra-field",
         &["--case", "happy_path", "--fixtures", dir],
+        "test-key-0011",
+    );
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let c = case(&report(reports.path()), "openai_compatible::happy_path").clone();
+    assert_eq!(c["drift"]["state"], "changed", "{c}");
+    assert_eq!(c["drift"]["labels"][0]["kind"], "field_added");
+    assert_eq!(c["drift"]["labels"][0]["path"], "/body/service_tier");
+    assert_eq!(c["drift"]["labels"][0]["fails"], false);
+    assert!(
+        stdout.contains("drift (reported, passes): field added /body/service_tier"),
+        "{stdout}"
+    );
+    // ...and failing under --strict, shown as a unified diff of the canonical bodies.
+    let (out, reports) = live(
+        &mock,
+        "extra-field",
+        &["--case", "happy_path", "--fixtures", dir, "--strict"],
         "test-key-0011",
     );
     let (stdout, _) = text(&out);
@@ -300,6 +319,10 @@ fn a_live_answer_is_diffed_against_a_recorded_baseline() {
     );
     assert!(
         stdout.contains("+    \"service_tier\": \"priority\","),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("✗ field added /body/service_tier"),
         "{stdout}"
     );
     assert!(

@@ -1,0 +1,455 @@
+//! The recording side of the command line: `record`, `review`, `accept`, `reject`, `scan`.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use clap::Args;
+
+use llm_contract::context::{Context, Secret};
+use llm_contract::contract::{AuthMode, Contracts};
+use llm_contract::fixture::{Fixture, FixtureStore, Provenance};
+use llm_contract::record::{self, Written};
+use llm_contract::report;
+use llm_contract::runner::{self, Endpoint, RunOptions, Runner};
+use llm_contract::sanitize::{self, Sanitizer};
+use llm_contract::suite::{self, LiveOptions, Paths, Suite};
+
+use crate::SuiteArgs;
+
+#[derive(Args)]
+pub struct RecordArgs {
+    /// Target to record (default: the default target; `--base-url` alone: openai_compatible).
+    #[arg(long)]
+    target: Option<String>,
+    /// Only cases whose <target>::<case> id contains this text.
+    #[arg(long)]
+    case: Option<String>,
+    /// The base URL, e.g. http://127.0.0.1:4000/v1.
+    #[arg(long)]
+    base_url: Option<String>,
+    /// The environment variable holding the API key.
+    #[arg(long)]
+    api_key_env: Option<String>,
+    /// The model id substituted for ${model}.
+    #[arg(long)]
+    model: Option<String>,
+    /// Replace pinned fixtures that differ instead of writing <case>.json.new beside them.
+    #[arg(long)]
+    overwrite: bool,
+    /// The server's name for provenance (default: the target's `server`, else its description).
+    #[arg(long)]
+    server: Option<String>,
+    /// The server's version for provenance (default: the target's `version_header`, else unknown).
+    #[arg(long)]
+    server_version: Option<String>,
+    /// Retries for transient failures (default: the target's policy).
+    #[arg(long)]
+    retries: Option<u32>,
+    /// Cases in flight at once.
+    #[arg(long, default_value_t = 8)]
+    jobs: usize,
+    /// Multiply retry waits by this factor.
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    #[command(flatten)]
+    suite: SuiteArgs,
+}
+
+#[derive(Args)]
+pub struct ReviewArgs {
+    /// Only pending fixtures whose path contains this text.
+    pattern: Option<String>,
+    #[command(flatten)]
+    suite: SuiteArgs,
+}
+
+#[derive(Args)]
+pub struct ScanArgs {
+    /// Files or directories to scan (default: fixtures and reports).
+    paths: Vec<PathBuf>,
+    /// Also look for the value of this environment variable (repeatable); the targets' key
+    /// variables are always looked for.
+    #[arg(long)]
+    key_env: Vec<String>,
+    /// Directory of contracts (for the targets' key variables).
+    #[arg(long, default_value = "contracts")]
+    contracts: PathBuf,
+}
+
+/// Every key the environment holds for any target, plus named extras: what must never be written.
+fn known_secrets(ctx: &Context, contracts: Option<&Contracts>, extra: &[String]) -> Vec<Secret> {
+    let mut names: Vec<String> = extra.to_vec();
+    if let Some(c) = contracts {
+        names.extend(c.targets.iter().map(|t| t.api_key_env.clone()));
+    }
+    names.sort();
+    names.dedup();
+    names.iter().filter_map(|n| ctx.secret(n)).collect()
+}
+
+pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
+    let suite = match Suite::load(&args.suite.paths()) {
+        Ok(s) => s,
+        Err(e) => return crate::config_exit(e),
+    };
+    let opts = LiveOptions {
+        target: args.target.clone(),
+        base_url: args.base_url.clone(),
+        api_key_env: args.api_key_env.clone(),
+        model: args.model.clone(),
+    };
+    let (target, endpoint) = match suite::live_target(&suite, ctx, &opts) {
+        Ok(t) => t,
+        Err(e) => return crate::config_exit(e),
+    };
+    let plans = match suite.plans(std::slice::from_ref(&target), args.case.as_deref()) {
+        Ok(p) => p,
+        Err(e) => return crate::config_exit(e),
+    };
+    if endpoint.key.is_none() && plans.iter().any(|p| p.case.auth == AuthMode::Valid) {
+        return crate::config_exit(format!(
+            "error: {} is not set: recording needs the target's API key (or --api-key-env VAR)",
+            endpoint.key_env
+        ));
+    }
+    let mut known = known_secrets(ctx, Some(&suite.contracts), &[]);
+    let mut sanitizer = Sanitizer::new();
+    if let Some(k) = &endpoint.key {
+        sanitizer.add_secret(k);
+        known.push(k.clone());
+    }
+    for k in &known {
+        sanitizer.add_secret(k);
+    }
+    let dir = suite.fixtures.dir.join(&target.name);
+    clean_stale_temporaries(&dir);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return crate::config_exit(format!("error: cannot start the runtime: {e}")),
+    };
+    let client = match llm_contract::transport::Client::new(Duration::from_millis(
+        target.timeouts.connect_ms,
+    )) {
+        Ok(c) => c,
+        Err(e) => return crate::config_exit(format!("error: {e}")),
+    };
+    let runner = Arc::new(Runner::with_options(
+        client,
+        suite.schemas.clone(),
+        suite.fixtures.clone(),
+        sanitizer.clone(),
+        RunOptions {
+            record: true,
+            retries: args.retries,
+            time_scale: args.time_scale,
+            ..RunOptions::default()
+        },
+    ));
+    println!(
+        "llm-contract record: {} case(s) from {} into {}{}",
+        plans.len(),
+        sanitizer.text(&record::url_alias(&endpoint.base_url)),
+        dir.display(),
+        if ctx.is_ci() {
+            " (CI is set: nothing will be written)"
+        } else {
+            ""
+        }
+    );
+    let work: Vec<(llm_contract::contract::Plan, Endpoint)> = plans
+        .iter()
+        .cloned()
+        .map(|p| (p, endpoint.clone()))
+        .collect();
+    let done = rt.block_on(runner::run_all(runner.clone(), work, args.jobs, |_| {}));
+    let now = SystemTime::now();
+    let mut trouble = false;
+    for (outcome, capture) in done {
+        print!("{}", report::line(&outcome));
+        let Some(capture) = capture else {
+            println!("  — not recorded: no response");
+            print!("{}", report::details(&outcome));
+            continue;
+        };
+        let plan = plans
+            .iter()
+            .find(|p| p.id == outcome.id)
+            .expect("a plan per outcome");
+        let fixture = Fixture {
+            provenance: Provenance::Recorded {
+                server: args
+                    .server
+                    .clone()
+                    .or_else(|| target.server.clone())
+                    .unwrap_or_else(|| target.description.clone()),
+                version: args
+                    .server_version
+                    .clone()
+                    .or(capture.version.clone())
+                    .unwrap_or_else(|| "unknown".into()),
+                date: record::rfc3339(now),
+                base_url: Some(sanitizer.text(&record::url_alias(&endpoint.base_url))),
+                harness: Some(format!("llm-contract {}", env!("CARGO_PKG_VERSION"))),
+                target: Some(target.name.clone()),
+                model: plan.model().map(str::to_string),
+                sanitizer: Some(Sanitizer::rules_hash(&target.sanitize)),
+            },
+            request: capture.request,
+            responses: capture.responses,
+        };
+        let pinned = suite.fixtures.path(&target.name, &plan.case.id);
+        let existing = suite.fixtures.get(&target.name, &plan.case.id);
+        match record::write_fixture(
+            &pinned,
+            &fixture,
+            existing.as_deref(),
+            args.overwrite,
+            ctx.is_ci(),
+            &known,
+        ) {
+            Ok(Written::Created(p)) => println!("  → pinned {}", p.display()),
+            Ok(Written::Unchanged(p)) => println!("  = unchanged {}", p.display()),
+            Ok(Written::Pending { path, diff }) => {
+                trouble = true;
+                println!(
+                    "  ≠ differs from the pinned fixture: pending {}",
+                    path.display()
+                );
+                println!("{}", indent(&diff));
+            }
+            Ok(Written::Overwritten { path, diff }) => {
+                println!("  ↻ overwrote {}", path.display());
+                println!("{}", indent(&diff));
+            }
+            Ok(Written::NotWritten { path, change }) => {
+                trouble |= change;
+                println!(
+                    "  · CI: not written ({} {})",
+                    if change {
+                        "would differ from"
+                    } else {
+                        "would pin"
+                    },
+                    path.display()
+                );
+            }
+            Ok(Written::Refused { path, hits }) => {
+                trouble = true;
+                println!(
+                    "  ✗ REFUSED: after sanitizing, {} still holds what looks like a secret; nothing written",
+                    path.display()
+                );
+                for h in hits {
+                    println!("      line {}: {} {}", h.line, h.kind, h.masked);
+                }
+            }
+            Err(e) => {
+                trouble = true;
+                println!("  ✗ cannot write {}: {e}", pinned.display());
+            }
+        }
+    }
+    let pending_now = record::pending(&suite.fixtures.dir);
+    if !pending_now.is_empty() {
+        println!(
+            "\n{} pending fixture(s): review them with `llm-contract review` (or `accept` / `reject`)",
+            pending_now.len()
+        );
+    }
+    ExitCode::from(u8::from(trouble))
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("      {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Removes temporary files a killed recorder may have left (`.<name>.tmp-<pid>`).
+fn clean_stale_temporaries(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.contains(".tmp-") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+fn selected(fixtures: &Path, pattern: Option<&str>) -> Vec<PathBuf> {
+    record::pending(fixtures)
+        .into_iter()
+        .filter(|p| pattern.is_none_or(|pat| p.to_string_lossy().contains(pat)))
+        .collect()
+}
+
+/// Fixtures whose case (or target) no longer exists.
+fn orphans(paths: &Paths) -> Vec<PathBuf> {
+    let (Ok(contracts), Ok(store)) = (
+        Contracts::load(&paths.contracts),
+        FixtureStore::load(&paths.fixtures),
+    ) else {
+        return Vec::new();
+    };
+    store
+        .keys()
+        .filter(|(t, c)| {
+            !contracts.targets.iter().any(|x| x.name == *t)
+                || !contracts.cases.iter().any(|x| x.id == *c)
+        })
+        .map(|(t, c)| store.path(t, c))
+        .collect()
+}
+
+fn report_orphans(paths: &Paths) {
+    let o = orphans(paths);
+    if !o.is_empty() {
+        println!("orphaned fixtures (no such case or target):");
+        for p in o {
+            println!("  {}", p.display());
+        }
+    }
+}
+
+/// Walks the pending fixtures one by one: accept, reject or skip, like `cargo insta review`.
+pub fn review(args: ReviewArgs) -> ExitCode {
+    let paths = args.suite.paths();
+    let pending = selected(&paths.fixtures, args.pattern.as_deref());
+    report_orphans(&paths);
+    if pending.is_empty() {
+        println!("no pending fixtures");
+        return ExitCode::SUCCESS;
+    }
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let (mut accepted, mut rejected, mut skipped) = (0, 0, 0);
+    for (i, p) in pending.iter().enumerate() {
+        println!("\n== {} ({} of {})", p.display(), i + 1, pending.len());
+        match record::pending_diff(p) {
+            Ok(d) => println!("{d}"),
+            Err(e) => println!("(cannot read it: {e})"),
+        }
+        print!("[a]ccept  [r]eject  [s]kip  [q]uit > ");
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        if input.read_line(&mut line).unwrap_or(0) == 0 {
+            println!("(end of input)");
+            skipped += pending.len() - i;
+            break;
+        }
+        match line.trim() {
+            "a" | "accept" => match record::accept(p) {
+                Ok(pinned) => {
+                    accepted += 1;
+                    println!("accepted → {}", pinned.display());
+                }
+                Err(e) => println!("cannot accept: {e}"),
+            },
+            "r" | "reject" => match record::reject(p) {
+                Ok(()) => {
+                    rejected += 1;
+                    println!("rejected");
+                }
+                Err(e) => println!("cannot reject: {e}"),
+            },
+            "q" | "quit" => {
+                skipped += pending.len() - i;
+                break;
+            }
+            _ => {
+                skipped += 1;
+                println!("skipped");
+            }
+        }
+    }
+    println!("\n{accepted} accepted, {rejected} rejected, {skipped} skipped");
+    ExitCode::SUCCESS
+}
+
+/// `accept` or `reject` every pending fixture (matching the pattern).
+pub fn bulk(args: ReviewArgs, accept: bool) -> ExitCode {
+    let paths = args.suite.paths();
+    let pending = selected(&paths.fixtures, args.pattern.as_deref());
+    let mut failed = false;
+    for p in &pending {
+        let r = if accept {
+            record::accept(p).map(|pinned| format!("accepted → {}", pinned.display()))
+        } else {
+            record::reject(p).map(|()| format!("rejected {}", p.display()))
+        };
+        match r {
+            Ok(m) => println!("{m}"),
+            Err(e) => {
+                failed = true;
+                println!(
+                    "cannot {} {}: {e}",
+                    if accept { "accept" } else { "reject" },
+                    p.display()
+                );
+            }
+        }
+    }
+    if pending.is_empty() {
+        println!("no pending fixtures");
+    }
+    report_orphans(&paths);
+    ExitCode::from(u8::from(failed))
+}
+
+fn files_below(path: &Path, out: &mut Vec<PathBuf>) {
+    if path.is_dir() {
+        if let Ok(entries) = std::fs::read_dir(path) {
+            let mut entries: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+            entries.sort();
+            for p in entries {
+                files_below(&p, out);
+            }
+        }
+    } else if path.is_file() {
+        out.push(path.to_path_buf());
+    }
+}
+
+/// Looks through fixtures and reports for anything that looks like a secret.
+pub fn scan(args: ScanArgs, ctx: &Context) -> ExitCode {
+    let contracts = Contracts::load(&args.contracts).ok();
+    let known = known_secrets(ctx, contracts.as_ref(), &args.key_env);
+    let roots = if args.paths.is_empty() {
+        vec![PathBuf::from("fixtures"), PathBuf::from("reports")]
+    } else {
+        args.paths.clone()
+    };
+    let mut files = Vec::new();
+    for r in &roots {
+        files_below(r, &mut files);
+    }
+    let mut hits = 0usize;
+    for f in &files {
+        let Ok(bytes) = std::fs::read(f) else {
+            continue;
+        };
+        if bytes.len() > 64 * 1024 * 1024 || bytes.contains(&0) {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        for h in sanitize::scan(&text, &known) {
+            hits += 1;
+            println!("{}:{}: {} {}", f.display(), h.line, h.kind, h.masked);
+        }
+    }
+    println!(
+        "scanned {} file(s) for {} known key(s), bearer tokens, sk- keys and cookies: {} hit(s)",
+        files.len(),
+        known.len(),
+        hits
+    );
+    ExitCode::from(u8::from(hits > 0))
+}
