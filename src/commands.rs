@@ -54,6 +54,9 @@ pub struct RecordArgs {
     /// Multiply retry waits by this factor.
     #[arg(long, default_value_t = 1.0)]
     time_scale: f64,
+    /// Tests only: pause this long between a fixture's flushed temporary file and its rename.
+    #[arg(long, hide = true, default_value_t = 0)]
+    test_pause_before_rename_ms: u64,
     #[command(flatten)]
     suite: SuiteArgs,
 }
@@ -212,6 +215,7 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
             args.overwrite,
             ctx.is_ci(),
             &known,
+            Duration::from_millis(args.test_pause_before_rename_ms),
         ) {
             Ok(Written::Created(p)) => println!("  → pinned {}", p.display()),
             Ok(Written::Unchanged(p)) => println!("  = unchanged {}", p.display()),

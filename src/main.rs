@@ -101,8 +101,9 @@ struct RunArgs {
     /// Live: the environment variable holding the API key.
     #[arg(long, requires = "live")]
     api_key_env: Option<String>,
-    /// Live: the model id substituted for ${model}.
-    #[arg(long, requires = "live")]
+    /// The model id substituted for ${model} (offline too: fixtures recorded with --model
+    /// replay with the same one).
+    #[arg(long)]
     model: Option<String>,
     /// Cases in flight at once (I/O bound, not CPU bound).
     #[arg(long, default_value_t = 16)]
@@ -276,6 +277,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
     } else {
         suite
             .recorded_targets(&args.target)
+            .map(|targets| suite::with_model(targets, args.model.as_deref()))
             .and_then(|t| suite.plans(&t, args.case.as_deref()))
             .map(|p| (p, None))
     };

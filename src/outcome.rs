@@ -108,11 +108,23 @@ impl CaseOutcome {
         for f in self.failures.iter_mut().chain(self.notes.iter_mut()) {
             *f = s.text(f);
         }
-        if let Drift::NotRun { reason } = &mut self.drift {
-            *reason = s.text(reason);
+        match &mut self.drift {
+            Drift::NotRun { reason } => *reason = s.text(reason),
+            Drift::Changed { labels } => {
+                for l in labels {
+                    l.path = s.text(&l.path);
+                    for v in [&mut l.from, &mut l.to].into_iter().flatten() {
+                        *v = s.text(v);
+                    }
+                }
+            }
+            Drift::Match => {}
         }
-        if let Some(m) = &mut self.model {
-            *m = s.text(m);
+        for field in [&mut self.model, &mut self.finish_reason]
+            .into_iter()
+            .flatten()
+        {
+            *field = s.text(field);
         }
         if let Some(b) = &mut self.error_body {
             *b = s.text(b);

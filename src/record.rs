@@ -293,6 +293,17 @@ pub fn fixture_diff(pinned: &Fixture, new: &Fixture, pinned_name: &str) -> Optio
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed to disk,
 /// given its mode, then renamed over `path`; the directory is synced after.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    write_atomic_paused(path, bytes, mode, Duration::ZERO)
+}
+
+/// [`write_atomic`] with a pause between the flushed temporary file and the rename, so a test
+/// can kill the writer at that moment.
+pub fn write_atomic_paused(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    pause: Duration,
+) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let name = path
@@ -305,6 +316,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
         set_mode(&tmp, mode)?;
         f.write_all(bytes)?;
         f.sync_all()?;
+        if !pause.is_zero() {
+            std::thread::sleep(pause);
+        }
         std::fs::rename(&tmp, path)?;
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
@@ -349,6 +363,7 @@ pub fn write_fixture(
     overwrite: bool,
     ci: bool,
     known: &[Secret],
+    pause: Duration,
 ) -> std::io::Result<Written> {
     let mut text = serde_json::to_string_pretty(fixture).map_err(std::io::Error::other)?;
     text.push('\n');
@@ -371,11 +386,11 @@ pub fn write_fixture(
     }
     match (existing, diff) {
         (None, _) => {
-            write_atomic(pinned, text.as_bytes(), PINNED_MODE)?;
+            write_atomic_paused(pinned, text.as_bytes(), PINNED_MODE, pause)?;
             Ok(Written::Created(pinned.to_path_buf()))
         }
         (Some(_), Some(diff)) if overwrite => {
-            write_atomic(pinned, text.as_bytes(), PINNED_MODE)?;
+            write_atomic_paused(pinned, text.as_bytes(), PINNED_MODE, pause)?;
             let _ = std::fs::remove_file(pending_path(pinned));
             Ok(Written::Overwritten {
                 path: pinned.to_path_buf(),
@@ -384,7 +399,7 @@ pub fn write_fixture(
         }
         (Some(_), diff) => {
             let path = pending_path(pinned);
-            write_atomic(&path, text.as_bytes(), PENDING_MODE)?;
+            write_atomic_paused(&path, text.as_bytes(), PENDING_MODE, pause)?;
             Ok(Written::Pending {
                 path,
                 diff: diff.unwrap_or_default(),

@@ -754,7 +754,7 @@ impl Runner {
                 return;
             }
             ReceivedBody::Stream(_) => shape.into_value(),
-            ReceivedBody::Bytes(b) => body_value(b),
+            ReceivedBody::Bytes(b) => body_value(b, &self.sanitizer),
             _ => {
                 out.drift = Drift::NotRun {
                     reason: "the body did not arrive whole".into(),
@@ -820,15 +820,16 @@ fn record_hint(plan: &Plan) -> String {
 }
 
 /// A body as the drift document holds it: masked JSON, or sanitized text.
-fn body_value(bytes: &[u8]) -> Value {
+fn body_value(bytes: &[u8], sanitizer: &Sanitizer) -> Value {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(mut v) => {
+            sanitizer.json(&mut v);
             drift::mask(&mut v);
             v
         }
-        Err(_) => Value::String(
-            Sanitizer::new().text(&String::from_utf8_lossy(&bytes[..bytes.len().min(4096)])),
-        ),
+        Err(_) => {
+            Value::String(sanitizer.text(&String::from_utf8_lossy(&bytes[..bytes.len().min(4096)])))
+        }
     }
 }
 
@@ -851,7 +852,10 @@ pub fn pinned_document(resp: &FixtureResponse) -> Value {
         drift::mask(&mut v);
         v
     } else {
-        body_value(resp.body_text.as_deref().unwrap_or("").as_bytes())
+        body_value(
+            resp.body_text.as_deref().unwrap_or("").as_bytes(),
+            &Sanitizer::new(),
+        )
     };
     drift::exchange_document(
         resp.status,

@@ -111,7 +111,7 @@ impl Suite {
                 .contracts
                 .targets
                 .iter()
-                .filter(|t| self.fixtures.has_target(&t.name))
+                .filter(|t| t.replay_by_default && self.fixtures.has_target(&t.name))
                 .cloned()
                 .collect();
             if found.is_empty() {
@@ -162,6 +162,19 @@ impl Suite {
         }
         Ok(plans)
     }
+}
+
+/// The targets with `${model}` set to `model`, when one is given.
+pub fn with_model(targets: Vec<Arc<Target>>, model: Option<&str>) -> Vec<Arc<Target>> {
+    let Some(m) = model else { return targets };
+    targets
+        .into_iter()
+        .map(|t| {
+            let mut t = (*t).clone();
+            t.vars.insert("model".into(), m.to_string());
+            Arc::new(t)
+        })
+        .collect()
 }
 
 /// Endpoint overrides from the command line.

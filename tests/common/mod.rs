@@ -230,6 +230,7 @@ pub fn openai_mock(req: Request) -> Reply {
         return stream(model, usage, cut);
     }
     let mut doc = completion(model, "pong");
+
     if behaviour == "missing-field" {
         doc.as_object_mut().unwrap().remove("choices");
     }
