@@ -172,6 +172,11 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
         .collect();
     let done = rt.block_on(runner::run_all(runner.clone(), work, args.jobs, |_| {}));
     let now = SystemTime::now();
+    // Not every answer carries the version header (early errors may not): the run's answers all
+    // come from one server, so any of them tells its version.
+    let run_version = done
+        .iter()
+        .find_map(|(_, c)| c.as_ref().and_then(|c| c.version.clone()));
     let mut trouble = false;
     for (outcome, capture) in done {
         print!("{}", report::line(&outcome));
@@ -195,6 +200,7 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
                     .server_version
                     .clone()
                     .or(capture.version.clone())
+                    .or(run_version.clone())
                     .unwrap_or_else(|| "unknown".into()),
                 date: record::rfc3339(now),
                 base_url: Some(sanitizer.text(&record::url_alias(&endpoint.base_url))),

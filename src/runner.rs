@@ -151,8 +151,9 @@ impl Runner {
         }
         let version = plan.target.version_header.as_ref().and_then(|h| {
             captured
-                .last()
-                .and_then(|r: &FixtureResponse| r.headers.get(&h.to_ascii_lowercase()).cloned())
+                .iter()
+                .rev()
+                .find_map(|r: &FixtureResponse| r.headers.get(&h.to_ascii_lowercase()).cloned())
         });
         let capture = Capture {
             request: record::request_of(plan, &self.sanitizer),

@@ -365,3 +365,83 @@ fn live_only_cases_are_ignored_offline() {
         "skip"
     );
 }
+
+/// The expected verdicts of contracts/litellm-expected.tsv: case → (verdict, class).
+fn litellm_table() -> std::collections::BTreeMap<String, (String, String)> {
+    let text = std::fs::read_to_string(root().join("contracts/litellm-expected.tsv")).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            (c[0].to_string(), (c[2].to_string(), c[3].to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn litellm_recordings_replay_offline_with_the_expected_verdicts() {
+    // fixtures/litellm was recorded from a real LiteLLM proxy (see its provenance); replaying it
+    // must give the verdicts the table holds for the live proxy.
+    let reports = tempfile::tempdir().unwrap();
+    let rp = reports.path().display().to_string();
+    let out = llm_contract(
+        &[
+            "run",
+            "--target",
+            "litellm",
+            "--time-scale",
+            "0",
+            "--reports",
+            &rp,
+        ],
+        &[],
+        &root(),
+    );
+    let (stdout, _) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "LiteLLM breaks contract cases: {stdout}"
+    );
+    let r = report(reports.path());
+    let table = litellm_table();
+    assert_eq!(table.len(), r["cases"].as_array().unwrap().len());
+    for (name, (verdict, class)) in &table {
+        let c = case(&r, &format!("litellm::{name}"));
+        assert_eq!(
+            (c["verdict"].as_str(), c["class"].as_str()),
+            (Some(verdict.as_str()), Some(class.as_str())),
+            "{name}: {c}"
+        );
+        assert_eq!(c["drift"]["state"], "match", "{name}");
+    }
+    for f in std::fs::read_dir(root().join("fixtures/litellm"))
+        .unwrap()
+        .flatten()
+    {
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(f.path()).unwrap()).unwrap();
+        assert_eq!(
+            doc["provenance"]["kind"],
+            "recorded",
+            "{}",
+            f.path().display()
+        );
+        assert!(
+            doc["provenance"]["version"]
+                .as_str()
+                .unwrap()
+                .starts_with("1.106"),
+            "{}",
+            f.path().display()
+        );
+    }
+}
+
+#[test]
+fn a_plain_offline_run_leaves_out_targets_not_replayed_by_default() {
+    let ctx = Context::from_map([("PATH", "/usr/bin")]);
+    let trials = llm_contract::harness::trials(&Paths::under(&root()), &ctx).unwrap();
+    assert!(trials.iter().all(|t| !t.name().starts_with("litellm::")));
+}
