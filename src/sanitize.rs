@@ -466,6 +466,15 @@ mod tests {
         );
         assert_eq!(s.header("date", "today"), None);
         assert_ne!(Sanitizer::rules_hash(&[]), Sanitizer::rules_hash(&extra));
+        let by_regex = [ExtraRule {
+            regex: Some(r"tenant-[0-9]+".into()),
+            pointer: None,
+            placeholder: "[TENANT]".into(),
+        }];
+        let mut t = serde_json::json!({"error": {"message": "quota of tenant-4711 exceeded"}});
+        s.fixture_json(&mut t, &by_regex);
+        assert_eq!(t["error"]["message"], "quota of [TENANT] exceeded");
+        assert_eq!(s.fixture_text("see tenant-9", &by_regex), "see [TENANT]");
     }
 
     #[test]

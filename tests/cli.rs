@@ -445,3 +445,41 @@ fn a_plain_offline_run_leaves_out_targets_not_replayed_by_default() {
     let trials = llm_contract::harness::trials(&Paths::under(&root()), &ctx).unwrap();
     assert!(trials.iter().all(|t| !t.name().starts_with("litellm::")));
 }
+
+#[test]
+fn old_fixtures_are_noted_and_fail_past_the_max_age() {
+    let dir = suite_copy();
+    // The documented fixtures are dated 2026-11-21; make one a year older.
+    let f = dir.path().join("fixtures/cometapi/happy_path.json");
+    let t = std::fs::read_to_string(&f)
+        .unwrap()
+        .replace("\"date\": \"2026-11-21\"", "\"date\": \"2025-01-01\"");
+    std::fs::write(&f, t).unwrap();
+    let (out, reports) = run_in(dir.path(), &["--case", "happy_path"]);
+    let (stdout, _) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "an old fixture is only noted by default: {stdout}"
+    );
+    assert!(stdout.contains("days old; re-record it"), "{stdout}");
+    assert_eq!(
+        case(&report(reports.path()), "cometapi::happy_path")["notes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (out, reports) = run_in(
+        dir.path(),
+        &["--case", "happy_path", "--max-fixture-age", "30"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    let c = case(&report(reports.path()), "cometapi::happy_path").clone();
+    assert!(
+        c["failures"]
+            .to_string()
+            .contains("past --max-fixture-age 30"),
+        "{c}"
+    );
+}
