@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{case, llm_contract, report, root, text};
+use common::{case, copy_dir, llm_contract, report, root, text};
 use llm_contract::context::Context;
 use llm_contract::suite::Paths;
 
@@ -21,21 +21,9 @@ fn write(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
 /// A copy of the repository's contracts and fixtures to edit.
 fn suite_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    copy(&root().join("contracts"), &dir.path().join("contracts"));
-    copy(&root().join("fixtures"), &dir.path().join("fixtures"));
+    copy_dir(&root().join("contracts"), &dir.path().join("contracts"));
+    copy_dir(&root().join("fixtures"), &dir.path().join("fixtures"));
     dir
-}
-
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
 }
 
 fn run_in(dir: &Path, extra: &[&str]) -> (std::process::Output, tempfile::TempDir) {
@@ -325,11 +313,11 @@ fn discovery_names_every_case_and_starts_nothing() {
 fn zero_discovered_cases_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("contracts/targets")).unwrap();
-    copy(
+    copy_dir(
         &root().join("contracts/schemas"),
         &dir.path().join("contracts/schemas"),
     );
-    copy(
+    copy_dir(
         &root().join("contracts/targets"),
         &dir.path().join("contracts/targets"),
     );

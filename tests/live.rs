@@ -380,18 +380,6 @@ fn a_live_run_without_its_key_is_a_configuration_error() {
     assert!(stderr.contains("COMETAPI_API_KEY is not set"), "{stderr}");
 }
 
-/// Every file below `dir`, recursively.
-fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            files(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
 #[test]
 fn a_canary_key_never_reaches_output_reports_or_fixtures() {
     // Made at run time so no literal key exists anywhere in the repository.
@@ -405,9 +393,8 @@ fn a_canary_key_never_reaches_output_reports_or_fixtures() {
     );
     let mock = Mock::start();
     let fixtures_before = {
-        let mut f = Vec::new();
-        files(&common::root().join("fixtures"), &mut f);
-        f.into_iter()
+        common::files(&common::root().join("fixtures"))
+            .into_iter()
             .map(|p| (std::fs::read(&p).unwrap(), p))
             .collect::<Vec<_>>()
     };
@@ -424,8 +411,7 @@ fn a_canary_key_never_reaches_output_reports_or_fixtures() {
             !stderr.contains(&canary),
             "{behaviour}: canary in stderr:\n{stderr}"
         );
-        let mut written = Vec::new();
-        files(reports.path(), &mut written);
+        let written = common::files(reports.path());
         assert!(!written.is_empty());
         for f in written {
             let content = std::fs::read_to_string(&f).unwrap();

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{llm_contract, root, text, Mock};
+use common::{copy_dir, files, llm_contract, root, text, Mock};
 
 const KEY_ENV: &str = "LLMC_RECORD_KEY";
 
@@ -19,7 +19,7 @@ struct Scratch {
 impl Scratch {
     fn new() -> Scratch {
         let dir = tempfile::tempdir().unwrap();
-        copy(&root().join("contracts"), &dir.path().join("contracts"));
+        copy_dir(&root().join("contracts"), &dir.path().join("contracts"));
         std::fs::create_dir_all(dir.path().join("fixtures")).unwrap();
         Scratch { dir }
     }
@@ -79,32 +79,6 @@ impl Scratch {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         llm_contract(&refs, &[], self.path())
     }
-}
-
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(files(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
 }
 
 #[cfg(unix)]
