@@ -187,6 +187,7 @@ fn record_replay_rerecord_review_accept_reject() {
     s.record(&mock, "extra-field", "test-key-record-01", &[], &[]);
     std::fs::write(s.fixtures().join("openai_compatible/ghost.json"), &before).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_llm-contract"))
+        .env_remove("CI")
         .arg("review")
         .args(s.suite_args())
         .current_dir(s.path())
@@ -387,6 +388,7 @@ fn killing_the_recorder_mid_write_leaves_pinned_fixtures_intact() {
         }
         args.extend(s.suite_args());
         let mut child = Command::new(env!("CARGO_BIN_EXE_llm-contract"))
+            .env_remove("CI")
             .args(&args)
             .env(KEY_ENV, "test-key-kill-0001")
             .current_dir(s.path())

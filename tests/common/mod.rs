@@ -24,11 +24,13 @@ pub fn root() -> PathBuf {
 pub fn llm_contract(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_llm-contract"));
     cmd.args(args).current_dir(cwd);
+    // The tests decide these themselves: CI's own `CI=true` must not turn recording off.
+    cmd.env_remove("COMETAPI_API_KEY")
+        .env_remove("LLM_CONTRACT_LIVE")
+        .env_remove("CI");
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.env_remove("COMETAPI_API_KEY")
-        .env_remove("LLM_CONTRACT_LIVE");
     cmd.output().expect("the binary runs")
 }
 
