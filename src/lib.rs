@@ -25,6 +25,7 @@ pub mod outcome;
 pub mod recorded;
 pub mod report;
 pub mod retry;
+pub mod runid;
 pub mod runner;
 pub mod sanitize;
 pub mod schema;
