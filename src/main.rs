@@ -276,6 +276,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
                 if let Some(k) = &endpoint.key {
                     sanitizer.add_secret(k);
                 }
+                sanitizer.add_alias(&endpoint.base_url, &target.name);
                 Ok((
                     suite.plans(&[target], args.case.as_deref())?,
                     Some(endpoint),
