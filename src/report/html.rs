@@ -113,13 +113,15 @@ fn axis(svg: &mut String, max: f64, height: f64) {
             r#"<line class="grid" x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}"/><text class="tick" x="{x:.1}" y="14" text-anchor="middle">{} ms</text>"#,
             TOP - 4.0,
             height - 4.0,
-            if max >= 10.0 {
-                format!("{v:.0}")
-            } else {
-                format!("{v:.2}")
-            }
+            tick(v)
         );
     }
+}
+
+/// A tick label: whole numbers without decimals, others with as few as they need (2.5, 0.25).
+fn tick(v: f64) -> String {
+    let t = format!("{v:.2}");
+    t.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 fn width(v: f64, max: f64) -> f64 {
@@ -384,5 +386,9 @@ mod tests {
         assert_eq!(nice_max(10.0), 10.0);
         assert_eq!(nice_max(101.0), 200.0);
         assert_eq!(nice_max(1234.0), 2000.0);
+        assert_eq!(tick(2.5), "2.5");
+        assert_eq!(tick(0.25), "0.25");
+        assert_eq!(tick(500.0), "500");
+        assert_eq!(tick(0.0), "0");
     }
 }
