@@ -383,6 +383,9 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
             env!("CARGO_PKG_VERSION"),
             work.len()
         );
+        if let Some(p) = &progress {
+            p.start();
+        }
         let outcomes = runner::run_all(runner.clone(), work, args.jobs, |o| {
             let line = report::line(o);
             let line = if color { paint(o.verdict, &line) } else { line };

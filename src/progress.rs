@@ -17,13 +17,13 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(total: usize) -> Progress {
-        let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stdout());
+        // Hidden until `start`, so the run's header line is printed before the bar appears.
+        let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::hidden());
         if let Ok(style) = ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] [{bar:30}] {pos}/{len} {msg}",
         ) {
             bar.set_style(style.progress_chars("=> "));
         }
-        bar.enable_steady_tick(Duration::from_millis(120));
         let p = Progress {
             bar,
             counts: Mutex::new(Summary::default()),
@@ -40,13 +40,14 @@ impl Progress {
         )
     }
 
+    /// Shows the bar on standard output.
+    pub fn start(&self) {
+        self.bar.set_draw_target(ProgressDrawTarget::stdout());
+        self.bar.enable_steady_tick(Duration::from_millis(120));
+    }
+
     /// A case finished: its line (already coloured) and detail go above the bar.
     pub fn done(&self, o: &CaseOutcome, line: &str) {
-        self.bar.println(line);
-        let details = report::details(o);
-        if !details.is_empty() {
-            self.bar.println(details.trim_end_matches('\n'));
-        }
         let summary = {
             let mut s = self.counts.lock().unwrap_or_else(|p| p.into_inner());
             s.total += 1;
@@ -60,6 +61,11 @@ impl Progress {
         };
         self.bar.set_message(Progress::message(&summary));
         self.bar.inc(1);
+        self.bar.println(line);
+        let details = report::details(o);
+        if !details.is_empty() {
+            self.bar.println(details.trim_end_matches('\n'));
+        }
     }
 
     /// Removes the bar; the summary line follows as usual.
