@@ -545,3 +545,52 @@ fn a_live_base_url_is_shown_as_its_alias_only() {
     assert_eq!(c["base_url_alias"], "openai_compatible");
     assert_eq!(c["parser_outcome"], "transport");
 }
+
+/// The parser outcome of each kind of fault, on the fault suite.
+#[test]
+fn parser_outcomes_name_what_a_client_parser_got() {
+    let reports = tempfile::tempdir().unwrap();
+    let out = llm_contract(
+        &[
+            "run",
+            "--contracts",
+            "tests/faults/contracts",
+            "--fixtures",
+            "tests/faults/fixtures",
+            "--schemas",
+            "contracts/schemas",
+            "--case",
+            "faults::",
+            "--reports",
+            reports.path().to_str().unwrap(),
+            "--time-scale",
+            "0",
+        ],
+        &[],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    let r = common::report(reports.path());
+    for (case, parser) in [
+        ("stream_ok", "success"),
+        ("duplicate_done", "success"),
+        ("malformed_json_frame", "invalid_json"),
+        ("html_with_200", "invalid_json"),
+        ("chunk_breaks_schema", "missing_field"),
+        ("unknown_error_shape", "missing_field"),
+        ("soft_empty", "empty_content"),
+        ("stall_past_idle_limit", "timeout"),
+        ("reset_before_headers", "transport"),
+        ("clean_close_without_done", "stream_cut"),
+        ("reset_after_frames", "stream_cut"),
+        ("content_error_frame", "error_frame"),
+    ] {
+        let c = common::case(&r, &format!("faults::{case}"));
+        assert_eq!(c["parser_outcome"], parser, "{case}: {c}");
+    }
+    // Usage from a body, and from a frame that carried it.
+    let u = &common::case(&r, "faults::retry_503_then_200")["usage"];
+    assert_eq!(u["total_tokens"], 4, "{u}");
+    let u = &common::case(&r, "faults::usage_beside_choices")["usage"];
+    assert_eq!(u["total_tokens"], 4, "{u}");
+}
