@@ -43,6 +43,7 @@ impl Progress {
     /// Shows the bar on standard output.
     pub fn start(&self) {
         self.bar.set_draw_target(ProgressDrawTarget::stdout());
+        self.bar.tick();
         self.bar.enable_steady_tick(Duration::from_millis(120));
     }
 

@@ -267,3 +267,27 @@ pub fn write_json(
     write_atomic(&path, text.as_bytes()).map_err(std::io::Error::other)?;
     Ok(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_json_alone_writes_latest_report_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_json(dir.path(), "live", &[]).unwrap();
+        assert_eq!(path, dir.path().join("latest/report.json"));
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(doc["mode"], "live");
+        assert_eq!(doc["summary"]["total"], 0);
+        assert_eq!(doc["exit_code"], 0);
+        // Nothing but the report is left behind (no temporary file).
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("latest"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["report.json"]);
+    }
+}
