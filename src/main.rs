@@ -13,7 +13,6 @@ use llm_contract::contract::Plan;
 use llm_contract::error::ConfigErrors;
 use llm_contract::outcome::Mode;
 use llm_contract::report::{self, Summary};
-use llm_contract::runid::RunId;
 use llm_contract::runner::{self, Endpoint, RunOptions, Runner};
 use llm_contract::sanitize::Sanitizer;
 use llm_contract::schema::SchemaRegistry;
@@ -325,16 +324,13 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         quota_is_skip: args.quota_is_skip,
         max_requests: args.max_requests,
     };
-    let runner = Arc::new(
-        Runner::with_options(
-            client,
-            suite.schemas.clone(),
-            suite.fixtures.clone(),
-            sanitizer.clone(),
-            options,
-        )
-        .with_run_id(RunId::new()),
-    );
+    let runner = Arc::new(Runner::with_options(
+        client,
+        suite.schemas.clone(),
+        suite.fixtures.clone(),
+        sanitizer.clone(),
+        options,
+    ));
     let color = std::io::stdout().is_terminal() && !ctx.is_ci();
     // A progress bar with counts on a terminal outside CI; plain lines otherwise.
     let progress = color.then(|| progress::Progress::new(plans.len()));
@@ -415,6 +411,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
             println!("the request budget is spent: cases after it were not sent");
         }
     }
+    // The runner's run id: in every client request id, and the reports' directory.
     let info = report::RunInfo {
         run_id: runner.run_id().clone(),
         mode: if args.live {
