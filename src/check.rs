@@ -196,6 +196,12 @@ pub struct StreamCheck<'a> {
     pub first_content: Option<Duration>,
     pub last_frame: Option<Duration>,
     pub max_gap: Duration,
+    /// The last `usage` object a frame carried (the include_usage chunk, normally).
+    pub usage: Option<Value>,
+    /// A data frame was not valid JSON.
+    pub invalid_json: bool,
+    /// A data frame broke the chunk schema.
+    pub schema_failed: bool,
 }
 
 impl<'a> StreamCheck<'a> {
@@ -232,6 +238,9 @@ impl<'a> StreamCheck<'a> {
             first_content: None,
             last_frame: None,
             max_gap: Duration::ZERO,
+            usage: None,
+            invalid_json: false,
+            schema_failed: false,
         }
     }
 
@@ -250,6 +259,7 @@ impl<'a> StreamCheck<'a> {
             .unwrap_or(false)
         {
             self.malformed = true;
+            self.schema_failed = true;
             let mut f = Vec::new();
             schema_failures(self.schemas, &self.chunk_schema, doc, &mut f);
             for v in f.into_iter().take(3) {
@@ -259,6 +269,9 @@ impl<'a> StreamCheck<'a> {
         if self.head.is_none() {
             let field = |k: &str| doc.get(k).cloned().unwrap_or(Value::Null);
             self.head = Some((field("id"), field("created"), field("model")));
+        }
+        if let Some(usage) = doc.get("usage").filter(|u| u.is_object()) {
+            self.usage = Some(usage.clone());
         }
         let Some(choices) = doc.get("choices").and_then(Value::as_array) else {
             return;
@@ -565,6 +578,7 @@ impl FrameSink for StreamCheck<'_> {
             Ok(v) => v,
             Err(e) => {
                 self.malformed = true;
+                self.invalid_json = true;
                 self.fail(format!(
                     "stream: frame {} (byte {}): not valid JSON ({e}): {}",
                     ev.index,

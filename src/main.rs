@@ -13,12 +13,13 @@ mod commands;
 use llm_contract::context::Context;
 use llm_contract::contract::Plan;
 use llm_contract::error::ConfigErrors;
+use llm_contract::outcome::Mode;
 use llm_contract::report::{self, Summary};
 use llm_contract::runner::{self, Endpoint, RunOptions, Runner};
 use llm_contract::sanitize::Sanitizer;
 use llm_contract::schema::SchemaRegistry;
 use llm_contract::suite::{self, LiveOptions, Paths, Suite};
-use llm_contract::{recorded, transport};
+use llm_contract::{progress, recorded, transport};
 
 const EXIT_CODES: &str = "Exit codes: 0 every case passed (skips allowed); 1 a contract failure or drift; \
 2 a configuration or contract-file error (nothing ran); 3 transport or harness errors only (nothing could be judged).";
@@ -54,6 +55,11 @@ enum Command {
     Reject(commands::ReviewArgs),
     /// Look through fixtures and reports for anything that looks like a secret; exit 1 on a hit.
     Scan(commands::ScanArgs),
+    /// Load and check every case, target, schema and fixture without sending anything.
+    #[command(
+        after_help = "Exit codes: 0 no problem found; 2 problems (each printed with file:line:col)."
+    )]
+    Lint(LintArgs),
 }
 
 #[derive(Args)]
@@ -151,6 +157,12 @@ struct ValidateArgs {
 }
 
 #[derive(Args)]
+struct LintArgs {
+    #[command(flatten)]
+    suite: SuiteArgs,
+}
+
+#[derive(Args)]
 struct ListArgs {
     #[arg(long)]
     target: Vec<String>,
@@ -175,7 +187,28 @@ fn main() -> ExitCode {
         Command::Accept(args) => commands::bulk(args, true),
         Command::Reject(args) => commands::bulk(args, false),
         Command::Scan(args) => commands::scan(args, &ctx),
+        Command::Lint(args) => lint(args),
     }
+}
+
+fn lint(args: LintArgs) -> ExitCode {
+    let paths = args.suite.paths();
+    let problems = match Suite::load(&paths) {
+        Ok(suite) => {
+            let (problems, counts) = llm_contract::lint::check(&suite);
+            if problems.is_empty() {
+                println!("lint: no problems: {counts}");
+                return ExitCode::SUCCESS;
+            }
+            problems
+        }
+        Err(e) => e.0,
+    };
+    for p in &problems {
+        println!("{p}");
+    }
+    println!("lint: {} problem(s)", problems.len());
+    ExitCode::from(2)
 }
 
 fn list(args: ListArgs) -> ExitCode {
@@ -269,6 +302,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
                 if let Some(k) = &endpoint.key {
                     sanitizer.add_secret(k);
                 }
+                sanitizer.add_alias(&endpoint.base_url, &target.name);
                 Ok((
                     suite.plans(&[target], args.case.as_deref())?,
                     Some(endpoint),
@@ -330,6 +364,8 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         options,
     ));
     let color = std::io::stdout().is_terminal() && !ctx.is_ci();
+    // A progress bar with counts on a terminal outside CI; plain lines otherwise.
+    let progress = color.then(|| progress::Progress::new(plans.len()));
     let outcomes = rt.block_on(async {
         // Offline, one recorded endpoint on 127.0.0.1 serves every case; it stops when dropped.
         let server = if args.live {
@@ -375,14 +411,24 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
             env!("CARGO_PKG_VERSION"),
             work.len()
         );
+        if let Some(p) = &progress {
+            p.start();
+        }
         let outcomes = runner::run_all(runner.clone(), work, args.jobs, |o| {
-            let mut stdout = std::io::stdout().lock();
             let line = report::line(o);
             let line = if color { paint(o.verdict, &line) } else { line };
+            if let Some(p) = &progress {
+                p.done(o, &line);
+                return;
+            }
+            let mut stdout = std::io::stdout().lock();
             let _ = writeln!(stdout, "{line}");
             let _ = write!(stdout, "{}", report::details(o));
         })
         .await;
+        if let Some(p) = &progress {
+            p.finish();
+        }
         drop(server);
         Some(outcomes.into_iter().map(|(o, _)| o).collect::<Vec<_>>())
     });
@@ -397,18 +443,31 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
             println!("the request budget is spent: cases after it were not sent");
         }
     }
-    match report::write_json(
-        &args.reports,
-        if args.live { "live" } else { "recorded" },
-        &outcomes,
-    ) {
-        Ok(path) => println!("report: {}", path.display()),
-        Err(e) => eprintln!(
-            "error: cannot write the report under {}: {e}",
-            args.reports.display()
+    // The runner's run id: in every client request id, and the reports' directory.
+    let info = report::RunInfo {
+        run_id: runner.run_id().clone(),
+        mode: if args.live {
+            Mode::Live
+        } else {
+            Mode::Recorded
+        },
+    };
+    let mut code = summary.exit_code();
+    match report::Reports::new(info, &outcomes, &sanitizer).write(&args.reports) {
+        Ok(w) => println!(
+            "reports: {} (junit.xml, report.json, summary.md, index.html), copied to {}",
+            w.dir.display(),
+            w.latest.display()
         ),
+        Err(e) => {
+            eprintln!("error: {e}");
+            // Unwritten reports are an infrastructure failure even when every case passed.
+            if code == 0 {
+                code = 3;
+            }
+        }
     }
-    ExitCode::from(summary.exit_code())
+    ExitCode::from(code)
 }
 
 fn paint(v: llm_contract::outcome::Verdict, line: &str) -> String {

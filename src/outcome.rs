@@ -98,6 +98,71 @@ pub struct CaseOutcome {
     /// Things worth knowing that fail nothing (an old fixture, say).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The `X-Client-Request-Id` header this case's requests carried (`llmc-<run-id>-<n>`, the
+    /// same on every attempt); `None` when nothing was sent.
+    pub client_request_id: Option<String>,
+    /// Token counts, when the response body or the stream's usage chunk carried them.
+    pub usage: Option<Usage>,
+    /// What a client's parser made of the response; `None` when nothing was sent or judged.
+    pub parser_outcome: Option<ParserOutcome>,
+}
+
+/// Token usage as the endpoint reported it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: Option<u64>,
+    pub total_tokens: Option<u64>,
+}
+
+impl Usage {
+    /// Reads a `usage` object; `None` when it is not an object or carries none of the counts.
+    pub fn from_value(v: &serde_json::Value) -> Option<Usage> {
+        let count = |k: &str| v.get(k).and_then(serde_json::Value::as_u64);
+        let u = Usage {
+            prompt_tokens: count("prompt_tokens"),
+            completion_tokens: count("completion_tokens"),
+            total_tokens: count("total_tokens"),
+        };
+        (v.is_object() && u != Usage::default()).then_some(u)
+    }
+}
+
+/// What a client parsing the response would have got, in one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParserOutcome {
+    /// The body (or every frame) parsed and matched its schema, with content where some was due.
+    Success,
+    /// The body or a frame was not JSON (an HTML page, text, an empty or oversized body).
+    InvalidJson,
+    /// JSON that breaks its schema: a required field missing or of the wrong type.
+    MissingField,
+    /// A finished answer with no content and no tool calls.
+    EmptyContent,
+    /// A deadline passed: before the head, or a stream went silent or overran.
+    Timeout,
+    /// The connection failed (refused, reset) with no complete response.
+    Transport,
+    /// A stream ended without its terminal event.
+    StreamCut,
+    /// An in-band error frame arrived inside a 200 stream.
+    ErrorFrame,
+}
+
+impl ParserOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParserOutcome::Success => "success",
+            ParserOutcome::InvalidJson => "invalid_json",
+            ParserOutcome::MissingField => "missing_field",
+            ParserOutcome::EmptyContent => "empty_content",
+            ParserOutcome::Timeout => "timeout",
+            ParserOutcome::Transport => "transport",
+            ParserOutcome::StreamCut => "stream_cut",
+            ParserOutcome::ErrorFrame => "error_frame",
+        }
+    }
 }
 
 impl CaseOutcome {

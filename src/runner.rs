@@ -16,10 +16,11 @@ use crate::context::Secret;
 use crate::contract::{AuthMode, BodyTemplate, Plan, RetryPolicy, StreamExpect};
 use crate::drift::{self, StreamShape};
 use crate::fixture::{Fixture, FixtureResponse, FixtureStore, Provenance};
-use crate::outcome::{CaseOutcome, Drift, Mode, Verdict};
+use crate::outcome::{CaseOutcome, Drift, Mode, ParserOutcome, Usage, Verdict};
 use crate::record::{self, Capture};
 use crate::recorded::{MISMATCH, NO_FIXTURE, REPLAY_HEADER};
 use crate::retry::{self, Budget, Jitter, WaitSource};
+use crate::runid::{RunId, CLIENT_REQUEST_ID_HEADER};
 use crate::sanitize::{Sanitizer, INVALID_TOKEN};
 use crate::schema::SchemaRegistry;
 use crate::sse::{SseItem, SseParser};
@@ -82,6 +83,10 @@ pub struct Runner {
     options: RunOptions,
     budget: Option<Budget>,
     jitter: Jitter,
+    /// Names this run in every client request id.
+    run_id: RunId,
+    /// Cases sent so far: the `<n>` of `llmc-<run-id>-<n>`.
+    sent: std::sync::atomic::AtomicU64,
 }
 
 /// One attempt's judged result, before the retry decision and the class expectation.
@@ -116,7 +121,19 @@ impl Runner {
             budget: options.max_requests.map(Budget::new),
             options,
             jitter: Jitter::from_clock(),
+            run_id: RunId::new(),
+            sent: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Uses the given run id in client request ids (the CLI's, which also names the reports).
+    pub fn with_run_id(mut self, run_id: RunId) -> Self {
+        self.run_id = run_id;
+        self
+    }
+
+    pub fn run_id(&self) -> &RunId {
+        &self.run_id
     }
 
     pub fn sanitizer(&self) -> &Sanitizer {
@@ -207,7 +224,7 @@ impl Runner {
                 return out;
             }
         }
-        let outgoing = match self.request(plan, endpoint) {
+        let mut outgoing = match self.request(plan, endpoint) {
             Ok(o) => o,
             Err(message) => {
                 out.verdict = Verdict::Error;
@@ -215,6 +232,23 @@ impl Runner {
                 out.reason = message.clone();
                 out.failures.push(format!("config: {message}"));
                 return out;
+            }
+        };
+        // One client request id per case, the same on each of its attempts; a case that sets the
+        // header itself keeps its own.
+        let client_request_id = match outgoing
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(CLIENT_REQUEST_ID_HEADER))
+        {
+            Some((_, v)) => v.clone(),
+            None => {
+                let n = self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                let id = self.run_id.client_request_id(n);
+                outgoing
+                    .headers
+                    .push((CLIENT_REQUEST_ID_HEADER.to_string(), id.clone()));
+                id
             }
         };
         let policy = self.policy(plan);
@@ -288,6 +322,7 @@ impl Runner {
         if let Some(f) = &fixture {
             self.fixture_age(f, &fixture_path, &mut out);
         }
+        out.client_request_id = Some(client_request_id);
         out.retries = retry;
         out.attempt_statuses = statuses;
         out.retry_waits_ms = waits_ms;
@@ -493,6 +528,11 @@ impl Runner {
         out.class = c.class;
         out.reason = c.reason.clone();
         out.latency_ms = ms(e.after);
+        out.parser_outcome = Some(if e.kind == classify::TransportFailure::Timeout {
+            ParserOutcome::Timeout
+        } else {
+            ParserOutcome::Transport
+        });
         let name = e.deadline.map_or("transport".to_string(), |d| {
             format!("deadline ({})", d.name())
         });
@@ -585,6 +625,7 @@ impl Runner {
                 }
                 obs.stream = Some(end);
                 out.finish_reason = sink.finish.first().and_then(|(_, r)| r.clone());
+                out.usage = sink.usage.as_ref().and_then(Usage::from_value);
                 if end == classify::StreamEnd::Complete {
                     obs.soft = Soft::detect(
                         out.finish_reason.as_deref(),
@@ -614,6 +655,7 @@ impl Runner {
                 };
                 match &json {
                     Some(doc) => {
+                        out.usage = doc.get("usage").and_then(Usage::from_value);
                         obs.error = ApiError::from_body(doc);
                         if !success && obs.error.is_none() {
                             // An error body of no known dialect is kept as it came (sanitized).
@@ -685,6 +727,7 @@ impl Runner {
         obs.too_slow = self.limits(plan, out, &mut failures);
         out.failures = failures;
         out.error = obs.error.clone();
+        out.parser_outcome = Some(parser_outcome(&obs, &r.body, sink));
         let c = classify::classify(&obs);
         out.class = c.class;
         out.reason = c.reason.clone();
@@ -926,7 +969,52 @@ fn blank(plan: &Plan, mode: Mode) -> CaseOutcome {
         retry_waits_ms: Vec::new(),
         case_ms: 0.0,
         notes: Vec::new(),
+        client_request_id: None,
+        usage: None,
+        parser_outcome: None,
     }
+}
+
+/// What a client's parser made of a judged response, from what the checks observed.
+/// A stream whose frames all parsed and matched their schema parses as a success even when its
+/// framing broke the contract (a second `[DONE]`, frames after it): the verdict says that.
+fn parser_outcome(obs: &Observation, body: &ReceivedBody, sink: &StreamCheck<'_>) -> ParserOutcome {
+    use classify::StreamEnd;
+    if let Some(t) = obs.transport {
+        return if t == classify::TransportFailure::Timeout {
+            ParserOutcome::Timeout
+        } else {
+            ParserOutcome::Transport
+        };
+    }
+    match obs.stream {
+        Some(StreamEnd::ErrorFrame) => return ParserOutcome::ErrorFrame,
+        Some(StreamEnd::Stalled) => return ParserOutcome::Timeout,
+        Some(StreamEnd::Cut) => {
+            let deadline = matches!(body, ReceivedBody::Stream(r) if matches!(r.stop, transport::StreamStop::Deadline(..)));
+            return if deadline {
+                ParserOutcome::Timeout
+            } else {
+                ParserOutcome::StreamCut
+            };
+        }
+        Some(StreamEnd::Malformed) if sink.invalid_json => return ParserOutcome::InvalidJson,
+        Some(StreamEnd::Malformed) if sink.schema_failed => return ParserOutcome::MissingField,
+        Some(StreamEnd::Malformed | StreamEnd::Complete) | None => {}
+    }
+    if matches!(
+        obs.body,
+        Some(BodyKind::Html | BodyKind::OtherText | BodyKind::Empty | BodyKind::TooLarge)
+    ) {
+        return ParserOutcome::InvalidJson;
+    }
+    if obs.schema_ok == Some(false) {
+        return ParserOutcome::MissingField;
+    }
+    if obs.soft == Some(Soft::Empty) {
+        return ParserOutcome::EmptyContent;
+    }
+    ParserOutcome::Success
 }
 
 /// Sets the verdict and the outcome's class from the failures.

@@ -49,6 +49,8 @@ fn patterns() -> &'static Patterns {
 pub struct Sanitizer {
     /// Known secret values, longest first so a key that contains another is removed whole.
     secrets: Vec<String>,
+    /// Base URLs and the placeholder that stands for each (`[BASE_URL:<target>]`).
+    aliases: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for Sanitizer {
@@ -77,9 +79,27 @@ impl Sanitizer {
         }
     }
 
+    /// Replaces a live base URL by its target's name wherever it appears (a transport error
+    /// names the URL it could not reach): a base URL may carry a tenant, a deployment or a key,
+    /// and reports refer to it by its alias only.
+    pub fn add_alias(&mut self, base_url: &str, target: &str) {
+        let url = base_url.trim_end_matches('/');
+        if url.len() >= 8 && !self.aliases.iter().any(|(u, _)| u == url) {
+            self.aliases
+                .push((url.to_string(), format!("[BASE_URL:{target}]")));
+            self.aliases
+                .sort_by_key(|(u, _)| std::cmp::Reverse(u.len()));
+        }
+    }
+
     /// Sanitizes a piece of text.
     pub fn text(&self, input: &str) -> String {
         let mut out = input.to_string();
+        for (url, alias) in &self.aliases {
+            if out.contains(url.as_str()) {
+                out = out.replace(url.as_str(), alias);
+            }
+        }
         for secret in &self.secrets {
             if out.contains(secret.as_str()) {
                 out = out.replace(secret.as_str(), API_KEY);
@@ -493,6 +513,16 @@ mod tests {
             ]
         );
         assert!(hits.iter().all(|h| !h.masked.contains("abcdefghijklmnop")));
+    }
+
+    #[test]
+    fn base_urls_become_their_alias() {
+        let mut s = Sanitizer::new();
+        s.add_alias("https://tenant-7.example.invalid/v1/", "gw");
+        assert_eq!(
+            s.text("error sending request for url (https://tenant-7.example.invalid/v1/chat/completions)"),
+            "error sending request for url ([BASE_URL:gw]/chat/completions)"
+        );
     }
 
     #[test]

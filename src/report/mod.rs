@@ -1,0 +1,303 @@
+//! Rendering outcomes: the terminal's lines, and the reports every run writes to
+//! `reports/<run-id>/` and `reports/latest/`: `junit.xml`, `report.json`, `summary.md` and
+//! `index.html`.
+//!
+//! Every report is rendered from one [`Reports`]: the run's outcomes after one more pass through
+//! the run's [`Sanitizer`]. The failure text in JUnit, Markdown and HTML is [`terminal_text`], the
+//! terminal's own text without colour.
+
+pub mod html;
+pub mod json;
+pub mod junit;
+pub mod markdown;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::outcome::{CaseOutcome, Drift, Mode, Verdict};
+use crate::runid::RunId;
+use crate::sanitize::Sanitizer;
+
+/// Counts by verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub total: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub errors: usize,
+    pub skipped: usize,
+}
+
+impl Summary {
+    pub fn of(outcomes: &[CaseOutcome]) -> Summary {
+        let mut s = Summary {
+            total: outcomes.len(),
+            ..Summary::default()
+        };
+        for o in outcomes {
+            match o.verdict {
+                Verdict::Pass => s.passed += 1,
+                Verdict::Fail => s.failed += 1,
+                Verdict::Error => s.errors += 1,
+                Verdict::Skip => s.skipped += 1,
+            }
+        }
+        s
+    }
+
+    /// The process exit code: 0 all passed (skips allowed), 1 any contract failure, 3 when
+    /// nothing failed but something could not be judged (transport or harness errors only).
+    /// (2, configuration and contract-file errors, is decided before anything runs.)
+    pub fn exit_code(&self) -> u8 {
+        if self.failed > 0 {
+            1
+        } else if self.errors > 0 {
+            3
+        } else {
+            0
+        }
+    }
+
+    pub fn line(&self) -> String {
+        format!(
+            "{} passed, {} failed, {} errors, {} skipped ({} cases)",
+            self.passed, self.failed, self.errors, self.skipped, self.total
+        )
+    }
+}
+
+/// One line for a case: verdict, id, status, class, latency.
+pub fn line(o: &CaseOutcome) -> String {
+    let status = o.status.map_or("---".to_string(), |s| s.to_string());
+    format!(
+        "{:<5} {:<40} {:>3}  {:<20} {:>9.1} ms",
+        o.verdict.as_str().to_ascii_uppercase(),
+        o.id,
+        status,
+        o.class.as_str(),
+        o.latency_ms
+    )
+}
+
+/// The detail shown under a case that did not pass: reason and failures, indented.
+pub fn details(o: &CaseOutcome) -> String {
+    let mut out = String::new();
+    for n in &o.notes {
+        out.push_str(&format!("      note: {n}\n"));
+    }
+    if let Drift::Changed { labels } = &o.drift {
+        if o.verdict == Verdict::Pass {
+            for l in labels {
+                out.push_str(&format!("      drift (reported, passes): {l}\n"));
+            }
+        }
+    }
+    if o.verdict == Verdict::Pass {
+        return out;
+    }
+    if !o.reason.is_empty() {
+        out.push_str(&format!("      why: {}\n", o.reason));
+    }
+    if let Some(e) = &o.error {
+        out.push_str(&format!(
+            "      error: {} — {}\n",
+            e.describe(),
+            e.message.as_deref().unwrap_or("(no message)")
+        ));
+    }
+    for f in &o.failures {
+        let mut lines = f.lines();
+        if let Some(first) = lines.next() {
+            out.push_str(&format!("      - {first}\n"));
+        }
+        for l in lines {
+            out.push_str(&format!("        {l}\n"));
+        }
+    }
+    if let Drift::NotRun { reason } = &o.drift {
+        if o.verdict == Verdict::Fail && reason != "not compared" {
+            out.push_str(&format!("      drift: not run ({reason})\n"));
+        }
+    }
+    out
+}
+
+/// The terminal's text for a case, without colour: its [`line`], a newline, and its [`details`]
+/// (empty for a pass). JUnit, Markdown and HTML quote exactly this.
+pub fn terminal_text(o: &CaseOutcome) -> String {
+    format!("{}\n{}", line(o), details(o))
+}
+
+/// A report could not be rendered or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot render junit.xml: {0}")]
+    Junit(#[from] quick_junit::SerializeError),
+    #[error("cannot render report.json: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// What the reports say about the run itself.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    pub run_id: RunId,
+    pub mode: Mode,
+}
+
+/// One run's outcomes, sanitized, ready for every renderer.
+#[derive(Debug, Clone)]
+pub struct Reports {
+    pub info: RunInfo,
+    pub outcomes: Vec<CaseOutcome>,
+    pub summary: Summary,
+}
+
+/// The report files, in the order they are written.
+pub const FILES: [&str; 4] = ["junit.xml", "report.json", "summary.md", "index.html"];
+
+/// Where a run's reports went.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// `reports/<run-id>/`
+    pub dir: PathBuf,
+    /// `reports/latest/`, a copy of the same files.
+    pub latest: PathBuf,
+}
+
+impl Reports {
+    /// Takes the run's outcomes through the sanitizer once more (a no-op for the runner's own
+    /// outcomes, which already passed it), so no renderer sees an unsanitized text.
+    pub fn new(info: RunInfo, outcomes: &[CaseOutcome], sanitizer: &Sanitizer) -> Reports {
+        let outcomes: Vec<CaseOutcome> = outcomes
+            .iter()
+            .cloned()
+            .map(|o| o.sanitize(sanitizer))
+            .collect();
+        Reports {
+            summary: Summary::of(&outcomes),
+            info,
+            outcomes,
+        }
+    }
+
+    /// Every report as (file name, bytes), in [`FILES`] order.
+    pub fn render(&self) -> Result<Vec<(&'static str, Vec<u8>)>, ReportError> {
+        Ok(vec![
+            (FILES[0], junit::render(self)?.into_bytes()),
+            (FILES[1], json::render(self)?.into_bytes()),
+            (FILES[2], markdown::render(self).into_bytes()),
+            (FILES[3], html::render(self).into_bytes()),
+        ])
+    }
+
+    /// Writes every report to `<reports>/<run-id>/` and copies them to `<reports>/latest/`; each
+    /// file is written to a temporary name and renamed into place, so a reader never sees half a
+    /// report.
+    pub fn write(&self, reports: &Path) -> Result<Written, ReportError> {
+        let files = self.render()?;
+        let dir = reports.join(self.info.run_id.as_str());
+        let latest = reports.join("latest");
+        for d in [&dir, &latest] {
+            std::fs::create_dir_all(d).map_err(|source| ReportError::Io {
+                path: d.clone(),
+                source,
+            })?;
+            for (name, bytes) in &files {
+                write_atomic(&d.join(name), bytes)?;
+            }
+        }
+        Ok(Written { dir, latest })
+    }
+
+    /// The targets in the order they first appear, with their outcomes.
+    pub fn by_target(&self) -> Vec<(&str, Vec<&CaseOutcome>)> {
+        let mut groups: Vec<(&str, Vec<&CaseOutcome>)> = Vec::new();
+        for o in &self.outcomes {
+            match groups.iter_mut().find(|(t, _)| *t == o.target) {
+                Some((_, v)) => v.push(o),
+                None => groups.push((o.target.as_str(), vec![o])),
+            }
+        }
+        groups
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let io = |source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+/// Writes `<reports>/latest/report.json` alone, atomically, for a fresh run id; `run` writes
+/// every report with [`Reports::write`].
+pub fn write_json(
+    reports: &Path,
+    mode: &str,
+    outcomes: &[CaseOutcome],
+) -> std::io::Result<PathBuf> {
+    let info = RunInfo {
+        run_id: RunId::new(),
+        mode: if mode == "live" {
+            Mode::Live
+        } else {
+            Mode::Recorded
+        },
+    };
+    let r = Reports::new(info, outcomes, &Sanitizer::new());
+    let text = json::render(&r).map_err(std::io::Error::other)?;
+    let dir = reports.join("latest");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("report.json");
+    write_atomic(&path, text.as_bytes()).map_err(std::io::Error::other)?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_json_alone_writes_latest_report_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_json(dir.path(), "live", &[]).unwrap();
+        assert_eq!(path, dir.path().join("latest/report.json"));
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(doc["mode"], "live");
+        assert_eq!(doc["summary"]["total"], 0);
+        assert_eq!(doc["exit_code"], 0);
+        // Nothing but the report is left behind (no temporary file).
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("latest"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["report.json"]);
+    }
+}

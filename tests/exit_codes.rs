@@ -1,0 +1,228 @@
+//! The exit codes CI gates on, one test per code, each running the real binary:
+//! 0 every case passed; 1 a contract failure or drift; 2 a configuration or contract-file error;
+//! 3 transport or harness errors only. And `lint`: 0 clean, 2 with problems at file:line:col.
+
+mod common;
+
+use std::path::Path;
+
+use common::{llm_contract, root, text, Mock};
+
+fn copy(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+fn suite_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy(&root().join("contracts"), &dir.path().join("contracts"));
+    copy(&root().join("fixtures"), &dir.path().join("fixtures"));
+    dir
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} lacks {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// `run` offline on a suite directory; returns the exit code, stdout and stderr.
+fn run(suite: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
+    let reports = tempfile::tempdir().unwrap();
+    let contracts = suite.join("contracts");
+    let fixtures = suite.join("fixtures");
+    let mut args = vec![
+        "run",
+        "--contracts",
+        contracts.to_str().unwrap(),
+        "--fixtures",
+        fixtures.to_str().unwrap(),
+        "--reports",
+        reports.path().to_str().unwrap(),
+        "--time-scale",
+        "0",
+    ];
+    args.extend_from_slice(extra);
+    let out = llm_contract(&args, &[], suite);
+    let (stdout, stderr) = text(&out);
+    (out.status.code(), stdout, stderr)
+}
+
+#[test]
+fn exit_0_when_every_case_passes() {
+    let (code, stdout, stderr) = run(&root(), &[]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("10 passed, 0 failed, 0 errors, 0 skipped"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn exit_1_on_a_contract_failure() {
+    let dir = suite_copy();
+    edit(
+        &dir.path()
+            .join("contracts/chat_completions/happy_path.yaml"),
+        "  status: 200",
+        "  status: 201",
+    );
+    let (code, stdout, stderr) = run(dir.path(), &[]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("9 passed, 1 failed, 0 errors"), "{stdout}");
+}
+
+#[test]
+fn exit_1_on_contract_drift_live() {
+    // A 200 whose body lost `choices`: the API changed under the contract.
+    let mock = Mock::start();
+    let reports = tempfile::tempdir().unwrap();
+    let base = mock.base("missing-field");
+    let out = llm_contract(
+        &[
+            "run",
+            "--live",
+            "--base-url",
+            &base,
+            "--api-key-env",
+            "LLMC_TEST_KEY",
+            "--case",
+            "happy_path",
+            "--reports",
+            reports.path().to_str().unwrap(),
+            "--time-scale",
+            "0",
+        ],
+        &[("LLMC_TEST_KEY", "test-key-exit-0001")],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    let r = common::report(reports.path());
+    assert_eq!(
+        common::case(&r, "openai_compatible::happy_path")["class"],
+        "contract_drift"
+    );
+}
+
+#[test]
+fn exit_2_on_a_broken_case_file_and_nothing_runs() {
+    let dir = suite_copy();
+    edit(
+        &dir.path().join("contracts/chat_completions/streaming.yaml"),
+        "  class: ok",
+        "  clas: ok",
+    );
+    let (code, stdout, stderr) = run(dir.path(), &[]);
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("streaming.yaml:"), "{stderr}");
+    assert!(!stdout.contains("PASS"), "nothing runs: {stdout}");
+}
+
+#[test]
+fn exit_3_when_nothing_could_be_judged() {
+    // Offline, a target without fixtures has nothing to replay: every case is an error.
+    let (code, stdout, stderr) = run(&root(), &["--target", "openai_compatible"]);
+    assert_eq!(code, Some(3), "{stdout}{stderr}");
+    assert!(stdout.contains("0 passed, 0 failed, 10 errors"), "{stdout}");
+}
+
+#[test]
+fn the_help_documents_every_exit_code() {
+    for args in [&["--help"][..], &["run", "--help"][..]] {
+        let out = llm_contract(args, &[], &root());
+        let (stdout, _) = text(&out);
+        assert_eq!(out.status.code(), Some(0));
+        for code in [
+            "0 every case passed",
+            "1 a contract failure or drift",
+            "2 a configuration or contract-file error",
+            "3 transport or harness errors only",
+        ] {
+            assert!(stdout.contains(code), "{args:?}: {code}\n{stdout}");
+        }
+    }
+    let out = llm_contract(&["lint", "--help"], &[], &root());
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.contains("0 no problem found; 2 problems"),
+        "{stdout}"
+    );
+}
+
+fn lint(suite: &Path) -> (Option<i32>, String) {
+    let contracts = suite.join("contracts");
+    let fixtures = suite.join("fixtures");
+    let out = llm_contract(
+        &[
+            "lint",
+            "--contracts",
+            contracts.to_str().unwrap(),
+            "--fixtures",
+            fixtures.to_str().unwrap(),
+        ],
+        &[],
+        suite,
+    );
+    (out.status.code(), text(&out).0)
+}
+
+#[test]
+fn lint_is_clean_on_the_repository_and_sends_nothing() {
+    let (code, stdout) = lint(&root());
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(
+        stdout.trim(),
+        "lint: no problems: 10 cases, 3 targets (30 plans), 3 schemas, 20 fixtures"
+    );
+}
+
+#[test]
+fn lint_names_each_problem_at_file_line_column_and_exits_2() {
+    let dir = suite_copy();
+    let c = dir.path().join("contracts");
+    // An undefined placeholder (found only by planning for every target).
+    edit(
+        &c.join("chat_completions/missing_auth.yaml"),
+        "${model}",
+        "${modle}",
+    );
+    // A fixture whose case was renamed away.
+    std::fs::rename(
+        dir.path().join("fixtures/cometapi/invalid_role.json"),
+        dir.path().join("fixtures/cometapi/invalid_rol.json"),
+    )
+    .unwrap();
+    let (code, stdout) = lint(dir.path());
+    assert_eq!(code, Some(2), "{stdout}");
+    let placeholder = regex::Regex::new(r"missing_auth\.yaml:\d+:\d+").unwrap();
+    assert!(placeholder.is_match(&stdout), "{stdout}");
+    assert!(stdout.contains("did you mean `${model}`?"), "{stdout}");
+    assert!(
+        stdout.contains("fixture for case `invalid_rol`, which does not exist"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("did you mean `invalid_role`?"), "{stdout}");
+    assert!(
+        stdout.contains("a recorded run would end this case in an error"),
+        "{stdout}"
+    );
+    assert!(stdout.trim_end().ends_with("problem(s)"), "{stdout}");
+
+    // A YAML error stops loading: still exit 2, with its location.
+    edit(
+        &c.join("chat_completions/happy_path.yaml"),
+        "  status: 200",
+        "  stauts: 200",
+    );
+    let (code, stdout) = lint(dir.path());
+    assert_eq!(code, Some(2), "{stdout}");
+    let at = regex::Regex::new(r"happy_path\.yaml:\d+:\d+").unwrap();
+    assert!(at.is_match(&stdout), "{stdout}");
+}

@@ -1,0 +1,596 @@
+//! The reports a run writes: one recorded run whose cases pass, fail, error and skip, and the four
+//! files it leaves in `reports/<run-id>/` and `reports/latest/` — JUnit (parsed back with
+//! quick-junit), report.json (validated against contracts/report.schema.json), summary.md and
+//! index.html — checked against each other and against what the terminal printed. And the
+//! X-Client-Request-Id header, as a server receives it.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
+use serde_json::Value;
+
+use common::{llm_contract, root, text};
+
+fn copy(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} lacks {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// The repository's suite, edited so that one run has every verdict:
+/// `happy_path` fails (it now expects 201), `invalid_role` errors (its fixture resets the
+/// connection before any header), `missing_model` is skipped by the target; the rest pass.
+fn mixed_suite() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy(&root().join("contracts"), &dir.path().join("contracts"));
+    copy(&root().join("fixtures"), &dir.path().join("fixtures"));
+    let c = dir.path().join("contracts");
+    edit(
+        &c.join("chat_completions/happy_path.yaml"),
+        "  status: 200",
+        "  status: 201",
+    );
+    let target = c.join("targets/cometapi.yaml");
+    let mut t = std::fs::read_to_string(&target).unwrap();
+    t.push_str("skip:\n  missing_model: not offered by this gateway (a test's edit)\n");
+    std::fs::write(&target, t).unwrap();
+    let fixture = dir.path().join("fixtures/cometapi/invalid_role.json");
+    let mut f: Value = serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
+    f["response"] = serde_json::json!({"reset_before_headers": true});
+    std::fs::write(&fixture, serde_json::to_string_pretty(&f).unwrap()).unwrap();
+    dir
+}
+
+struct Run {
+    stdout: String,
+    code: Option<i32>,
+    reports: tempfile::TempDir,
+    _suite: tempfile::TempDir,
+}
+
+impl Run {
+    fn latest(&self, name: &str) -> String {
+        std::fs::read_to_string(self.reports.path().join("latest").join(name))
+            .unwrap_or_else(|e| panic!("latest/{name}: {e}"))
+    }
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.latest("report.json")).unwrap()
+    }
+}
+
+fn mixed_run() -> Run {
+    let suite = mixed_suite();
+    let reports = tempfile::tempdir().unwrap();
+    let contracts = suite.path().join("contracts");
+    let fixtures = suite.path().join("fixtures");
+    let out = llm_contract(
+        &[
+            "run",
+            "--contracts",
+            contracts.to_str().unwrap(),
+            "--fixtures",
+            fixtures.to_str().unwrap(),
+            "--reports",
+            reports.path().to_str().unwrap(),
+            "--time-scale",
+            "0",
+        ],
+        &[],
+        suite.path(),
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(stderr.is_empty(), "stderr:\n{stderr}");
+    Run {
+        stdout,
+        code: out.status.code(),
+        reports,
+        _suite: suite,
+    }
+}
+
+const FAILING: &str = "cometapi::happy_path";
+const ERRORING: &str = "cometapi::invalid_role";
+const SKIPPED: &str = "cometapi::missing_model";
+
+fn verdicts(r: &Value) -> Vec<(String, String)> {
+    r["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_mixed_run_writes_four_reports_in_its_own_directory_and_latest() {
+    let run = mixed_run();
+    assert_eq!(run.code, Some(1), "a failing case exits 1:\n{}", run.stdout);
+    let r = run.json();
+    let v = verdicts(&r);
+    assert_eq!(v.len(), 10);
+    let of = |id: &str| v.iter().find(|(i, _)| i == id).unwrap().1.clone();
+    assert_eq!(of(FAILING), "fail");
+    assert_eq!(of(ERRORING), "error");
+    assert_eq!(of(SKIPPED), "skip");
+    assert_eq!(v.iter().filter(|(_, x)| x == "pass").count(), 7);
+    assert_eq!(r["exit_code"], 1);
+
+    // reports/<run-id>/ and reports/latest/, the same four files, nothing half-written left.
+    let run_id = r["run_id"].as_str().unwrap();
+    let re = regex::Regex::new(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$").unwrap();
+    assert!(re.is_match(run_id), "{run_id}");
+    let mut dirs: Vec<String> = files_in(run.reports.path())
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    assert_eq!(dirs, vec![run_id.to_string(), "latest".to_string()]);
+    for d in [run_id, "latest"] {
+        let names: Vec<String> = files_in(&run.reports.path().join(d))
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            ["index.html", "junit.xml", "report.json", "summary.md"],
+            "{d}"
+        );
+    }
+    for name in llm_contract::report::FILES {
+        let a = std::fs::read(run.reports.path().join(run_id).join(name)).unwrap();
+        let b = std::fs::read(run.reports.path().join("latest").join(name)).unwrap();
+        assert_eq!(a, b, "{name} differs between {run_id}/ and latest/");
+        assert!(
+            !String::from_utf8_lossy(&a).contains('\x1b'),
+            "{name}: ANSI"
+        );
+    }
+    assert!(run.stdout.contains(&format!(
+        "reports: {}",
+        run.reports.path().join(run_id).display()
+    )));
+
+    // A second run adds its own directory and replaces latest/.
+    let second = mixed_run();
+    let r2 = second.json();
+    assert_ne!(r2["run_id"], r["run_id"]);
+}
+
+/// The block the terminal printed for a case: its line and the indented lines under it.
+fn terminal_block(stdout: &str, id: &str) -> String {
+    let lines: Vec<&str> = stdout.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.split_whitespace().nth(1) == Some(id))
+        .unwrap_or_else(|| panic!("{id} not in stdout:\n{stdout}"));
+    let mut end = start + 1;
+    while end < lines.len() && lines[end].starts_with("      ") {
+        end += 1;
+    }
+    let mut block = lines[start..end].join("\n");
+    block.push('\n');
+    block
+}
+
+#[test]
+fn junit_has_a_suite_per_target_and_failure_error_skipped_with_the_terminals_text() {
+    let run = mixed_run();
+    let xml = run.latest("junit.xml");
+    let report = Report::deserialize_from_str(&xml).expect("junit.xml parses back");
+    assert_eq!(report.tests, 10);
+    assert_eq!(report.failures, 1);
+    assert_eq!(report.errors, 1);
+    assert_eq!(report.test_suites.len(), 1);
+    let suite = &report.test_suites[0];
+    assert_eq!(suite.name.as_str(), "cometapi");
+    assert_eq!(suite.test_cases.len(), 10);
+    let mut seen = BTreeSet::new();
+    for tc in &suite.test_cases {
+        let id = format!("cometapi::{}", tc.name.as_str());
+        seen.insert(id.clone());
+        assert_eq!(tc.classname.as_ref().map(|c| c.as_str()), Some("cometapi"));
+        let props: Vec<(&str, &str)> = tc
+            .properties
+            .iter()
+            .map(|p| (p.name.as_str(), p.value.as_str()))
+            .collect();
+        for key in [
+            "class",
+            "status",
+            "retries",
+            "latency_ms",
+            "ttfb_ms",
+            "first_token_ms",
+            "client_request_id",
+        ] {
+            assert!(props.iter().any(|(k, _)| *k == key), "{id}: no {key}");
+        }
+        match &tc.status {
+            TestCaseStatus::Success { .. } => {
+                assert!(
+                    ![FAILING, ERRORING, SKIPPED].contains(&id.as_str()),
+                    "{id} passed"
+                );
+            }
+            TestCaseStatus::NonSuccess {
+                kind,
+                description,
+                ty,
+                ..
+            } => {
+                let expected = if id == FAILING {
+                    NonSuccessKind::Failure
+                } else {
+                    assert_eq!(id, ERRORING);
+                    NonSuccessKind::Error
+                };
+                assert_eq!(*kind, expected, "{id}");
+                let class = props.iter().find(|(k, _)| *k == "class").unwrap().1;
+                assert_eq!(ty.as_ref().map(|t| t.as_str()), Some(class));
+                // The failure text is what the terminal printed for the case, uncoloured.
+                // (XML keeps the text; quick-junit's reader trims the final newline.)
+                let d = description.as_ref().expect("a failure text").as_str();
+                assert_eq!(
+                    d.trim_end(),
+                    terminal_block(&run.stdout, &id).trim_end(),
+                    "{id}"
+                );
+            }
+            TestCaseStatus::Skipped { message, .. } => {
+                assert_eq!(id, SKIPPED);
+                assert!(message
+                    .as_ref()
+                    .unwrap()
+                    .as_str()
+                    .contains("skipped by target"));
+            }
+        }
+    }
+    assert_eq!(seen.len(), 10);
+    let failing = suite
+        .test_cases
+        .iter()
+        .find(|t| t.name.as_str() == "happy_path")
+        .unwrap();
+    let status = failing
+        .properties
+        .iter()
+        .find(|p| p.name.as_str() == "status")
+        .unwrap();
+    assert_eq!(status.value.as_str(), "200");
+}
+
+#[test]
+fn report_json_validates_against_its_published_schema_and_carries_the_checklist() {
+    let run = mixed_run();
+    let doc = run.json();
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("contracts/report.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let v = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .offline()
+        .build(&schema)
+        .expect("report.schema.json compiles");
+    let errors: Vec<String> = v
+        .iter_errors(&doc)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    // The schema is not vacuous: a report without a checklist field fails it.
+    let mut broken = doc.clone();
+    broken["cases"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("parser_outcome");
+    assert!(!v.is_valid(&broken));
+    let mut broken = doc.clone();
+    broken["cases"][0]["verdict"] = Value::from("passed");
+    assert!(!v.is_valid(&broken));
+
+    let run_id = doc["run_id"].as_str().unwrap();
+    let cases = doc["cases"].as_array().unwrap();
+    let mut ids = BTreeSet::new();
+    for c in cases {
+        let id = c["id"].as_str().unwrap();
+        for key in llm_contract::report::json::CHECKLIST {
+            assert!(c.get(key).is_some(), "{id}: no {key}");
+        }
+        assert_eq!(c["base_url_alias"], c["target"]);
+        let verdict = c["verdict"].as_str().unwrap();
+        if verdict == "skip" {
+            assert!(c["client_request_id"].is_null(), "{id}: nothing was sent");
+            assert!(c["parser_outcome"].is_null());
+        } else {
+            let crid = c["client_request_id"].as_str().unwrap();
+            let n = crid
+                .strip_prefix(&format!("llmc-{run_id}-"))
+                .unwrap_or_else(|| panic!("{id}: {crid}"));
+            assert!(n.parse::<u32>().is_ok(), "{crid}");
+            assert!(ids.insert(crid.to_string()), "{crid} used twice");
+        }
+    }
+    let case = |id: &str| cases.iter().find(|c| c["id"] == id).unwrap();
+    assert_eq!(case(ERRORING)["parser_outcome"], "transport");
+    assert_eq!(case(ERRORING)["retries"], 2);
+    assert_eq!(case(FAILING)["parser_outcome"], "success");
+    assert_eq!(case("cometapi::happy_path")["usage"]["total_tokens"], 21);
+    let stream = case("cometapi::streaming_with_usage");
+    assert_eq!(stream["stream"], true);
+    assert!(stream["usage"]["total_tokens"].as_u64().unwrap() > 0);
+    assert!(stream["first_token_ms"].as_f64().is_some());
+    assert_eq!(case("cometapi::missing_auth")["usage"], Value::Null);
+    assert_eq!(case("cometapi::missing_auth")["finish_reason"], Value::Null);
+    // The target's URL never appears, only its alias (offline, a transport error names the
+    // recorded endpoint's loopback URL, which is no secret).
+    assert!(!run.latest("report.json").contains("cometapi.com"));
+}
+
+#[test]
+fn summary_md_has_a_row_per_case_and_a_section_per_case_that_did_not_pass() {
+    let run = mixed_run();
+    let md = run.latest("summary.md");
+    let doc = run.json();
+    assert!(
+        md.contains("7 passed, 1 failed, 1 errors, 1 skipped (10 cases)"),
+        "{md}"
+    );
+    assert!(md.contains("| verdict | case | status | class | latency (ms) |"));
+    for c in doc["cases"].as_array().unwrap() {
+        let id = c["id"].as_str().unwrap();
+        let rows: Vec<&str> = md
+            .lines()
+            .filter(|l| l.starts_with("| ") && l.contains(&format!("`{id}`")))
+            .collect();
+        assert_eq!(rows.len(), 1, "{id}:\n{md}");
+        assert!(
+            rows[0].contains(c["verdict"].as_str().unwrap()),
+            "{}",
+            rows[0]
+        );
+        assert!(
+            rows[0].contains(c["class"].as_str().unwrap()),
+            "{}",
+            rows[0]
+        );
+    }
+    let sections: Vec<&str> = md.lines().filter(|l| l.starts_with("### ")).collect();
+    assert_eq!(
+        sections,
+        [
+            "### FAIL `cometapi::happy_path`",
+            "### ERROR `cometapi::invalid_role`",
+            "### SKIP `cometapi::missing_model`"
+        ]
+    );
+    for id in [FAILING, ERRORING, SKIPPED] {
+        let block = terminal_block(&run.stdout, id);
+        let fenced = format!("```text\n{}\n```", block.trim_end_matches('\n'));
+        assert!(
+            md.contains(&fenced),
+            "{id}: the terminal's text\n{block}\nnot in\n{md}"
+        );
+    }
+    assert!(!md.contains('\x1b'));
+}
+
+#[test]
+fn index_html_is_self_contained_with_a_chart_mark_per_case_and_per_target() {
+    let run = mixed_run();
+    let html = run.latest("index.html");
+    let doc = run.json();
+    let cases = doc["cases"].as_array().unwrap();
+    assert_eq!(html.matches("data-case=\"").count(), cases.len());
+    for c in cases {
+        let id = c["id"].as_str().unwrap();
+        assert!(html.contains(&format!("data-case=\"{id}\"")), "{id}");
+        assert!(html.contains(&format!("<tr data-id=\"{id}\">")), "{id}");
+    }
+    assert_eq!(html.matches("data-target=\"").count(), 1);
+    assert!(html.contains("data-target=\"cometapi\""));
+    // Nothing to fetch: no script, stylesheet link, image, font or remote URL.
+    let lower = html.to_ascii_lowercase();
+    for banned in [
+        "<script", "<link", "<img", "<iframe", "src=", "url(", "@import",
+    ] {
+        assert!(!lower.contains(banned), "{banned}");
+    }
+    // (The only URLs: the SVG namespace, and the loopback recorded endpoint a transport error
+    // names in the failure text.)
+    let urls = regex::Regex::new(r#"https?://[^"'\s<]+"#).unwrap();
+    let remote: Vec<&str> = urls
+        .find_iter(&html)
+        .map(|m| m.as_str())
+        .filter(|u| *u != "http://www.w3.org/2000/svg" && !u.starts_with("http://127.0.0.1:"))
+        .collect();
+    assert!(remote.is_empty(), "{remote:?}");
+    // The failing case's text, escaped for HTML.
+    assert!(html.contains("status: expected 201, got 200"));
+    assert!(html.contains("<details open id=\"case-cometapi--happy_path\">"));
+}
+
+/// A server that records the X-Client-Request-Id of every request and answers as the
+/// conforming OpenAI mock.
+#[test]
+fn every_request_carries_the_cases_client_request_id() {
+    let seen: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let record = seen.clone();
+    let server = rt
+        .block_on(llm_contract::server::Server::start(
+            Arc::new(move |req: llm_contract::server::Request| {
+                record
+                    .lock()
+                    .unwrap()
+                    .push(req.header("x-client-request-id").map(str::to_string));
+                common::openai_mock(req)
+            }),
+            0.0,
+        ))
+        .unwrap();
+    let reports = tempfile::tempdir().unwrap();
+    let base = format!("{}/conform/v1", server.url());
+    let out = llm_contract(
+        &[
+            "run",
+            "--live",
+            "--base-url",
+            &base,
+            "--api-key-env",
+            "LLMC_TEST_KEY",
+            "--model",
+            "mock-model-1",
+            "--reports",
+            reports.path().to_str().unwrap(),
+            "--time-scale",
+            "0",
+        ],
+        &[("LLMC_TEST_KEY", "test-key-crid-0001")],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let r = common::report(reports.path());
+    let in_report: BTreeSet<String> = r["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["client_request_id"].as_str().unwrap().to_string())
+        .collect();
+    let received: Vec<Option<String>> = seen.lock().unwrap().clone();
+    assert_eq!(received.len(), 10, "{received:?}");
+    let received: BTreeSet<String> = received.into_iter().map(Option::unwrap).collect();
+    assert_eq!(received, in_report);
+    let run_id = r["run_id"].as_str().unwrap();
+    let expected: BTreeSet<String> = (1..=10).map(|n| format!("llmc-{run_id}-{n}")).collect();
+    assert_eq!(received, expected);
+    drop(server);
+}
+
+/// A live base URL may carry a tenant or a key; a transport error names the URL it could not
+/// reach, and every output shows the target's alias instead.
+#[test]
+fn a_live_base_url_is_shown_as_its_alias_only() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}/tenant-secret-4711/v1");
+    let reports = tempfile::tempdir().unwrap();
+    let out = llm_contract(
+        &[
+            "run",
+            "--live",
+            "--base-url",
+            &base,
+            "--api-key-env",
+            "LLMC_TEST_KEY",
+            "--case",
+            "happy_path",
+            "--reports",
+            reports.path().to_str().unwrap(),
+            "--time-scale",
+            "0",
+        ],
+        &[("LLMC_TEST_KEY", "test-key-alias-0001")],
+        &root(),
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(stdout.contains("[BASE_URL:openai_compatible]"), "{stdout}");
+    assert!(!stdout.contains("tenant-secret-4711"), "{stdout}");
+    assert!(!stderr.contains("tenant-secret-4711"), "{stderr}");
+    for name in llm_contract::report::FILES {
+        let f = std::fs::read_to_string(reports.path().join("latest").join(name)).unwrap();
+        assert!(!f.contains("tenant-secret-4711"), "{name}");
+    }
+    let r = common::report(reports.path());
+    let c = common::case(&r, "openai_compatible::happy_path");
+    assert_eq!(c["base_url_alias"], "openai_compatible");
+    assert_eq!(c["parser_outcome"], "transport");
+}
+
+/// The parser outcome of each kind of fault, on the fault suite.
+#[test]
+fn parser_outcomes_name_what_a_client_parser_got() {
+    let reports = tempfile::tempdir().unwrap();
+    let out = llm_contract(
+        &[
+            "run",
+            "--contracts",
+            "tests/faults/contracts",
+            "--fixtures",
+            "tests/faults/fixtures",
+            "--schemas",
+            "contracts/schemas",
+            "--case",
+            "faults::",
+            "--reports",
+            reports.path().to_str().unwrap(),
+            "--time-scale",
+            "0",
+        ],
+        &[],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    let r = common::report(reports.path());
+    for (case, parser) in [
+        ("stream_ok", "success"),
+        ("duplicate_done", "success"),
+        ("malformed_json_frame", "invalid_json"),
+        ("html_with_200", "invalid_json"),
+        ("chunk_breaks_schema", "missing_field"),
+        ("unknown_error_shape", "missing_field"),
+        ("soft_empty", "empty_content"),
+        ("stall_past_idle_limit", "timeout"),
+        ("reset_before_headers", "transport"),
+        ("clean_close_without_done", "stream_cut"),
+        ("reset_after_frames", "stream_cut"),
+        ("content_error_frame", "error_frame"),
+    ] {
+        let c = common::case(&r, &format!("faults::{case}"));
+        assert_eq!(c["parser_outcome"], parser, "{case}: {c}");
+    }
+    // Usage from a body, and from a frame that carried it.
+    let u = &common::case(&r, "faults::retry_503_then_200")["usage"];
+    assert_eq!(u["total_tokens"], 4, "{u}");
+    let u = &common::case(&r, "faults::usage_beside_choices")["usage"];
+    assert_eq!(u["total_tokens"], 4, "{u}");
+}
