@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_yaml::Value;
 
-use common::root;
+use common::{copy_dir, root};
 
 fn workflow(name: &str) -> Value {
     let path = root().join(".github/workflows").join(name);
@@ -109,18 +109,6 @@ fn the_release_gate_and_pr_workflows_run_what_they_say() {
     );
 }
 
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
 /// Runs scripts/release-gate.sh with the built binary on an offline suite.
 fn gate(suite: &Path, extra: &[&str]) -> (Option<i32>, String) {
     let reports = tempfile::tempdir().unwrap();
@@ -158,8 +146,8 @@ fn the_release_gate_blocks_on_1_and_2_and_retries_3() {
     assert!(out.contains("gate: pass (every case passed)"), "{out}");
 
     let failing = tempfile::tempdir().unwrap();
-    copy(&root().join("contracts"), &failing.path().join("contracts"));
-    copy(&root().join("fixtures"), &failing.path().join("fixtures"));
+    copy_dir(&root().join("contracts"), &failing.path().join("contracts"));
+    copy_dir(&root().join("fixtures"), &failing.path().join("fixtures"));
     let happy = failing
         .path()
         .join("contracts/chat_completions/happy_path.yaml");

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{case, copy_dir, llm_contract, report, root, text};
+use common::{case, copy_dir, llm_contract, report, root, suite_copy, text};
 use llm_contract::context::Context;
 use llm_contract::suite::Paths;
 
@@ -16,14 +16,6 @@ fn write(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, body).unwrap();
     p
-}
-
-/// A copy of the repository's contracts and fixtures to edit.
-fn suite_copy() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&root().join("contracts"), &dir.path().join("contracts"));
-    copy_dir(&root().join("fixtures"), &dir.path().join("fixtures"));
-    dir
 }
 
 fn run_in(dir: &Path, extra: &[&str]) -> (std::process::Output, tempfile::TempDir) {

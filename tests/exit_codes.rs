@@ -6,32 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{llm_contract, root, text, Mock};
-
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
-fn suite_copy() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    copy(&root().join("contracts"), &dir.path().join("contracts"));
-    copy(&root().join("fixtures"), &dir.path().join("fixtures"));
-    dir
-}
-
-fn edit(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.contains(from), "{} lacks {from:?}", path.display());
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
-}
+use common::{edit, llm_contract, root, suite_copy, text, Mock};
 
 /// `run` offline on a suite directory; returns the exit code, stdout and stderr.
 fn run(suite: &Path, extra: &[&str]) -> (Option<i32>, String, String) {

@@ -13,33 +13,15 @@ use std::sync::{Arc, Mutex};
 use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
 use serde_json::Value;
 
-use common::{llm_contract, root, text};
-
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
-fn edit(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.contains(from), "{} lacks {from:?}", path.display());
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
-}
+use common::{copy_dir, edit, llm_contract, root, text};
 
 /// The repository's suite, edited so that one run has every verdict:
 /// `happy_path` fails (it now expects 201), `invalid_role` errors (its fixture resets the
 /// connection before any header), `missing_model` is skipped by the target; the rest pass.
 fn mixed_suite() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    copy(&root().join("contracts"), &dir.path().join("contracts"));
-    copy(&root().join("fixtures"), &dir.path().join("fixtures"));
+    copy_dir(&root().join("contracts"), &dir.path().join("contracts"));
+    copy_dir(&root().join("fixtures"), &dir.path().join("fixtures"));
     let c = dir.path().join("contracts");
     edit(
         &c.join("chat_completions/happy_path.yaml"),

@@ -288,3 +288,18 @@ pub fn files(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// A scratch copy of the repository's contracts and fixtures, to edit.
+pub fn suite_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&root().join("contracts"), &dir.path().join("contracts"));
+    copy_dir(&root().join("fixtures"), &dir.path().join("fixtures"));
+    dir
+}
+
+/// Replaces the first `from` in a file with `to`; the file must contain `from`.
+pub fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} lacks {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
