@@ -112,19 +112,8 @@ fn the_release_gate_and_pr_workflows_run_what_they_say() {
 /// Runs scripts/release-gate.sh with the built binary on an offline suite.
 fn gate(suite: &Path, extra: &[&str]) -> (Option<i32>, String) {
     let reports = tempfile::tempdir().unwrap();
-    let contracts = suite.join("contracts");
-    let fixtures = suite.join("fixtures");
-    let mut args = vec![
-        "--contracts",
-        contracts.to_str().unwrap(),
-        "--fixtures",
-        fixtures.to_str().unwrap(),
-        "--reports",
-        reports.path().to_str().unwrap(),
-        "--time-scale",
-        "0",
-    ];
-    args.extend_from_slice(extra);
+    let mut args = common::offline_args(suite, reports.path());
+    args.extend(extra.iter().map(|s| s.to_string()));
     let out = Command::new("bash")
         .arg(root().join("scripts/release-gate.sh"))
         .args(&args)

@@ -19,22 +19,7 @@ fn write(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
 }
 
 fn run_in(dir: &Path, extra: &[&str]) -> (std::process::Output, tempfile::TempDir) {
-    let reports = tempfile::tempdir().unwrap();
-    let contracts = dir.join("contracts");
-    let fixtures = dir.join("fixtures");
-    let mut args = vec![
-        "run",
-        "--contracts",
-        contracts.to_str().unwrap(),
-        "--fixtures",
-        fixtures.to_str().unwrap(),
-        "--reports",
-        reports.path().to_str().unwrap(),
-        "--time-scale",
-        "0",
-    ];
-    args.extend_from_slice(extra);
-    (llm_contract(&args, &[], dir), reports)
+    common::run_offline(dir, extra)
 }
 
 #[test]

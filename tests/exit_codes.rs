@@ -10,22 +10,7 @@ use common::{edit, llm_contract, root, suite_copy, text, Mock};
 
 /// `run` offline on a suite directory; returns the exit code, stdout and stderr.
 fn run(suite: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
-    let reports = tempfile::tempdir().unwrap();
-    let contracts = suite.join("contracts");
-    let fixtures = suite.join("fixtures");
-    let mut args = vec![
-        "run",
-        "--contracts",
-        contracts.to_str().unwrap(),
-        "--fixtures",
-        fixtures.to_str().unwrap(),
-        "--reports",
-        reports.path().to_str().unwrap(),
-        "--time-scale",
-        "0",
-    ];
-    args.extend_from_slice(extra);
-    let out = llm_contract(&args, &[], suite);
+    let (out, _reports) = common::run_offline(suite, extra);
     let (stdout, stderr) = text(&out);
     (out.status.code(), stdout, stderr)
 }

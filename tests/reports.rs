@@ -58,24 +58,7 @@ impl Run {
 
 fn mixed_run() -> Run {
     let suite = mixed_suite();
-    let reports = tempfile::tempdir().unwrap();
-    let contracts = suite.path().join("contracts");
-    let fixtures = suite.path().join("fixtures");
-    let out = llm_contract(
-        &[
-            "run",
-            "--contracts",
-            contracts.to_str().unwrap(),
-            "--fixtures",
-            fixtures.to_str().unwrap(),
-            "--reports",
-            reports.path().to_str().unwrap(),
-            "--time-scale",
-            "0",
-        ],
-        &[],
-        suite.path(),
-    );
+    let (out, reports) = common::run_offline(suite.path(), &[]);
     let (stdout, stderr) = text(&out);
     assert!(stderr.is_empty(), "stderr:\n{stderr}");
     Run {

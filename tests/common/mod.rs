@@ -303,3 +303,29 @@ pub fn edit(path: &Path, from: &str, to: &str) {
     assert!(text.contains(from), "{} lacks {from:?}", path.display());
     std::fs::write(path, text.replacen(from, to, 1)).unwrap();
 }
+
+/// The arguments that point a `run` at a suite directory's contracts and fixtures, writing
+/// reports into `reports`, with no waits.
+pub fn offline_args(suite: &Path, reports: &Path) -> Vec<String> {
+    let s = |p: PathBuf| p.display().to_string();
+    vec![
+        "--contracts".into(),
+        s(suite.join("contracts")),
+        "--fixtures".into(),
+        s(suite.join("fixtures")),
+        "--reports".into(),
+        s(reports.to_path_buf()),
+        "--time-scale".into(),
+        "0".into(),
+    ]
+}
+
+/// `run` offline on a suite directory with extra arguments; the reports directory comes back too.
+pub fn run_offline(suite: &Path, extra: &[&str]) -> (Output, tempfile::TempDir) {
+    let reports = tempfile::tempdir().unwrap();
+    let mut args = vec!["run".to_string()];
+    args.extend(offline_args(suite, reports.path()));
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    (llm_contract(&refs, &[], suite), reports)
+}
