@@ -73,20 +73,24 @@ fn mask_in(value: &mut Value, in_usage: bool) {
     }
 }
 
+/// The placeholder a masked value of `key` becomes, when it is one of the volatile ones.
+fn placeholder(key: &str, v: &Value) -> Option<&'static str> {
+    match (key, v) {
+        ("id", Value::String(_)) => Some("[ID]"),
+        ("created", Value::Number(_)) => Some("[CREATED]"),
+        ("system_fingerprint", Value::String(_)) => Some("[FINGERPRINT]"),
+        ("model", Value::String(_)) => Some("[MODEL]"),
+        ("content" | "refusal" | "reasoning_content" | "arguments", Value::String(_)) => {
+            Some("[TEXT]")
+        }
+        ("obfuscation", Value::String(_)) => Some("[OBFUSCATION]"),
+        _ => None,
+    }
+}
+
 fn mask_object(map: &mut Map<String, Value>, in_usage: bool) {
     for (key, v) in map.iter_mut() {
-        let placeholder = match (key.as_str(), &*v) {
-            ("id", Value::String(_)) => Some("[ID]"),
-            ("created", Value::Number(_)) => Some("[CREATED]"),
-            ("system_fingerprint", Value::String(_)) => Some("[FINGERPRINT]"),
-            ("model", Value::String(_)) => Some("[MODEL]"),
-            ("content" | "refusal" | "reasoning_content" | "arguments", Value::String(_)) => {
-                Some("[TEXT]")
-            }
-            ("obfuscation", Value::String(_)) => Some("[OBFUSCATION]"),
-            _ => None,
-        };
-        if let Some(p) = placeholder {
+        if let Some(p) = placeholder(key, v) {
             *v = Value::String(p.into());
             continue;
         }
@@ -97,6 +101,31 @@ fn mask_object(map: &mut Map<String, Value>, in_usage: bool) {
             }
         }
         mask_in(v, in_usage || key == "usage");
+    }
+}
+
+/// Whether `raw`, once masked, would equal `masked`, without masking it (no copy, no allocation).
+/// `false` also where it cannot tell cheaply (a `message` string, which masking sanitizes).
+fn masked_eq(masked: &Value, raw: &Value, in_usage: bool) -> bool {
+    match (masked, raw) {
+        (Value::Object(m), Value::Object(r)) => {
+            m.len() == r.len()
+                && r.iter().all(|(k, v)| {
+                    let Some(mv) = m.get(k) else { return false };
+                    if let Some(p) = placeholder(k, v) {
+                        return mv.as_str() == Some(p);
+                    }
+                    if k == "message" && v.is_string() {
+                        return false;
+                    }
+                    masked_eq(mv, v, in_usage || k == "usage")
+                })
+        }
+        (Value::Array(m), Value::Array(r)) => {
+            m.len() == r.len() && m.iter().zip(r).all(|(m, r)| masked_eq(m, r, in_usage))
+        }
+        (m, Value::Number(_)) if in_usage => m.as_str() == Some("[N]"),
+        (m, r) => m == r,
     }
 }
 
@@ -119,15 +148,33 @@ impl StreamShape {
         }
     }
 
-    /// Adds a frame whose data already parsed; masks it in place (no copy, no re-parse).
+    /// Adds a frame whose data already parsed; masks it in place (no copy, no re-parse). A frame
+    /// of the same shape as the last one (most of a long stream) is compared, not masked.
     pub fn push_json(&mut self, event: Option<&str>, mut json: Value) {
+        let same = match (&self.last, event) {
+            (Some(last), None) => masked_eq(last, &json, false),
+            (Some(last), Some(e)) => {
+                last.as_object().is_some_and(|o| o.len() == 2)
+                    && last.get("event").and_then(Value::as_str) == Some(e)
+                    && last
+                        .get("data")
+                        .is_some_and(|data| masked_eq(data, &json, false))
+            }
+            (None, _) => false,
+        };
+        if same {
+            return;
+        }
         mask(&mut json);
         self.push_masked(event, json);
     }
 
     fn push_masked(&mut self, event: Option<&str>, mut v: Value) {
         if let Some(e) = event {
-            v = serde_json::json!({ "event": e, "data": v });
+            let mut wrapped = Map::new();
+            wrapped.insert("event".into(), Value::String(e.into()));
+            wrapped.insert("data".into(), v);
+            v = Value::Object(wrapped);
         }
         if self.last.as_ref() == Some(&v) {
             return;
@@ -171,12 +218,19 @@ pub fn exchange_document<'a>(
         .collect();
     names.sort();
     names.dedup();
-    serde_json::json!({
-        "status": status,
-        "content_type": essence,
-        "headers": names,
-        "body": body,
-    })
+    // Built by hand: `json!` would serialize `body` into a copy (and drop the original).
+    let mut doc = Map::new();
+    doc.insert("status".into(), Value::from(status));
+    doc.insert(
+        "content_type".into(),
+        essence.map_or(Value::Null, Value::String),
+    );
+    doc.insert(
+        "headers".into(),
+        Value::Array(names.into_iter().map(Value::String).collect()),
+    );
+    doc.insert("body".into(), body);
+    Value::Object(doc)
 }
 
 /// What kind of change a drift label names.
@@ -375,40 +429,55 @@ pub fn labels(pinned: &Value, received: &Value, policy: &DriftPolicy) -> Vec<Lab
         );
     }
     let null = Value::Null;
+    let mut path = String::from("/body");
     walk(
         pinned.get("body").unwrap_or(&null),
         received.get("body").unwrap_or(&null),
-        "/body",
+        &mut path,
         "",
         &mut push,
     );
     out
 }
 
-fn pointer_segment(k: &str) -> String {
-    k.replace('~', "~0").replace('/', "~1")
+/// Appends `/<k>` to a JSON pointer, escaping `~` and `/`.
+fn push_segment(path: &mut String, k: &str) {
+    path.push('/');
+    if k.contains(['~', '/']) {
+        path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+    } else {
+        path.push_str(k);
+    }
 }
 
-fn walk(a: &Value, b: &Value, path: &str, key: &str, push: &mut Push<'_>) {
+/// Compares two documents node by node. `path` is the pointer to the node (a buffer shared by the
+/// whole walk, extended and cut back as it goes: equal nodes cost no allocation).
+fn walk(a: &Value, b: &Value, path: &mut String, key: &str, push: &mut Push<'_>) {
+    let len = path.len();
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
             for (k, va) in x {
-                let p = format!("{path}/{}", pointer_segment(k));
+                push_segment(path, k);
                 match y.get(k) {
-                    Some(vb) => walk(va, vb, &p, k, push),
-                    None => push(LabelKind::FieldRemoved, p, Some(short(va)), None),
+                    Some(vb) => walk(va, vb, path, k, push),
+                    None => push(LabelKind::FieldRemoved, path.clone(), Some(short(va)), None),
                 }
+                path.truncate(len);
             }
             for (k, vb) in y {
                 if !x.contains_key(k) {
-                    let p = format!("{path}/{}", pointer_segment(k));
-                    push(LabelKind::FieldAdded, p, None, Some(short(vb)));
+                    push_segment(path, k);
+                    push(LabelKind::FieldAdded, path.clone(), None, Some(short(vb)));
+                    path.truncate(len);
                 }
             }
         }
         (Value::Array(x), Value::Array(y)) => {
+            use std::fmt::Write;
             for (i, (va, vb)) in x.iter().zip(y).enumerate() {
-                walk(va, vb, &format!("{path}/{i}"), key, push);
+                let _ = write!(path, "/{i}");
+                walk(va, vb, path, key, push);
+                path.truncate(len);
             }
             for (i, vb) in y.iter().enumerate().skip(x.len()) {
                 push(
@@ -429,7 +498,7 @@ fn walk(a: &Value, b: &Value, path: &str, key: &str, push: &mut Push<'_>) {
         }
         _ if type_name(a) != type_name(b) => push(
             LabelKind::TypeChanged,
-            path.to_string(),
+            path.clone(),
             Some(type_name(a).to_string()),
             Some(type_name(b).to_string()),
         ),
@@ -439,7 +508,7 @@ fn walk(a: &Value, b: &Value, path: &str, key: &str, push: &mut Push<'_>) {
             } else {
                 LabelKind::ValueChanged
             };
-            push(kind, path.to_string(), Some(short(a)), Some(short(b)));
+            push(kind, path.clone(), Some(short(a)), Some(short(b)));
         }
         _ => {}
     }
@@ -466,6 +535,49 @@ pub fn diff(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn comparing_unmasked_frames_agrees_with_masking_them() {
+        use serde_json::json;
+        let frames = [
+            json!({"id": "a", "created": 1, "model": "m", "choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": null}]}),
+            json!({"id": "b", "created": 2, "model": "n", "choices": [{"index": 0, "delta": {"content": "yz"}, "finish_reason": null}]}),
+            json!({"id": "b", "created": 2, "model": "n", "choices": [{"index": 0, "delta": {"content": 5}, "finish_reason": null}]}),
+            json!({"id": "b", "created": 2, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+            json!({"id": "c", "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2}}),
+            json!({"id": "d", "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 1}}),
+            json!({"id": "d", "choices": [], "usage": {"prompt_tokens": "9", "completion_tokens": 1}}),
+            json!({"error": {"message": "key rejected", "type": "x"}}),
+            json!({"error": {"message": "key rejected", "type": "x"}}),
+            json!({"event": "e", "data": {"id": "q"}}),
+            json!([1, 2]),
+        ];
+        for a in &frames {
+            let mut masked = a.clone();
+            super::mask(&mut masked);
+            for b in &frames {
+                let mut mb = b.clone();
+                super::mask(&mut mb);
+                if super::masked_eq(&masked, b, false) {
+                    assert_eq!(masked, mb, "{a} vs {b}");
+                } else if !b.to_string().contains("message") {
+                    assert_ne!(masked, mb, "{a} vs {b}");
+                }
+            }
+        }
+        // Whole streams: the fast path keeps the same shapes as masking every frame.
+        for event in [None, Some("e")] {
+            let mut fast = super::StreamShape::default();
+            let mut slow = super::StreamShape::default();
+            for f in frames.iter().chain(frames.iter().rev()) {
+                fast.push_json(event, f.clone());
+                let mut m = f.clone();
+                super::mask(&mut m);
+                slow.push_masked(event, m);
+            }
+            assert_eq!(fast.into_value(), slow.into_value());
+        }
+    }
+
     use super::*;
     use serde_json::json;
 
