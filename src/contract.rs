@@ -631,7 +631,7 @@ pub fn parse_target(file: &Path, text: &str) -> Result<Target, ConfigErrors> {
 
 fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.path());
+    entries.sort_by_cached_key(|e| e.path());
     for entry in entries {
         let path = entry.path();
         if path.is_dir() {
@@ -668,23 +668,37 @@ impl Contracts {
         let targets_dir = dir.join("targets");
         let mut cases: Vec<Arc<Case>> = Vec::new();
         let mut targets: Vec<Arc<Target>> = Vec::new();
-        for file in files {
-            let text = match read(&file) {
-                Ok(t) => t,
+        let mut ids: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        enum Parsed {
+            Target(Result<Target, ConfigErrors>),
+            Case(Result<Case, ConfigErrors>),
+        }
+        // Read and parse on every core (YAML is slow to parse); judged below in file order.
+        let parsed = crate::suite::par_map(&files, |file| {
+            read(file).map(|text| {
+                if file.starts_with(&targets_dir) {
+                    Parsed::Target(parse_target(file, &text))
+                } else {
+                    Parsed::Case(parse_case(file, &text))
+                }
+            })
+        });
+        for (file, parsed) in files.into_iter().zip(parsed) {
+            let parsed = match parsed {
+                Ok(p) => p,
                 Err(e) => {
                     errors.push(e);
                     continue;
                 }
             };
-            if file.starts_with(&targets_dir) {
-                match parse_target(&file, &text) {
+            match parsed {
+                Parsed::Target(target) => match target {
                     Ok(t) => targets.push(Arc::new(t)),
                     Err(e) => errors.extend(e.0),
-                }
-            } else {
-                match parse_case(&file, &text) {
+                },
+                Parsed::Case(case) => match case {
                     Ok(c) => {
-                        if let Some(prev) = cases.iter().find(|p| p.id == c.id) {
+                        if let Some(prev) = ids.get(&c.id).map(|&i| &cases[i]) {
                             errors.push(ConfigError::new(
                                 Location::file(&file),
                                 format!(
@@ -694,11 +708,12 @@ impl Contracts {
                                 ),
                             ));
                         } else {
+                            ids.insert(c.id.clone(), cases.len());
                             cases.push(Arc::new(c));
                         }
                     }
                     Err(e) => errors.extend(e.0),
-                }
+                },
             }
         }
         if cases.is_empty() && errors.is_empty() {

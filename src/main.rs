@@ -342,7 +342,11 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         .map(|p| p.target.timeouts.connect_ms)
         .max()
         .unwrap_or(10_000);
-    let client = match transport::Client::new(Duration::from_millis(connect)) {
+    // Certificates are loaded only for a run that can meet TLS: a live https:// endpoint.
+    let tls = live_endpoint
+        .as_ref()
+        .is_some_and(|e| !e.base_url.starts_with("http://"));
+    let client = match transport::Client::with_tls(Duration::from_millis(connect), tls) {
         Ok(c) => c,
         Err(e) => return config_exit(format!("error: {e}")),
     };
@@ -414,6 +418,10 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         if let Some(p) = &progress {
             p.start();
         }
+        // Plain lines are written in batches, at least every 100 ms: one write per line would
+        // cost a thousand system calls on a thousand cases.
+        let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout());
+        let mut flushed = std::time::Instant::now();
         let outcomes = runner::run_all(runner.clone(), work, args.jobs, |o| {
             let line = report::line(o);
             let line = if color { paint(o.verdict, &line) } else { line };
@@ -421,11 +429,15 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
                 p.done(o, &line);
                 return;
             }
-            let mut stdout = std::io::stdout().lock();
-            let _ = writeln!(stdout, "{line}");
-            let _ = write!(stdout, "{}", report::details(o));
+            let _ = writeln!(out, "{line}");
+            let _ = write!(out, "{}", report::details(o));
+            if flushed.elapsed() >= Duration::from_millis(100) {
+                let _ = out.flush();
+                flushed = std::time::Instant::now();
+            }
         })
         .await;
+        let _ = out.flush();
         if let Some(p) = &progress {
             p.finish();
         }
@@ -453,7 +465,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         },
     };
     let mut code = summary.exit_code();
-    match report::Reports::new(info, &outcomes, &sanitizer).write(&args.reports) {
+    match report::Reports::from_outcomes(info, outcomes, &sanitizer).write(&args.reports) {
         Ok(w) => println!(
             "reports: {} (junit.xml, report.json, summary.md, index.html), copied to {}",
             w.dir.display(),

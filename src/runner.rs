@@ -7,7 +7,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use serde_json::Value;
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::check::{self, StreamCheck};
@@ -1053,21 +1052,26 @@ pub async fn run_all(
     jobs: usize,
     mut on_done: impl FnMut(&CaseOutcome),
 ) -> Vec<(CaseOutcome, Option<Capture>)> {
-    let permits = Arc::new(Semaphore::new(jobs.max(1)));
+    // At most `jobs` cases exist as tasks at once: the next is spawned when one finishes (a
+    // thousand waiting tasks would each hold their plan and a few KiB of future).
+    let jobs = jobs.max(1);
+    let mut queue = plans.into_iter();
     let mut set = JoinSet::new();
     let mut pending = std::collections::HashMap::new();
-    for (plan, endpoint) in plans {
-        let runner = runner.clone();
-        let permits = permits.clone();
-        let stand_in = blank(&plan, endpoint.mode);
-        let handle = set.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            runner.run_capturing(&plan, &endpoint).await
-        });
-        pending.insert(handle.id(), stand_in);
-    }
-    let mut outcomes = Vec::new();
-    while let Some(joined) = set.join_next_with_id().await {
+    let mut outcomes = Vec::with_capacity(queue.len());
+    loop {
+        while set.len() < jobs {
+            let Some((plan, endpoint)) = queue.next() else {
+                break;
+            };
+            let runner = runner.clone();
+            let stand_in = blank(&plan, endpoint.mode);
+            let handle = set.spawn(async move { runner.run_capturing(&plan, &endpoint).await });
+            pending.insert(handle.id(), stand_in);
+        }
+        let Some(joined) = set.join_next_with_id().await else {
+            break;
+        };
         let done = match joined {
             Ok((id, done)) => {
                 pending.remove(&id);

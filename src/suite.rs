@@ -46,9 +46,20 @@ pub struct Suite {
 impl Suite {
     /// Loads everything and checks that every schema a case or target names exists.
     pub fn load(paths: &Paths) -> Result<Suite, ConfigErrors> {
-        let contracts = Contracts::load(&paths.contracts);
-        let schemas = SchemaRegistry::load(&paths.schemas);
-        let fixtures = FixtureStore::load(&paths.fixtures);
+        // Contracts (YAML, the slowest to read) on this thread, schemas and fixtures beside them.
+        let (contracts, (schemas, fixtures)) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| {
+                (
+                    SchemaRegistry::load(&paths.schemas),
+                    FixtureStore::load(&paths.fixtures),
+                )
+            });
+            let contracts = Contracts::load(&paths.contracts);
+            let rest = other
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (contracts, rest)
+        });
         let mut errors = Vec::new();
         let (contracts, schemas, fixtures) = match (contracts, schemas, fixtures) {
             (Ok(c), Ok(s), Ok(f)) => (c, s, f),
@@ -162,6 +173,34 @@ impl Suite {
         }
         Ok(plans)
     }
+}
+
+/// `f` over `items` on up to as many threads as there are cores (a few hundred items a thread at
+/// least), results in the items' order. Loading a large suite is CPU bound (YAML, JSON).
+pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    const PER_THREAD: usize = 128;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cores.min(items.len() / PER_THREAD).max(1);
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .skip(1)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        let mut out: Vec<R> = items[..chunk.min(items.len())].iter().map(f).collect();
+        for h in handles {
+            out.extend(
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        out
+    })
 }
 
 /// The targets with `${model}` set to `model`, when one is given.

@@ -200,13 +200,24 @@ impl Client {
     /// A client with the given connect timeout. Redirects are never followed: a 301 from a wrong
     /// base URL must be seen, not hidden.
     pub fn new(connect_timeout: Duration) -> Result<Client, String> {
+        Client::with_tls(connect_timeout, true)
+    }
+
+    /// A client for a run that talks plain HTTP only (`tls` false: the recorded endpoint, a
+    /// local gateway): it trusts no certificate at all, so an `https://` URL fails its handshake,
+    /// and it skips loading the platform's certificate store, a few milliseconds of every start.
+    pub fn with_tls(connect_timeout: Duration, tls: bool) -> Result<Client, String> {
         // rustls needs one process-wide crypto provider; a second install is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(connect_timeout)
             .pool_idle_timeout(Duration::from_secs(30))
-            .user_agent(concat!("llm-contract/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("llm-contract/", env!("CARGO_PKG_VERSION")));
+        if !tls {
+            builder = builder.tls_certs_only([]);
+        }
+        let http = builder
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Client { http })

@@ -1,14 +1,18 @@
-//! `junit.xml`, written with quick-junit: one `<testsuite>` per target, one `<testcase>` per case.
+//! `junit.xml`: one `<testsuite>` per target, one `<testcase>` per case.
 //!
 //! A contract violation (verdict `fail`) is a `<failure>`, a case that could not be judged (verdict
 //! `error`: transport or harness) an `<error>`, a skip `<skipped>`. The failure's text is the
 //! terminal's text without colour ([`terminal_text`]); its `message` is the reason and its `type`
 //! the operator class. Class, status, retries, latencies and the other observability fields are
 //! the test case's `<properties>`.
+//!
+//! The XML is written here, byte for byte as quick-junit writes it (quick-junit reads it back in
+//! the tests), in one pass into one buffer: quick-junit cleans every string, property values
+//! included, through an ANSI-escape parser, which cost more than the rest of the run's reports
+//! together. Here a string goes through that cleaning only when it holds a control character.
 
+use std::fmt::Write;
 use std::time::Duration;
-
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::{terminal_text, ReportError, Reports};
 use crate::outcome::{CaseOutcome, Verdict};
@@ -22,7 +26,7 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 }
 
 /// The properties of one case, in a fixed order.
-pub fn properties(o: &CaseOutcome) -> Vec<Property> {
+pub fn properties(o: &CaseOutcome) -> Vec<(&'static str, String)> {
     let statuses = |s: &[u16]| s.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
     let mut p = vec![
         ("verdict", o.verdict.as_str().to_string()),
@@ -50,52 +54,216 @@ pub fn properties(o: &CaseOutcome) -> Vec<Property> {
         p.push(("completion_tokens", opt(u.completion_tokens)));
         p.push(("total_tokens", opt(u.total_tokens)));
     }
-    p.into_iter().map(|(k, v)| Property::new(k, v)).collect()
+    p
 }
 
-fn test_case(o: &CaseOutcome) -> TestCase {
-    let mut status = match o.verdict {
-        Verdict::Pass => TestCaseStatus::success(),
-        Verdict::Fail => TestCaseStatus::non_success(NonSuccessKind::Failure),
-        Verdict::Error => TestCaseStatus::non_success(NonSuccessKind::Error),
-        Verdict::Skip => TestCaseStatus::skipped(),
+/// Whether quick-junit's cleaning (ANSI escapes and control characters out) would change `s`.
+fn needs_cleaning(s: &str) -> bool {
+    s.chars()
+        .any(|c| (c < ' ' && c != '\n') || c == '\x7f' || ('\u{80}'..='\u{9f}').contains(&c))
+}
+
+/// Writes `s` cleaned as quick-junit cleans it and escaped as quick-xml escapes it.
+fn escaped(out: &mut String, s: &str) {
+    let cleaned;
+    let s = if needs_cleaning(s) {
+        cleaned = quick_junit::XmlString::new(s).into_string();
+        cleaned.as_str()
+    } else {
+        s
     };
-    if o.verdict != Verdict::Pass {
-        status
-            .set_message(o.reason.as_str())
-            .set_type(o.class.as_str())
-            .set_description(terminal_text(o));
+    let mut last = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let rep = match b {
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'&' => "&amp;",
+            b'\'' => "&apos;",
+            b'"' => "&quot;",
+            _ => continue,
+        };
+        out.push_str(&s[last..i]);
+        out.push_str(rep);
+        last = i + 1;
     }
-    let mut tc = TestCase::new(o.case.as_str(), status);
-    tc.set_classname(o.target.as_str())
-        .set_time(ms(o.case_ms.max(o.latency_ms)))
-        .add_properties(properties(o));
-    tc
+    out.push_str(&s[last..]);
+}
+
+/// An indenting XML writer with quick-xml's layout: four spaces a level, a line break before
+/// every tag except one that follows text.
+struct Xml {
+    out: String,
+    depth: usize,
+    line_break: bool,
+}
+
+impl Xml {
+    fn tag(&mut self, name: &str, attrs: &[(&str, &str)], end: &str) {
+        if self.line_break {
+            self.out.push('\n');
+            self.out.extend(std::iter::repeat_n(' ', self.depth * 4));
+        }
+        self.out.push('<');
+        self.out.push_str(name);
+        for (k, v) in attrs {
+            self.out.push(' ');
+            escaped(&mut self.out, k);
+            self.out.push_str("=\"");
+            escaped(&mut self.out, v);
+            self.out.push('"');
+        }
+        self.out.push_str(end);
+        self.line_break = true;
+    }
+
+    fn start(&mut self, name: &str, attrs: &[(&str, &str)]) {
+        self.tag(name, attrs, ">");
+        self.depth += 1;
+    }
+
+    fn empty(&mut self, name: &str, attrs: &[(&str, &str)]) {
+        self.tag(name, attrs, "/>");
+    }
+
+    fn end(&mut self, name: &str) {
+        self.depth -= 1;
+        if self.line_break {
+            self.out.push('\n');
+            self.out.extend(std::iter::repeat_n(' ', self.depth * 4));
+        }
+        let _ = write!(self.out, "</{name}>");
+        self.line_break = true;
+    }
+
+    fn text(&mut self, s: &str) {
+        escaped(&mut self.out, s);
+        self.line_break = false;
+    }
+
+    fn properties(&mut self, props: &[(&str, &str)]) {
+        self.start("properties", &[]);
+        for (k, v) in props {
+            self.empty("property", &[("name", k), ("value", v)]);
+        }
+        self.end("properties");
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64())
+}
+
+fn test_case(x: &mut Xml, o: &CaseOutcome) {
+    x.start(
+        "testcase",
+        &[
+            ("name", &o.case),
+            ("classname", &o.target),
+            ("time", &secs(ms(o.case_ms.max(o.latency_ms)))),
+        ],
+    );
+    let props = properties(o);
+    let props: Vec<(&str, &str)> = props.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    x.properties(&props);
+    let tag = match o.verdict {
+        Verdict::Pass => None,
+        Verdict::Fail => Some("failure"),
+        Verdict::Error => Some("error"),
+        Verdict::Skip => Some("skipped"),
+    };
+    if let Some(tag) = tag {
+        x.start(tag, &[("message", &o.reason), ("type", o.class.as_str())]);
+        x.text(&terminal_text(o));
+        x.end(tag);
+    }
+    x.end("testcase");
 }
 
 pub fn render(r: &Reports) -> Result<String, ReportError> {
-    let mut report = Report::new("llm-contract");
-    let mut total = Duration::ZERO;
-    for (target, cases) in r.by_target() {
-        let mut suite = TestSuite::new(target);
-        suite.add_properties([
-            Property::new("run_id", r.info.run_id.as_str()),
-            Property::new("started_at", r.info.run_id.started_at()),
-            Property::new(
-                "mode",
-                match r.info.mode {
-                    crate::outcome::Mode::Live => "live",
-                    crate::outcome::Mode::Recorded => "recorded",
-                },
-            ),
-            Property::new("base_url_alias", target),
+    let groups = r.by_target();
+    let count = |cases: &[&CaseOutcome], v: Verdict| {
+        cases.iter().filter(|o| o.verdict == v).count().to_string()
+    };
+    let time = |cases: &[&CaseOutcome]| -> Duration {
+        cases.iter().map(|o| ms(o.case_ms.max(o.latency_ms))).sum()
+    };
+    let all: Vec<&CaseOutcome> = groups.iter().flat_map(|(_, c)| c.iter().copied()).collect();
+    let total: Duration = groups.iter().map(|(_, c)| time(c)).sum();
+    let mut x = Xml {
+        out: String::with_capacity(2048 + 1536 * all.len()),
+        depth: 0,
+        line_break: false,
+    };
+    x.out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+    x.line_break = true;
+    x.start(
+        "testsuites",
+        &[
+            ("name", "llm-contract"),
+            ("tests", &all.len().to_string()),
+            ("skipped", &count(&all, Verdict::Skip)),
+            ("failures", &count(&all, Verdict::Fail)),
+            ("errors", &count(&all, Verdict::Error)),
+            ("time", &secs(total)),
+        ],
+    );
+    let mode = match r.info.mode {
+        crate::outcome::Mode::Live => "live",
+        crate::outcome::Mode::Recorded => "recorded",
+    };
+    for (target, cases) in &groups {
+        x.start(
+            "testsuite",
+            &[
+                ("name", target),
+                ("tests", &cases.len().to_string()),
+                ("skipped", &count(cases, Verdict::Skip)),
+                ("errors", &count(cases, Verdict::Error)),
+                ("failures", &count(cases, Verdict::Fail)),
+                ("time", &secs(time(cases))),
+            ],
+        );
+        x.properties(&[
+            ("run_id", r.info.run_id.as_str()),
+            ("started_at", r.info.run_id.started_at()),
+            ("mode", mode),
+            ("base_url_alias", target),
         ]);
-        let time: Duration = cases.iter().map(|o| ms(o.case_ms.max(o.latency_ms))).sum();
-        suite.set_time(time);
-        total += time;
-        suite.add_test_cases(cases.into_iter().map(test_case));
-        report.add_test_suite(suite);
+        for o in cases {
+            test_case(&mut x, o);
+        }
+        x.end("testsuite");
     }
-    report.set_time(total);
-    Ok(report.to_string()?)
+    x.end("testsuites");
+    x.out.push('\n');
+    Ok(x.out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleans_and_escapes_as_quick_junit_does() {
+        for s in [
+            "plain",
+            "a <b> & 'c' \"d\"",
+            "line\nbreak\ttab\r",
+            "\x1b[31mred\x1b[0m",
+            "bell\x07 del\x7f c1\u{85} ok é ✓",
+        ] {
+            let mut ours = String::new();
+            escaped(&mut ours, s);
+            let theirs = quick_xml_escape(quick_junit::XmlString::new(s).as_str());
+            assert_eq!(ours, theirs, "{s:?}");
+        }
+    }
+
+    fn quick_xml_escape(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('\'', "&apos;")
+            .replace('"', "&quot;")
+    }
 }

@@ -176,9 +176,17 @@ impl Reports {
     /// Takes the run's outcomes through the sanitizer once more (a no-op for the runner's own
     /// outcomes, which already passed it), so no renderer sees an unsanitized text.
     pub fn new(info: RunInfo, outcomes: &[CaseOutcome], sanitizer: &Sanitizer) -> Reports {
+        Reports::from_outcomes(info, outcomes.to_vec(), sanitizer)
+    }
+
+    /// [`Reports::new`] for outcomes the caller no longer needs (no copy).
+    pub fn from_outcomes(
+        info: RunInfo,
+        outcomes: Vec<CaseOutcome>,
+        sanitizer: &Sanitizer,
+    ) -> Reports {
         let outcomes: Vec<CaseOutcome> = outcomes
-            .iter()
-            .cloned()
+            .into_iter()
             .map(|o| o.sanitize(sanitizer))
             .collect();
         Reports {
@@ -198,11 +206,11 @@ impl Reports {
         ])
     }
 
-    /// Writes every report to `<reports>/<run-id>/` and copies them to `<reports>/latest/`; each
+    /// Writes every report to `<reports>/<run-id>/` and puts the same files in
+    /// `<reports>/latest/` (hard links where the file system has them, copies otherwise); each
     /// file is written to a temporary name and renamed into place, so a reader never sees half a
-    /// report.
+    /// report. Two threads render and write two reports each.
     pub fn write(&self, reports: &Path) -> Result<Written, ReportError> {
-        let files = self.render()?;
         let dir = reports.join(self.info.run_id.as_str());
         let latest = reports.join("latest");
         for d in [&dir, &latest] {
@@ -210,10 +218,24 @@ impl Reports {
                 path: d.clone(),
                 source,
             })?;
-            for (name, bytes) in &files {
-                write_atomic(&d.join(name), bytes)?;
-            }
         }
+        let put = |name: &str, bytes: Vec<u8>| -> Result<(), ReportError> {
+            let file = dir.join(name);
+            write_atomic(&file, &bytes)?;
+            link_atomic(&file, &latest.join(name), &bytes)
+        };
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| -> Result<(), ReportError> {
+                put(FILES[0], junit::render(self)?.into_bytes())?;
+                put(FILES[2], markdown::render(self).into_bytes())
+            });
+            let mine = put(FILES[1], json::render(self)?.into_bytes())
+                .and_then(|()| put(FILES[3], html::render(self).into_bytes()));
+            let theirs = other
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            mine.and(theirs)
+        })?;
         Ok(Written { dir, latest })
     }
 
@@ -252,6 +274,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
         let _ = std::fs::remove_file(&tmp);
     }
     result.map_err(io)
+}
+
+/// Puts `from`'s file at `to` as a hard link, through a temporary name and a rename; writes
+/// `bytes` there instead where a link cannot be made.
+fn link_atomic(from: &Path, to: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let dir = to.parent().unwrap_or(Path::new("."));
+    let name = to
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.link", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    if std::fs::hard_link(from, &tmp).is_ok() {
+        match std::fs::rename(&tmp, to) {
+            Ok(()) => return Ok(()),
+            Err(_) => {
+                let _ = std::fs::remove_file(&tmp);
+            }
+        }
+    }
+    write_atomic(to, bytes)
 }
 
 /// Writes `<reports>/latest/report.json` alone, atomically, for a fresh run id; `run` writes
