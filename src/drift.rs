@@ -108,10 +108,13 @@ fn mask_object(map: &mut Map<String, Value>, in_usage: bool) {
 /// `false` also where it cannot tell cheaply (a `message` string, which masking sanitizes).
 fn masked_eq(masked: &Value, raw: &Value, in_usage: bool) -> bool {
     match (masked, raw) {
+        // Both maps iterate in key order: equal key sets pair up.
         (Value::Object(m), Value::Object(r)) => {
             m.len() == r.len()
-                && r.iter().all(|(k, v)| {
-                    let Some(mv) = m.get(k) else { return false };
+                && m.iter().zip(r).all(|((mk, mv), (k, v))| {
+                    if mk != k {
+                        return false;
+                    }
                     if let Some(p) = placeholder(k, v) {
                         return mv.as_str() == Some(p);
                     }

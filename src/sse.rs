@@ -114,9 +114,7 @@ impl SseParser {
         self.pending_cr = false;
         self.buf.extend_from_slice(chunk);
         loop {
-            let rel = self.buf[self.scan..]
-                .iter()
-                .position(|&b| b == b'\n' || b == b'\r');
+            let rel = memchr::memchr2(b'\n', b'\r', &self.buf[self.scan..]);
             let Some(rel) = rel else {
                 self.scan = self.buf.len();
                 if self.buf.len() - self.start > self.limit {
