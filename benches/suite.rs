@@ -633,6 +633,7 @@ struct Row {
     ours: String,
     baseline: String,
     ratio: String,
+    hurl: String,
     target: String,
 }
 
@@ -642,8 +643,102 @@ fn row(figure: &str, ours: String, baseline: String, ratio: f64, target: &str) -
         ours,
         baseline,
         ratio: format!("{ratio:.2}×"),
+        hurl: "-".into(),
         target: target.into(),
     }
+}
+
+impl Row {
+    /// Hurl's figure for the same work, when Hurl is installed.
+    fn hurl(mut self, figure: Option<String>) -> Row {
+        if let Some(f) = figure {
+            self.hurl = f;
+        }
+        self
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hurl, measured beside when it is installed (`HURL=/path/to/hurl`, or `hurl` on PATH)
+
+fn hurl_bin() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("HURL") {
+        return Some(PathBuf::from(p));
+    }
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .map(|d| d.join("hurl"))
+        .find(|p| p.is_file())
+}
+
+/// The suite's requests as `parts` Hurl files (Hurl runs files in parallel, each in order), each
+/// request with one simple assert: the status, and a finish reason, `[DONE]` or an error message.
+fn write_hurl(dir: &Path, base: &str, n: usize, parts: usize) -> Vec<PathBuf> {
+    use std::fmt::Write as _;
+    std::fs::create_dir_all(dir).unwrap();
+    let all = templates();
+    let mut texts = vec![String::new(); parts.min(n).max(1)];
+    let count = texts.len();
+    for i in 0..n {
+        let (_, auth, body, expect) = case(i, &all);
+        let body = body.to_string().replace("${model}", MODEL);
+        let status = expect["status"].as_u64().unwrap_or(200);
+        let t = &mut texts[i % count];
+        let _ = writeln!(t, "POST {base}/chat/completions");
+        match auth {
+            "valid" => {
+                let _ = writeln!(t, "Authorization: Bearer {}", key());
+            }
+            "invalid" => {
+                let _ = writeln!(t, "Authorization: Bearer {INVALID_TOKEN}");
+            }
+            _ => {}
+        }
+        let assert = if expect.get("stream").is_some() {
+            r#"body contains "data: [DONE]""#
+        } else if status == 200 {
+            r#"jsonpath "$.choices[0].finish_reason" == "stop""#
+        } else {
+            r#"jsonpath "$.error.message" exists"#
+        };
+        let _ = writeln!(
+            t,
+            "Content-Type: application/json\n{body}\nHTTP {status}\n[Asserts]\n{assert}\n"
+        );
+    }
+    texts
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let f = dir.join(format!("part_{i:03}.hurl"));
+            std::fs::write(&f, t).unwrap();
+            f
+        })
+        .collect()
+}
+
+fn hurl_cmd(bin: &Path, files: &[PathBuf], jobs: usize) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.args(["--test", "--jobs", &jobs.to_string()])
+        .args(files);
+    cmd
+}
+
+/// Runs Hurl `runs` times on the files; `None` when it is not installed.
+fn hurl_run(
+    bin: Option<&Path>,
+    files: &[PathBuf],
+    jobs: usize,
+    runs: usize,
+    server: &BenchServer,
+    log: &Path,
+) -> Option<Measured> {
+    let bin = bin?;
+    Some(repeat(runs, || {
+        let m = measure(&mut hurl_cmd(bin, files, jobs), Some(server), log);
+        assert_eq!(m.code, 0, "hurl: {}", std::fs::read_to_string(log).unwrap());
+        m
+    }))
 }
 
 fn s(secs: f64) -> String {
@@ -687,14 +782,19 @@ fn main() {
     let small_stream = 10_000;
 
     let bin = binary();
+    let hurl = hurl_bin();
     let tmp = tempfile::tempdir().unwrap();
     let log = tmp.path().join("child.log");
     let server = BenchServer::start();
     println!(
-        "llm-contract benchmark: {} ({} run(s) per figure, median; {} cores)",
+        "llm-contract benchmark: {} ({} run(s) per figure, median; {} cores); Hurl: {}",
         bin.display(),
         runs,
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        hurl.as_ref().map_or(
+            "not installed (HURL=/path/to/hurl measures it beside)".into(),
+            |h| h.display().to_string()
+        )
     );
     let mut rows = Vec::new();
     let mut problems = Vec::new();
@@ -730,27 +830,38 @@ fn main() {
         assert_eq!(m.code, 0, "{}", std::fs::read_to_string(&log).unwrap());
         m
     });
-    rows.push(row(
-        "1,000 cases, latency 0: wall time",
-        s(ours.secs),
-        s(bare.secs),
-        ours.secs / bare.secs,
-        "≤ 0.13 s (Hurl 8, quoted); Python 1.5 s (quoted)",
-    ));
-    rows.push(row(
-        "1,000 cases, latency 0: cases/s",
-        format!("{:.0}", CASES as f64 / ours.secs),
-        format!("{:.0}", CASES as f64 / bare.secs),
-        bare.secs / ours.secs,
-        "≥ 7,700/s (Hurl 8, quoted)",
-    ));
-    rows.push(row(
-        "1,000 cases, latency 0: peak memory",
-        mib(ours.peak_kib),
-        mib(bare.peak_kib),
-        ours.peak_kib as f64 / bare.peak_kib as f64,
-        "≤ 32 MiB",
-    ));
+    let hurl_files = write_hurl(&tmp.path().join("hurl0"), &base0, CASES, jobs0);
+    let hurl0 = hurl_run(hurl.as_deref(), &hurl_files, jobs0, runs, &server, &log);
+    rows.push(
+        row(
+            "1,000 cases, latency 0: wall time",
+            s(ours.secs),
+            s(bare.secs),
+            ours.secs / bare.secs,
+            "≤ 0.13 s (Hurl 8, quoted); Python 1.5 s (quoted)",
+        )
+        .hurl(hurl0.map(|h| s(h.secs))),
+    );
+    rows.push(
+        row(
+            "1,000 cases, latency 0: cases/s",
+            format!("{:.0}", CASES as f64 / ours.secs),
+            format!("{:.0}", CASES as f64 / bare.secs),
+            bare.secs / ours.secs,
+            "≥ 7,700/s (Hurl 8, quoted)",
+        )
+        .hurl(hurl0.map(|h| format!("{:.0}", CASES as f64 / h.secs))),
+    );
+    rows.push(
+        row(
+            "1,000 cases, latency 0: peak memory",
+            mib(ours.peak_kib),
+            mib(bare.peak_kib),
+            ours.peak_kib as f64 / bare.peak_kib as f64,
+            "≤ 32 MiB",
+        )
+        .hurl(hurl0.map(|h| mib(h.peak_kib))),
+    );
 
     // The same at 100 ms latency, 64 in flight.
     let base100 = server.base(100, None);
@@ -771,13 +882,18 @@ fn main() {
             &log,
         )
     });
-    rows.push(row(
-        "1,000 cases, 100 ms latency, 64 jobs: wall",
-        s(slow.secs),
-        format!("ideal {} (bare loop {})", s(ideal), s(slow_bare.secs)),
-        slow.secs / ideal,
-        "≤ 1.05 × ideal (Hurl 8: within 4 %, quoted)",
-    ));
+    let hurl_files = write_hurl(&tmp.path().join("hurl100"), &base100, CASES, 64);
+    let hurl100 = hurl_run(hurl.as_deref(), &hurl_files, 64, runs.min(2), &server, &log);
+    rows.push(
+        row(
+            "1,000 cases, 100 ms latency, 64 jobs: wall",
+            s(slow.secs),
+            format!("ideal {} (bare loop {})", s(ideal), s(slow_bare.secs)),
+            slow.secs / ideal,
+            "≤ 1.05 × ideal (Hurl 8: within 4 %, quoted)",
+        )
+        .hurl(hurl100.map(|h| format!("{} ({:.3}× ideal)", s(h.secs), h.secs / ideal))),
+    );
 
     // Streams: every frame checked against reading the bytes.
     let stream_suite = tmp.path().join("stream");
@@ -807,22 +923,41 @@ fn main() {
                 &log,
             )
         });
+        // Hurl: the stream request with `body contains "data: [DONE]"` (it checks no frame).
+        let hurl_file = tmp.path().join(format!("stream_{frames}.hurl"));
+        std::fs::write(
+            &hurl_file,
+            format!(
+                "POST {base}/chat/completions\nAuthorization: Bearer {}\nContent-Type: application/json\n\
+                 {{\"model\":\"{MODEL}\",\"messages\":[{{\"role\":\"user\",\"content\":\"Say pong.\"}}],\"stream\":true}}\n\
+                 HTTP 200\n[Asserts]\nbody contains \"data: [DONE]\"\n",
+                key()
+            ),
+        )
+        .unwrap();
+        let hurl_stream = hurl_run(hurl.as_deref(), &[hurl_file], 1, n, &server, &log);
         let mb = (frames as f64 * server_frame_len() as f64) / 1e6;
         let label = format!("stream of {frames} frames ({mb:.0} MB), every frame checked");
-        rows.push(row(
-            &format!("{label}: time"),
-            s(ours.secs),
-            format!("read only {}", s(bare.secs)),
-            ours.secs / bare.secs,
-            target,
-        ));
-        rows.push(row(
-            &format!("{label}: peak memory"),
-            mib(ours.peak_kib),
-            format!("read only {}", mib(bare.peak_kib)),
-            ours.peak_kib as f64 / bare.peak_kib as f64,
-            "flat: ≤ 32 MiB whatever the size",
-        ));
+        rows.push(
+            row(
+                &format!("{label}: time"),
+                s(ours.secs),
+                format!("read only {}", s(bare.secs)),
+                ours.secs / bare.secs,
+                target,
+            )
+            .hurl(hurl_stream.map(|h| s(h.secs))),
+        );
+        rows.push(
+            row(
+                &format!("{label}: peak memory"),
+                mib(ours.peak_kib),
+                format!("read only {}", mib(bare.peak_kib)),
+                ours.peak_kib as f64 / bare.peak_kib as f64,
+                "flat: ≤ 32 MiB whatever the size",
+            )
+            .hurl(hurl_stream.map(|h| mib(h.peak_kib))),
+        );
         rows.push(row(
             &format!("{label}: per frame"),
             format!("{:.2} µs", ours.secs * 1e6 / frames as f64),
@@ -885,24 +1020,38 @@ fn main() {
             &log,
         )
     });
+    let hurl_one = write_hurl(&tmp.path().join("hurl1"), &base0, 1, 1);
+    let hurl_start = hurl_run(hurl.as_deref(), &hurl_one, 1, runs.max(5), &server, &log);
     let first = |m: &Measured| m.first_request.unwrap_or(f64::NAN);
-    rows.push(row(
-        "process start to first request (1-case suite)",
-        s(first(&start_one)),
-        format!("bare reqwest {}", s(first(&start_bare))),
-        first(&start_one) / first(&start_bare),
-        "≤ 10 ms",
-    ));
-    rows.push(row(
-        "process start to first request (1,000-case suite)",
-        s(first(&ours)),
-        format!("bare reqwest {}", s(first(&bare))),
-        first(&ours) / first(&bare),
-        "-",
-    ));
+    rows.push(
+        row(
+            "process start to first request (1-case suite)",
+            s(first(&start_one)),
+            format!("bare reqwest {}", s(first(&start_bare))),
+            first(&start_one) / first(&start_bare),
+            "≤ 10 ms",
+        )
+        .hurl(hurl_start.map(|h| s(first(&h)))),
+    );
+    rows.push(
+        row(
+            "process start to first request (1,000-case suite)",
+            s(first(&ours)),
+            format!("bare reqwest {}", s(first(&bare))),
+            first(&ours) / first(&bare),
+            "-",
+        )
+        .hurl(hurl0.map(|h| s(first(&h)))),
+    );
 
     print_table(&rows);
-    println!("baselines: `bare` is a reqwest loop (this benchmark's child process) sending the same requests with no checks; Hurl's and Python's figures are the issue's, quoted, not measured here.");
+    println!(
+        "ratio = llm-contract / baseline. Baselines: `bare` is a reqwest loop (this benchmark's child \
+         process) sending the same requests with no checks; `read only` reads the stream's bytes and \
+         nothing else. The Hurl column is Hurl run here on the same requests (one simple assert each; \
+         `--test --jobs` as many as llm-contract's), when installed. The target column's Hurl and \
+         Python figures are the issue's, quoted, not measured."
+    );
 
     if guard {
         // Gross regressions only: memory that grows with the stream, or ratios far past today's.
@@ -980,22 +1129,25 @@ fn print_table(rows: &[Row]) {
         w(|r| &r.ours),
         w(|r| &r.baseline),
         w(|r| &r.ratio),
+        w(|r| &r.hurl).max("Hurl (measured)".len()),
     ];
     let pad = |s: &str, n: usize| format!("{s}{}", " ".repeat(n.saturating_sub(s.chars().count())));
     println!(
-        "\n{} | {} | {} | {} | target",
+        "\n{} | {} | {} | {} | {} | target",
         pad("figure", widths[0]),
         pad("llm-contract", widths[1]),
         pad("baseline", widths[2]),
-        pad("ratio", widths[3])
+        pad("ratio", widths[3]),
+        pad("Hurl (measured)", widths[4]),
     );
     for r in rows {
         println!(
-            "{} | {} | {} | {} | {}",
+            "{} | {} | {} | {} | {} | {}",
             pad(&r.figure, widths[0]),
             pad(&r.ours, widths[1]),
             pad(&r.baseline, widths[2]),
             pad(&r.ratio, widths[3]),
+            pad(&r.hurl, widths[4]),
             r.target
         );
     }
