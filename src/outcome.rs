@@ -169,17 +169,23 @@ impl CaseOutcome {
     /// Runs every text field through the sanitizer. The runner calls this before an outcome
     /// leaves it, so nothing downstream can print or persist a secret.
     pub fn sanitize(mut self, s: &Sanitizer) -> Self {
-        self.reason = s.text(&self.reason);
+        // Only a text that changes is replaced (no copy of the rest).
+        let fix = |v: &mut String| {
+            if let std::borrow::Cow::Owned(clean) = s.clean(v) {
+                *v = clean;
+            }
+        };
+        fix(&mut self.reason);
         for f in self.failures.iter_mut().chain(self.notes.iter_mut()) {
-            *f = s.text(f);
+            fix(f);
         }
         match &mut self.drift {
-            Drift::NotRun { reason } => *reason = s.text(reason),
+            Drift::NotRun { reason } => fix(reason),
             Drift::Changed { labels } => {
                 for l in labels {
-                    l.path = s.text(&l.path);
+                    fix(&mut l.path);
                     for v in [&mut l.from, &mut l.to].into_iter().flatten() {
-                        *v = s.text(v);
+                        fix(v);
                     }
                 }
             }
@@ -189,10 +195,10 @@ impl CaseOutcome {
             .into_iter()
             .flatten()
         {
-            *field = s.text(field);
+            fix(field);
         }
         if let Some(b) = &mut self.error_body {
-            *b = s.text(b);
+            fix(b);
         }
         if let Some(e) = &mut self.error {
             for field in [
@@ -205,7 +211,7 @@ impl CaseOutcome {
             .into_iter()
             .flatten()
             {
-                *field = s.text(field);
+                fix(field);
             }
         }
         self

@@ -84,7 +84,7 @@ impl Sanitizer {
     /// and reports refer to it by its alias only.
     pub fn add_alias(&mut self, base_url: &str, target: &str) {
         let url = base_url.trim_end_matches('/');
-        if url.len() >= 8 && !self.aliases.iter().any(|(u, _)| u == url) {
+        if url.len() >= MIN_SECRET && !self.aliases.iter().any(|(u, _)| u == url) {
             self.aliases
                 .push((url.to_string(), format!("[BASE_URL:{target}]")));
             self.aliases
@@ -94,32 +94,46 @@ impl Sanitizer {
 
     /// Sanitizes a piece of text.
     pub fn text(&self, input: &str) -> String {
-        let mut out = input.to_string();
+        self.clean(input).into_owned()
+    }
+
+    /// [`Sanitizer::text`] without a copy of text it leaves as it is (most of what a run
+    /// produces): `Cow::Owned` only where something was replaced.
+    pub fn clean<'a>(&self, input: &'a str) -> std::borrow::Cow<'a, str> {
+        use std::borrow::Cow;
+        // Every secret and base URL has at least MIN_SECRET bytes, and each pattern needs more:
+        // nothing shorter can change.
+        if input.len() < MIN_SECRET {
+            return Cow::Borrowed(input);
+        }
+        let mut out = Cow::Borrowed(input);
         for (url, alias) in &self.aliases {
             if out.contains(url.as_str()) {
-                out = out.replace(url.as_str(), alias);
+                out = Cow::Owned(out.replace(url.as_str(), alias));
             }
         }
         for secret in &self.secrets {
             if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), API_KEY);
+                out = Cow::Owned(out.replace(secret.as_str(), API_KEY));
             }
         }
         let p = patterns();
         if p.request_id.is_match(&out) {
-            out = p
-                .request_id
-                .replace_all(&out, format!("(request id: {REQUEST_ID})").as_str())
-                .into_owned();
+            out = Cow::Owned(
+                p.request_id
+                    .replace_all(&out, format!("(request id: {REQUEST_ID})").as_str())
+                    .into_owned(),
+            );
         }
         if p.bearer.is_match(&out) {
-            out = p
-                .bearer
-                .replace_all(&out, format!("Bearer {API_KEY}").as_str())
-                .into_owned();
+            out = Cow::Owned(
+                p.bearer
+                    .replace_all(&out, format!("Bearer {API_KEY}").as_str())
+                    .into_owned(),
+            );
         }
         if p.sk_key.is_match(&out) {
-            out = p.sk_key.replace_all(&out, API_KEY).into_owned();
+            out = Cow::Owned(p.sk_key.replace_all(&out, API_KEY).into_owned());
         }
         out
     }
@@ -127,16 +141,20 @@ impl Sanitizer {
     /// Sanitizes every string (keys and values) inside a JSON value, in place.
     pub fn json(&self, value: &mut serde_json::Value) {
         use serde_json::Value;
+        use std::borrow::Cow;
         match value {
             Value::String(s) => {
-                let clean = self.text(s);
-                if clean != *s {
-                    *s = clean;
+                if let Cow::Owned(clean) = self.clean(s) {
+                    if clean != *s {
+                        *s = clean;
+                    }
                 }
             }
             Value::Array(items) => items.iter_mut().for_each(|v| self.json(v)),
             Value::Object(map) => {
-                let needs_key_fix = map.keys().any(|k| self.text(k) != *k);
+                let needs_key_fix = map
+                    .keys()
+                    .any(|k| matches!(self.clean(k), Cow::Owned(c) if c != *k));
                 if needs_key_fix {
                     let old = std::mem::take(map);
                     for (k, v) in old {
