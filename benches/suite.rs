@@ -768,7 +768,8 @@ fn main() {
         return;
     }
     if let Some(i) = args.iter().position(|a| a == "--serve") {
-        serve(Path::new(&args[i + 1]));
+        let secs = args.get(i + 2).and_then(|s| s.parse().ok()).unwrap_or(600);
+        serve(Path::new(&args[i + 1]), secs.min(7200));
         return;
     }
     let guard = args.iter().any(|a| a == "--guard");
@@ -1092,9 +1093,9 @@ fn main() {
     drop(server);
 }
 
-/// `--serve DIR`: writes and records the 1,000-case suite into DIR, prints the base URLs, and
-/// serves for at most ten minutes (for profiling a run by hand).
-fn serve(dir: &Path) {
+/// `--serve DIR [SECONDS]`: writes and records the 1,000-case suite into DIR, prints the base
+/// URLs, and serves for SECONDS (default 600, at most 7200), for profiling a run by hand.
+fn serve(dir: &Path, secs: u64) {
     let server = BenchServer::start();
     write_suite(dir, CASES, None);
     record(dir, &server.base(0, None));
@@ -1109,7 +1110,7 @@ fn serve(dir: &Path) {
         "stream of N frames: {}",
         server.base(0, Some(1_000_000)).replace("1000000", "N")
     );
-    std::thread::sleep(Duration::from_secs(600));
+    std::thread::sleep(Duration::from_secs(secs));
 }
 
 fn server_frame_len() -> usize {
