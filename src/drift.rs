@@ -75,17 +75,23 @@ fn mask_in(value: &mut Value, in_usage: bool) {
 
 /// The placeholder a masked value of `key` becomes, when it is one of the volatile ones.
 fn placeholder(key: &str, v: &Value) -> Option<&'static str> {
-    match (key, v) {
-        ("id", Value::String(_)) => Some("[ID]"),
-        ("created", Value::Number(_)) => Some("[CREATED]"),
-        ("system_fingerprint", Value::String(_)) => Some("[FINGERPRINT]"),
-        ("model", Value::String(_)) => Some("[MODEL]"),
-        ("content" | "refusal" | "reasoning_content" | "arguments", Value::String(_)) => {
-            Some("[TEXT]")
-        }
-        ("obfuscation", Value::String(_)) => Some("[OBFUSCATION]"),
+    match v {
+        Value::String(_) => string_placeholder(key),
+        Value::Number(_) if key == "created" => Some("[CREATED]"),
         _ => None,
     }
+}
+
+/// The placeholder of a string value under `key`, when it is a volatile one.
+fn string_placeholder(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "id" => "[ID]",
+        "system_fingerprint" => "[FINGERPRINT]",
+        "model" => "[MODEL]",
+        "content" | "refusal" | "reasoning_content" | "arguments" => "[TEXT]",
+        "obfuscation" => "[OBFUSCATION]",
+        _ => return None,
+    })
 }
 
 fn mask_object(map: &mut Map<String, Value>, in_usage: bool) {
@@ -108,20 +114,26 @@ fn mask_object(map: &mut Map<String, Value>, in_usage: bool) {
 /// `false` also where it cannot tell cheaply (a `message` string, which masking sanitizes).
 fn masked_eq(masked: &Value, raw: &Value, in_usage: bool) -> bool {
     match (masked, raw) {
-        // Both maps iterate in key order: equal key sets pair up.
+        // Both maps iterate in key order: equal key sets pair up. Scalars are compared here, as
+        // `mask_object` would leave them, without a call per value.
         (Value::Object(m), Value::Object(r)) => {
             m.len() == r.len()
                 && m.iter().zip(r).all(|((mk, mv), (k, v))| {
-                    if mk != k {
-                        return false;
-                    }
-                    if let Some(p) = placeholder(k, v) {
-                        return mv.as_str() == Some(p);
-                    }
-                    if k == "message" && v.is_string() {
-                        return false;
-                    }
-                    masked_eq(mv, v, in_usage || k == "usage")
+                    mk == k
+                        && match v {
+                            Value::String(s) => match string_placeholder(k) {
+                                Some(p) => mv.as_str() == Some(p),
+                                None => k != "message" && mv.as_str() == Some(s.as_str()),
+                            },
+                            Value::Number(_) if k == "created" => mv.as_str() == Some("[CREATED]"),
+                            Value::Number(_) if in_usage || k == "usage" => {
+                                mv.as_str() == Some("[N]")
+                            }
+                            Value::Object(_) | Value::Array(_) => {
+                                masked_eq(mv, v, in_usage || k == "usage")
+                            }
+                            _ => mv == v,
+                        }
                 })
         }
         (Value::Array(m), Value::Array(r)) => {
