@@ -185,6 +185,23 @@ pub enum StreamEnd {
     Malformed,
 }
 
+/// How an asynchronous task (a video generation) ended, as its polls showed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskEnd {
+    /// `succeeded` (or Kling's `succeed`, or `completed`).
+    Done,
+    /// `failed` with an error detail (in [`Observation::error`]).
+    Failed,
+    /// `failed` with no error detail.
+    FailedNoDetail,
+    Cancelled,
+    /// Still queued or in progress when the poll deadline or the poll count ran out.
+    Stuck,
+    /// A status the family does not know.
+    UnknownStatus,
+}
+
 /// A 200 that is not a success: the answer is blocked, truncated, or empty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -197,6 +214,8 @@ pub enum Soft {
     UnexpectedToolCalls,
     /// finish_reason stop with null or empty content and no tool calls.
     Empty,
+    /// A 200 with an empty result (an image request's empty `data`): the prompt was filtered.
+    Filtered,
 }
 
 impl Soft {
@@ -224,6 +243,7 @@ impl Soft {
                 "finish_reason tool_calls although the request offered no tools"
             }
             Soft::Empty => "empty content with finish_reason stop",
+            Soft::Filtered => "filtered: a 200 with an empty result (the prompt was filtered)",
         }
     }
 }
@@ -239,6 +259,8 @@ pub struct Observation {
     pub schema_ok: Option<bool>,
     pub stream: Option<StreamEnd>,
     pub soft: Option<Soft>,
+    /// How a polled task ended.
+    pub task: Option<TaskEnd>,
     /// A timing limit of the case was exceeded.
     pub too_slow: bool,
 }
@@ -299,6 +321,45 @@ pub static RULES: &[Rule] = &[
         source: "seed 001 quick triage: a path mistake shows up on Comet as a 301 redirect or HTML",
         matches: |o| (300..400).contains(&status(o)),
         class: Class::ConfigurationDrift,
+    },
+    Rule {
+        id: "task.failed.retryable",
+        source: "seed 002: server_error 500 and rate_limit 429 are retryable; a task that failed with one can be submitted again",
+        matches: |o| {
+            o.task == Some(TaskEnd::Failed)
+                && code_is(o, &["server_error", "rate_limit", "rate_limit_exceeded", "overloaded_error"])
+        },
+        class: Class::Retry,
+    },
+    Rule {
+        id: "task.failed",
+        source: "seed 002 async video failures: failed is terminal — read error.message, fix the input, submit a new generation",
+        matches: |o| o.task == Some(TaskEnd::Failed),
+        class: Class::FixRequest,
+    },
+    Rule {
+        id: "task.failed_no_detail",
+        source: "seed 000 video failures: failed with no error detail — prompt filtered or model error, rephrase the prompt",
+        matches: |o| o.task == Some(TaskEnd::FailedNoDetail),
+        class: Class::FixRequest,
+    },
+    Rule {
+        id: "task.cancelled",
+        source: "seed 000 video polling: cancelled is terminal like failed, but nothing in the request caused it — submit again elsewhere",
+        matches: |o| o.task == Some(TaskEnd::Cancelled),
+        class: Class::FallBack,
+    },
+    Rule {
+        id: "task.stuck",
+        source: "seed 000 video failures: a task stuck in queued for minutes is server load — retry with a different model",
+        matches: |o| o.task == Some(TaskEnd::Stuck),
+        class: Class::FallBack,
+    },
+    Rule {
+        id: "task.unknown_status",
+        source: "seed 000: handle every documented status (succeeded, Kling's succeed); an unknown one is drift in the contract",
+        matches: |o| o.task == Some(TaskEnd::UnknownStatus),
+        class: Class::ContractDrift,
     },
     Rule {
         id: "stream.error_frame.rate_limit",
@@ -474,6 +535,12 @@ pub static RULES: &[Rule] = &[
         source: "seed 000: tool_calls means content is null by design — a failure only when the request offered no tools",
         matches: |o| o.soft == Some(Soft::UnexpectedToolCalls),
         class: Class::ContractDrift,
+    },
+    Rule {
+        id: "2xx.filtered",
+        source: "seed 000 image failures: an empty data array means the prompt was filtered — check revised_prompt and rephrase",
+        matches: |o| o.soft == Some(Soft::Filtered),
+        class: Class::FixRequest,
     },
     Rule {
         id: "2xx.empty",
@@ -831,6 +898,12 @@ mod seed_tables {
                 "000 tool_calls without tools",
                 ok_with(|o| o.soft = Some(Soft::UnexpectedToolCalls)),
                 ContractDrift,
+                false,
+            ),
+            (
+                "000 image with empty data",
+                ok_with(|o| o.soft = Some(Soft::Filtered)),
+                FixRequest,
                 false,
             ),
             (

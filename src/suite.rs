@@ -60,7 +60,7 @@ impl Suite {
             }
         };
         for fam in family::FAMILIES {
-            for name in [fam.response_schema, fam.chunk_schema, fam.error_schema] {
+            for name in fam.schemas() {
                 if !schemas.contains(name) {
                     errors.push(schemas.unknown(name));
                 }

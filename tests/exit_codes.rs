@@ -139,7 +139,7 @@ fn lint_is_clean_on_the_repository_and_sends_nothing() {
     assert_eq!(code, Some(0), "{stdout}");
     assert_eq!(
         stdout.trim(),
-        "lint: no problems: 10 cases, 3 targets (30 plans), 3 schemas, 20 fixtures"
+        "lint: no problems: 10 cases, 3 targets (30 plans), 11 schemas, 20 fixtures"
     );
 }
 
