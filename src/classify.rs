@@ -606,6 +606,16 @@ fn reason(rule: &Rule, o: &Observation) -> String {
         Some(StreamEnd::Stalled) => parts.push("stream stalled past its idle limit".into()),
         _ => {}
     }
+    match o.task {
+        Some(TaskEnd::Failed) => parts.push("the task failed".into()),
+        Some(TaskEnd::FailedNoDetail) => parts.push("the task failed with no error detail".into()),
+        Some(TaskEnd::Cancelled) => parts.push("the task was cancelled".into()),
+        Some(TaskEnd::Stuck) => {
+            parts.push("the task was still pending at the poll deadline".into())
+        }
+        Some(TaskEnd::UnknownStatus) => parts.push("the task reported an unknown status".into()),
+        Some(TaskEnd::Done) | None => {}
+    }
     if let Some(soft) = o.soft {
         parts.push(soft.describe().into());
     }
@@ -899,6 +909,50 @@ mod seed_tables {
                 ok_with(|o| o.soft = Some(Soft::UnexpectedToolCalls)),
                 ContractDrift,
                 false,
+            ),
+            (
+                "000 video task failed with no detail",
+                ok_with(|o| o.task = Some(TaskEnd::FailedNoDetail)),
+                FixRequest,
+                false,
+            ),
+            (
+                "000 video task cancelled",
+                ok_with(|o| o.task = Some(TaskEnd::Cancelled)),
+                FallBack,
+                false,
+            ),
+            (
+                "000 video task stuck in queued",
+                ok_with(|o| o.task = Some(TaskEnd::Stuck)),
+                FallBack,
+                false,
+            ),
+            (
+                "000 video task with an unknown status",
+                ok_with(|o| o.task = Some(TaskEnd::UnknownStatus)),
+                ContractDrift,
+                false,
+            ),
+            (
+                "002 video task failed: content_policy_violation",
+                {
+                    let mut o = err(200, "content_policy_violation", "unsafe prompt");
+                    o.task = Some(TaskEnd::Failed);
+                    o
+                },
+                FixRequest,
+                false,
+            ),
+            (
+                "002 video task failed: server_error",
+                {
+                    let mut o = err(200, "server_error", "unexpected");
+                    o.task = Some(TaskEnd::Failed);
+                    o
+                },
+                Retry,
+                true,
             ),
             (
                 "000 image with empty data",

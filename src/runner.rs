@@ -549,9 +549,14 @@ impl Runner {
             ));
         }
         let polled = format!(
-            "task {id} after {} poll{} ({trail})",
+            "task {id} after {} poll{}{}",
             report.polls,
-            if report.polls == 1 { "" } else { "s" }
+            if report.polls == 1 { "" } else { "s" },
+            if trail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({trail})")
+            }
         );
         let end = match report.end {
             poll::PollEnd::NoId => {
@@ -571,7 +576,7 @@ impl Runner {
                 let c = self.transport_failure(out, e);
                 out.failures.insert(
                     0,
-                    format!("task: poll {} of {polled} failed", report.polls + 1),
+                    format!("task: poll {} of task {id} failed", report.polls + 1),
                 );
                 return c;
             }
@@ -583,8 +588,14 @@ impl Runner {
                 out.failures.insert(
                     0,
                     format!(
-                        "task: poll {} of {polled} answered {}",
-                        report.polls, received.status
+                        "task: poll {} of task {id} answered {}{}",
+                        report.polls,
+                        received.status,
+                        if trail.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (earlier polls: {trail})")
+                        }
                     ),
                 );
                 return c.unwrap_or(Classification {
@@ -629,9 +640,9 @@ impl Runner {
                 .push(format!("task: failed with no error detail: {polled}")),
             TaskEnd::Cancelled => out.failures.push(format!("task: cancelled: {polled}")),
             TaskEnd::Stuck => out.failures.push(format!(
-                "task: timed out: still {} after {polled}, {} ms counted (poll deadline {} ms, at most {} polls); last progress {}",
+                "task: timed out: {polled}, still {} with {} ms counted (poll deadline {} ms, at most {} polls); last progress {}",
                 last_status.as_deref().unwrap_or("without a status"),
-                ms(report.counted),
+                report.counted.as_millis(),
                 settings.deadline_ms,
                 settings.max_polls,
                 report

@@ -83,6 +83,12 @@ impl Suite {
             }
         }
         for target in &contracts.targets {
+            let dialect = target.dialect.error_schema();
+            if !schemas.contains(dialect) {
+                let mut e = schemas.unknown(dialect);
+                e.location = Location::file(&target.file);
+                errors.push(e);
+            }
             for over in target.expect.values() {
                 if let Some(name) = &over.schema {
                     if !schemas.contains(name) {
