@@ -78,6 +78,7 @@ fn mask_object(map: &mut Map<String, Value>, in_usage: bool) {
         let placeholder = match (key.as_str(), &*v) {
             ("id", Value::String(_)) => Some("[ID]"),
             ("created", Value::Number(_)) => Some("[CREATED]"),
+            ("created_at" | "completed_at" | "expires_at", Value::Number(_)) => Some("[TIMESTAMP]"),
             ("system_fingerprint", Value::String(_)) => Some("[FINGERPRINT]"),
             ("model", Value::String(_)) => Some("[MODEL]"),
             ("content" | "refusal" | "reasoning_content" | "arguments", Value::String(_)) => {

@@ -519,7 +519,11 @@ impl Runner {
                 let mut resp = record::response_of(r, None, &self.sanitizer, &plan.target.sanitize);
                 resp.request = Some(FixtureRequest {
                     method: "GET".into(),
-                    path: self.sanitizer.text(path),
+                    // The submit's `id` is pinned as `<prefix>_[ID]`: the poll path names it so.
+                    path: self.sanitizer.text(&match &report.task_id {
+                        Some(id) => path.replace(id.as_str(), &crate::sanitize::id_placeholder(id)),
+                        None => path.clone(),
+                    }),
                     authorization: record::request_of(plan, &self.sanitizer).authorization,
                     body: None,
                     raw_body: None,
