@@ -261,6 +261,9 @@ pub struct Observation {
     pub soft: Option<Soft>,
     /// How a polled task ended.
     pub task: Option<TaskEnd>,
+    /// A 200 whose body says the answer failed (a Responses object with `status: failed`); the
+    /// error is in `error`.
+    pub failed_answer: bool,
     /// A timing limit of the case was exceeded.
     pub too_slow: bool,
 }
@@ -284,6 +287,11 @@ pub struct Rule {
     pub source: &'static str,
     pub matches: Matcher,
     pub class: Class,
+}
+
+/// An error inside a 200: a stream's error frame, or a success envelope that says it failed.
+fn in_band(o: &Observation) -> bool {
+    o.stream == Some(StreamEnd::ErrorFrame) || o.failed_answer
 }
 
 fn status(o: &Observation) -> u16 {
@@ -365,7 +373,7 @@ pub static RULES: &[Rule] = &[
         id: "stream.error_frame.rate_limit",
         source: "seed 003: late-stream errors use the same error model as HTTP errors; 429-like codes retry",
         matches: |o| {
-            o.stream == Some(StreamEnd::ErrorFrame)
+            in_band(o)
                 && code_is(o, &["rate_limit", "rate_limit_exceeded", "rate_limit_error", "overloaded_error"])
         },
         class: Class::Retry,
@@ -374,7 +382,7 @@ pub static RULES: &[Rule] = &[
         id: "stream.error_frame.content",
         source: "seed 003: mid-stream error payload such as inappropriate_content; seed 002: content_policy_violation — revise the input",
         matches: |o| {
-            o.stream == Some(StreamEnd::ErrorFrame)
+            in_band(o)
                 && code_is(o, &["inappropriate_content", "content_policy_violation", "invalid_request_error", "invalid_request"])
         },
         class: Class::FixRequest,
@@ -382,7 +390,7 @@ pub static RULES: &[Rule] = &[
     Rule {
         id: "stream.error_frame",
         source: "seed 003: a streamed 200 may still fail; an unrecognised late error is treated as an upstream failure",
-        matches: |o| o.stream == Some(StreamEnd::ErrorFrame),
+        matches: in_band,
         class: Class::Retry,
     },
     Rule {
@@ -605,6 +613,9 @@ fn reason(rule: &Rule, o: &Observation) -> String {
         Some(StreamEnd::Malformed) => parts.push("malformed stream frame".into()),
         Some(StreamEnd::Stalled) => parts.push("stream stalled past its idle limit".into()),
         _ => {}
+    }
+    if o.failed_answer {
+        parts.push("the answer says it failed".into());
     }
     match o.task {
         Some(TaskEnd::Failed) => parts.push("the task failed".into()),
@@ -949,6 +960,16 @@ mod seed_tables {
                 {
                     let mut o = err(200, "server_error", "unexpected");
                     o.task = Some(TaskEnd::Failed);
+                    o
+                },
+                Retry,
+                true,
+            ),
+            (
+                "003 a 200 Responses body with status failed (server_error)",
+                {
+                    let mut o = err(200, "server_error", "The model failed");
+                    o.failed_answer = true;
                     o
                 },
                 Retry,

@@ -34,6 +34,9 @@ pub struct Answer {
     pub filtered: bool,
     /// Facts worth reporting (an image's revised prompt).
     pub notes: Vec<String>,
+    /// The body is a success envelope that says the answer failed (a Responses object with
+    /// `status: failed`), with its error.
+    pub failure: Option<crate::classify::ApiError>,
 }
 
 /// How an asynchronous task is polled after it was submitted.
@@ -234,8 +237,24 @@ fn responses_answer(doc: &Value) -> Answer {
             .and_then(Value::as_array)
             .is_some_and(|parts| parts.iter().any(|p| text_of(p.get("text"))))
     });
+    let failure = (doc.get("status").and_then(Value::as_str) == Some("failed")).then(|| {
+        let err = doc.get("error").filter(|e| e.is_object());
+        let text = |k: &str| {
+            err.and_then(|e| e.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        crate::classify::ApiError {
+            r#type: Some("response.failed".into()),
+            code: text("code"),
+            message: text("message")
+                .or_else(|| Some("status failed without an error object".into())),
+            ..crate::classify::ApiError::default()
+        }
+    });
     Answer {
         finish: vec![(0, responses_reason(doc))],
+        failure,
         has_content,
         has_tool_calls: items()
             .any(|i| i.get("type").and_then(Value::as_str) == Some("function_call")),

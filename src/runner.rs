@@ -912,7 +912,15 @@ impl Runner {
                                 check::pointer_failures(doc, expect, &mut failures);
                             }
                             out.notes.extend(answer.notes);
-                            if ok {
+                            if let Some(e) = answer.failure {
+                                failures.push(format!(
+                                    "body: a 200 whose answer says it failed: {} — {}",
+                                    e.describe(),
+                                    e.message.as_deref().unwrap_or("(no message)")
+                                ));
+                                obs.error = Some(e);
+                                obs.failed_answer = true;
+                            } else if ok {
                                 obs.soft = soft(
                                     family,
                                     out.finish_reason.as_deref(),
