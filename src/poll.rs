@@ -61,6 +61,23 @@ pub struct PollReport {
 }
 
 impl PollReport {
+    /// Nothing polled yet.
+    pub fn new(task_id: Option<String>) -> PollReport {
+        PollReport {
+            task_id,
+            end: PollEnd::NoId,
+            polls: 0,
+            statuses: Vec::new(),
+            progress: None,
+            error: None,
+            not_yet: 0,
+            counted: Duration::ZERO,
+            last: None,
+            last_doc: None,
+            exchanges: Vec::new(),
+        }
+    }
+
     /// `queued ×3 → in_progress → succeeded`.
     pub fn trail(&self) -> String {
         let mut parts: Vec<(String, usize)> = Vec::new();
@@ -148,19 +165,7 @@ pub struct PollRequest<'a> {
 /// Polls the task the submit answer names, until it ends or the polls run out.
 pub async fn run(req: PollRequest<'_>, submitted: &Value) -> PollReport {
     let spec = req.spec;
-    let mut report = PollReport {
-        task_id: first_text(submitted, spec.id),
-        end: PollEnd::NoId,
-        polls: 0,
-        statuses: Vec::new(),
-        progress: None,
-        error: None,
-        not_yet: 0,
-        counted: Duration::ZERO,
-        last: None,
-        last_doc: None,
-        exchanges: Vec::new(),
-    };
+    let mut report = PollReport::new(first_text(submitted, spec.id));
     let Some(id) = report.task_id.clone() else {
         return report;
     };
@@ -249,24 +254,13 @@ mod tests {
 
     #[test]
     fn trail_collapses_repeats() {
-        let r = PollReport {
-            task_id: None,
-            end: PollEnd::NoId,
-            polls: 4,
-            statuses: vec![
-                "queued".into(),
-                "queued".into(),
-                "in_progress".into(),
-                "succeeded".into(),
-            ],
-            progress: None,
-            error: None,
-            not_yet: 0,
-            counted: Duration::ZERO,
-            last: None,
-            last_doc: None,
-            exchanges: Vec::new(),
-        };
+        let mut r = PollReport::new(None);
+        r.statuses = vec![
+            "queued".into(),
+            "queued".into(),
+            "in_progress".into(),
+            "succeeded".into(),
+        ];
         assert_eq!(r.trail(), "queued ×2 → in_progress → succeeded");
     }
 

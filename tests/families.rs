@@ -253,6 +253,18 @@ const CASES: &[&str] = &[
     "video_missing_prompt",
 ];
 
+/// Runs the binary with the argument groups, then the suite's --contracts/--fixtures.
+fn cli(
+    groups: &[&[&str]],
+    suite: &[String],
+    env: &[(&str, &str)],
+    cwd: &std::path::Path,
+) -> std::process::Output {
+    let mut args: Vec<&str> = groups.iter().flat_map(|g| g.iter().copied()).collect();
+    args.extend(suite.iter().map(String::as_str));
+    llm_contract(&args, env, cwd)
+}
+
 fn canary() -> String {
     // Built at run time so no key-shaped literal sits in the source.
     ["canary", "families", "9f3a7c21d4e8"].join("-")
@@ -277,26 +289,23 @@ fn every_family_passes_live_records_and_replays_offline_without_the_key() {
 
     // Live: every case of the four families, against the loopback gateway.
     let base = gateway.base();
-    let mut live: Vec<String> = [
-        "run",
-        "--live",
+    let endpoint = [
         "--target",
         "cometapi",
         "--base-url",
-        &base,
+        base.as_str(),
         "--api-key-env",
         KEY_ENV,
         "--time-scale",
         "0",
-        "--reports",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    live.push(live_reports.path().display().to_string());
-    live.extend(suite.iter().cloned());
-    let refs: Vec<&str> = live.iter().map(String::as_str).collect();
-    let out = llm_contract(&refs, &[(KEY_ENV, key)], scratch.path());
+    ];
+    let live_dir = live_reports.path().display().to_string();
+    let out = cli(
+        &[&["run", "--live"], &endpoint[..], &["--reports", &live_dir]],
+        &suite,
+        &[(KEY_ENV, key)],
+        scratch.path(),
+    );
     let (stdout, stderr) = text(&out);
     let r = report(live_reports.path());
     for id in CASES {
@@ -330,27 +339,18 @@ fn every_family_passes_live_records_and_replays_offline_without_the_key() {
     );
 
     // Record the four families, then replay them offline: no drift, the same verdicts.
-    let mut record: Vec<String> = [
-        "record",
-        "--target",
-        "cometapi",
-        "--base-url",
-        &base,
-        "--api-key-env",
-        KEY_ENV,
-        "--time-scale",
-        "0",
+    let server = [
         "--server",
         "llm-contract families gateway (tests/families.rs)",
         "--server-version",
         "test",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    record.extend(suite.iter().cloned());
-    let refs: Vec<&str> = record.iter().map(String::as_str).collect();
-    let out = llm_contract(&refs, &[(KEY_ENV, key)], scratch.path());
+    ];
+    let out = cli(
+        &[&["record"], &endpoint[..], &server[..]],
+        &suite,
+        &[(KEY_ENV, key)],
+        scratch.path(),
+    );
     let (stdout, stderr) = text(&out);
     let video_fixture = fixtures.join("cometapi/video_happy_path.json");
     let doc: Value = serde_json::from_str(
@@ -373,14 +373,13 @@ fn every_family_passes_live_records_and_replays_offline_without_the_key() {
     assert_eq!(messages_fixture["request"]["authorization"], "[API_KEY]");
 
     let polls_before = gateway.polls.load(Ordering::SeqCst);
-    let mut replay: Vec<String> = ["run", "--target", "cometapi", "--reports"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    replay.push(replay_reports.path().display().to_string());
-    replay.extend(suite.iter().cloned());
-    let refs: Vec<&str> = replay.iter().map(String::as_str).collect();
-    let out = llm_contract(&refs, &[], scratch.path());
+    let replay_dir = replay_reports.path().display().to_string();
+    let out = cli(
+        &[&["run", "--target", "cometapi", "--reports", &replay_dir]],
+        &suite,
+        &[],
+        scratch.path(),
+    );
     let (stdout, stderr) = text(&out);
     let r = report(replay_reports.path());
     for id in CASES {
