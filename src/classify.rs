@@ -185,6 +185,23 @@ pub enum StreamEnd {
     Malformed,
 }
 
+/// How an asynchronous task (a video generation) ended, as its polls showed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskEnd {
+    /// `succeeded` (or Kling's `succeed`, or `completed`).
+    Done,
+    /// `failed` with an error detail (in [`Observation::error`]).
+    Failed,
+    /// `failed` with no error detail.
+    FailedNoDetail,
+    Cancelled,
+    /// Still queued or in progress when the poll deadline or the poll count ran out.
+    Stuck,
+    /// A status the family does not know.
+    UnknownStatus,
+}
+
 /// A 200 that is not a success: the answer is blocked, truncated, or empty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -197,6 +214,8 @@ pub enum Soft {
     UnexpectedToolCalls,
     /// finish_reason stop with null or empty content and no tool calls.
     Empty,
+    /// A 200 with an empty result (an image request's empty `data`): the prompt was filtered.
+    Filtered,
 }
 
 impl Soft {
@@ -224,6 +243,7 @@ impl Soft {
                 "finish_reason tool_calls although the request offered no tools"
             }
             Soft::Empty => "empty content with finish_reason stop",
+            Soft::Filtered => "filtered: a 200 with an empty result (the prompt was filtered)",
         }
     }
 }
@@ -239,6 +259,11 @@ pub struct Observation {
     pub schema_ok: Option<bool>,
     pub stream: Option<StreamEnd>,
     pub soft: Option<Soft>,
+    /// How a polled task ended.
+    pub task: Option<TaskEnd>,
+    /// A 200 whose body says the answer failed (a Responses object with `status: failed`); the
+    /// error is in `error`.
+    pub failed_answer: bool,
     /// A timing limit of the case was exceeded.
     pub too_slow: bool,
 }
@@ -262,6 +287,11 @@ pub struct Rule {
     pub source: &'static str,
     pub matches: Matcher,
     pub class: Class,
+}
+
+/// An error inside a 200: a stream's error frame, or a success envelope that says it failed.
+fn in_band(o: &Observation) -> bool {
+    o.stream == Some(StreamEnd::ErrorFrame) || o.failed_answer
 }
 
 fn status(o: &Observation) -> u16 {
@@ -301,10 +331,49 @@ pub static RULES: &[Rule] = &[
         class: Class::ConfigurationDrift,
     },
     Rule {
+        id: "task.failed.retryable",
+        source: "seed 002: server_error 500 and rate_limit 429 are retryable; a task that failed with one can be submitted again",
+        matches: |o| {
+            o.task == Some(TaskEnd::Failed)
+                && code_is(o, &["server_error", "rate_limit", "rate_limit_exceeded", "overloaded_error"])
+        },
+        class: Class::Retry,
+    },
+    Rule {
+        id: "task.failed",
+        source: "seed 002 async video failures: failed is terminal — read error.message, fix the input, submit a new generation",
+        matches: |o| o.task == Some(TaskEnd::Failed),
+        class: Class::FixRequest,
+    },
+    Rule {
+        id: "task.failed_no_detail",
+        source: "seed 000 video failures: failed with no error detail — prompt filtered or model error, rephrase the prompt",
+        matches: |o| o.task == Some(TaskEnd::FailedNoDetail),
+        class: Class::FixRequest,
+    },
+    Rule {
+        id: "task.cancelled",
+        source: "seed 000 video polling: cancelled is terminal like failed, but nothing in the request caused it — submit again elsewhere",
+        matches: |o| o.task == Some(TaskEnd::Cancelled),
+        class: Class::FallBack,
+    },
+    Rule {
+        id: "task.stuck",
+        source: "seed 000 video failures: a task stuck in queued for minutes is server load — retry with a different model",
+        matches: |o| o.task == Some(TaskEnd::Stuck),
+        class: Class::FallBack,
+    },
+    Rule {
+        id: "task.unknown_status",
+        source: "seed 000: handle every documented status (succeeded, Kling's succeed); an unknown one is drift in the contract",
+        matches: |o| o.task == Some(TaskEnd::UnknownStatus),
+        class: Class::ContractDrift,
+    },
+    Rule {
         id: "stream.error_frame.rate_limit",
         source: "seed 003: late-stream errors use the same error model as HTTP errors; 429-like codes retry",
         matches: |o| {
-            o.stream == Some(StreamEnd::ErrorFrame)
+            in_band(o)
                 && code_is(o, &["rate_limit", "rate_limit_exceeded", "rate_limit_error", "overloaded_error"])
         },
         class: Class::Retry,
@@ -313,7 +382,7 @@ pub static RULES: &[Rule] = &[
         id: "stream.error_frame.content",
         source: "seed 003: mid-stream error payload such as inappropriate_content; seed 002: content_policy_violation — revise the input",
         matches: |o| {
-            o.stream == Some(StreamEnd::ErrorFrame)
+            in_band(o)
                 && code_is(o, &["inappropriate_content", "content_policy_violation", "invalid_request_error", "invalid_request"])
         },
         class: Class::FixRequest,
@@ -321,7 +390,7 @@ pub static RULES: &[Rule] = &[
     Rule {
         id: "stream.error_frame",
         source: "seed 003: a streamed 200 may still fail; an unrecognised late error is treated as an upstream failure",
-        matches: |o| o.stream == Some(StreamEnd::ErrorFrame),
+        matches: in_band,
         class: Class::Retry,
     },
     Rule {
@@ -476,6 +545,12 @@ pub static RULES: &[Rule] = &[
         class: Class::ContractDrift,
     },
     Rule {
+        id: "2xx.filtered",
+        source: "seed 000 image failures: an empty data array means the prompt was filtered — check revised_prompt and rephrase",
+        matches: |o| o.soft == Some(Soft::Filtered),
+        class: Class::FixRequest,
+    },
+    Rule {
         id: "2xx.empty",
         source: "seed 000 FAQ: finish_reason stop with empty content is a silent failure — log the response and check the prompt",
         matches: |o| o.soft == Some(Soft::Empty),
@@ -538,6 +613,19 @@ fn reason(rule: &Rule, o: &Observation) -> String {
         Some(StreamEnd::Malformed) => parts.push("malformed stream frame".into()),
         Some(StreamEnd::Stalled) => parts.push("stream stalled past its idle limit".into()),
         _ => {}
+    }
+    if o.failed_answer {
+        parts.push("the answer says it failed".into());
+    }
+    match o.task {
+        Some(TaskEnd::Failed) => parts.push("the task failed".into()),
+        Some(TaskEnd::FailedNoDetail) => parts.push("the task failed with no error detail".into()),
+        Some(TaskEnd::Cancelled) => parts.push("the task was cancelled".into()),
+        Some(TaskEnd::Stuck) => {
+            parts.push("the task was still pending at the poll deadline".into())
+        }
+        Some(TaskEnd::UnknownStatus) => parts.push("the task reported an unknown status".into()),
+        Some(TaskEnd::Done) | None => {}
     }
     if let Some(soft) = o.soft {
         parts.push(soft.describe().into());
@@ -831,6 +919,66 @@ mod seed_tables {
                 "000 tool_calls without tools",
                 ok_with(|o| o.soft = Some(Soft::UnexpectedToolCalls)),
                 ContractDrift,
+                false,
+            ),
+            (
+                "000 video task failed with no detail",
+                ok_with(|o| o.task = Some(TaskEnd::FailedNoDetail)),
+                FixRequest,
+                false,
+            ),
+            (
+                "000 video task cancelled",
+                ok_with(|o| o.task = Some(TaskEnd::Cancelled)),
+                FallBack,
+                false,
+            ),
+            (
+                "000 video task stuck in queued",
+                ok_with(|o| o.task = Some(TaskEnd::Stuck)),
+                FallBack,
+                false,
+            ),
+            (
+                "000 video task with an unknown status",
+                ok_with(|o| o.task = Some(TaskEnd::UnknownStatus)),
+                ContractDrift,
+                false,
+            ),
+            (
+                "002 video task failed: content_policy_violation",
+                {
+                    let mut o = err(200, "content_policy_violation", "unsafe prompt");
+                    o.task = Some(TaskEnd::Failed);
+                    o
+                },
+                FixRequest,
+                false,
+            ),
+            (
+                "002 video task failed: server_error",
+                {
+                    let mut o = err(200, "server_error", "unexpected");
+                    o.task = Some(TaskEnd::Failed);
+                    o
+                },
+                Retry,
+                true,
+            ),
+            (
+                "003 a 200 Responses body with status failed (server_error)",
+                {
+                    let mut o = err(200, "server_error", "The model failed");
+                    o.failed_answer = true;
+                    o
+                },
+                Retry,
+                true,
+            ),
+            (
+                "000 image with empty data",
+                ok_with(|o| o.soft = Some(Soft::Filtered)),
+                FixRequest,
                 false,
             ),
             (

@@ -104,6 +104,12 @@ pub struct ExpectDoc {
     /// Time to the end of the body (ms).
     #[serde(default)]
     pub max_total_ms: Option<u64>,
+    /// JSON pointers a successful body must have (`/data/0/url` for an image by URL).
+    #[serde(default)]
+    pub present: Option<Vec<String>>,
+    /// JSON pointers a successful body must not have (`/data/0/b64_json`).
+    #[serde(default)]
+    pub absent: Option<Vec<String>>,
 }
 
 impl ExpectDoc {
@@ -149,6 +155,50 @@ struct RequestDoc {
     headers: BTreeMap<String, String>,
 }
 
+/// How an asynchronous task is polled (families with a poll loop: video tasks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollSettings {
+    /// Wait between two polls. Offline the recorded endpoint answers at once and the wait is
+    /// counted, not slept.
+    #[serde(default = "default_poll_interval_ms")]
+    pub interval_ms: u64,
+    /// At most this many polls.
+    #[serde(default = "default_max_polls")]
+    pub max_polls: u32,
+    /// A task still pending after this long (waits included) is stuck.
+    #[serde(default = "default_poll_deadline_ms")]
+    pub deadline_ms: u64,
+    /// How many early polls may answer "task does not exist yet" (`task_not_exist`) before it
+    /// counts as a failure.
+    #[serde(default = "default_not_yet_retries")]
+    pub not_yet_retries: u32,
+}
+
+fn default_poll_interval_ms() -> u64 {
+    10_000
+}
+fn default_max_polls() -> u32 {
+    60
+}
+fn default_poll_deadline_ms() -> u64 {
+    600_000
+}
+fn default_not_yet_retries() -> u32 {
+    3
+}
+
+impl Default for PollSettings {
+    fn default() -> Self {
+        PollSettings {
+            interval_ms: default_poll_interval_ms(),
+            max_polls: default_max_polls(),
+            deadline_ms: default_poll_deadline_ms(),
+            not_yet_retries: default_not_yet_retries(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CaseDoc {
@@ -166,6 +216,9 @@ struct CaseDoc {
     /// Which kinds of drift fail this case (overrides the target's policy).
     #[serde(default)]
     drift: Option<DriftPolicy>,
+    /// Poll settings, for families that poll a task.
+    #[serde(default)]
+    poll: Option<PollSettings>,
 }
 
 fn default_family() -> String {
@@ -193,6 +246,7 @@ pub struct Case {
     pub headers: BTreeMap<String, String>,
     pub expect: ExpectDoc,
     pub drift: Option<DriftPolicy>,
+    pub poll: PollSettings,
     pub file: PathBuf,
     source: String,
 }
@@ -223,12 +277,17 @@ pub enum Dialect {
     /// OpenAI's envelope with `type: comet_api_error`, `param` "" or absent, `code` "" at times and
     /// "(request id: …)" inside the message.
     Comet,
+    /// A generation API's envelope (seed 002): `type` always `invalid_request_error`, a
+    /// machine-readable `code` (`invalid_api_key`, `parameter_missing`, `quota_exceeded`,
+    /// `content_policy_violation`, …) and a `doc_url` when there is one.
+    Generation,
 }
 
 impl Dialect {
     pub fn error_schema(self) -> &'static str {
         match self {
             Dialect::Openai | Dialect::Comet => "error",
+            Dialect::Generation => "generation_error",
         }
     }
 }
@@ -354,6 +413,9 @@ struct TargetDoc {
     /// A response header that carries the server's version, for recorded provenance.
     #[serde(default)]
     version_header: Option<String>,
+    /// The families this target serves (default: all); cases of other families are not planned.
+    #[serde(default)]
+    families: Option<Vec<String>>,
 }
 
 fn default_dialect() -> Dialect {
@@ -382,7 +444,18 @@ pub struct Target {
     pub replay_by_default: bool,
     pub server: Option<String>,
     pub version_header: Option<String>,
+    /// The families this target serves; `None`: all of them.
+    pub families: Option<Vec<&'static Family>>,
     pub file: PathBuf,
+}
+
+impl Target {
+    /// Whether the target serves a family.
+    pub fn serves(&self, family: &Family) -> bool {
+        self.families
+            .as_ref()
+            .is_none_or(|fs| fs.iter().any(|f| f.name == family.name))
+    }
 }
 
 /// Expectations of one case on one target, with the target's overrides applied.
@@ -396,6 +469,8 @@ pub struct Expect {
     pub finish_reason: Option<Vec<String>>,
     pub stream: Option<StreamExpect>,
     pub limits: Limits,
+    pub present: Vec<String>,
+    pub absent: Vec<String>,
 }
 
 /// One case resolved for one target: what to send and what to expect.
@@ -566,9 +641,19 @@ pub fn parse_case(file: &Path, text: &str) -> Result<Case, ConfigErrors> {
         headers: doc.request.headers,
         expect: doc.expect,
         drift: doc.drift,
+        poll: doc.poll.unwrap_or_default(),
         file: file.to_path_buf(),
         source: text.to_string(),
     };
+    if doc.poll.is_some() && family.poll.is_none() {
+        errors.push(ConfigError::new(
+            at("poll:"),
+            format!(
+                "`poll` is for families that poll a task; {} does not",
+                family.name
+            ),
+        ));
+    }
     if case.streams() != case.expect.stream.is_some() {
         errors.push(ConfigError::new(
             at("stream"),
@@ -607,6 +692,28 @@ pub fn parse_target(file: &Path, text: &str) -> Result<Target, ConfigErrors> {
                 .into(),
         );
     }
+    let families = match &doc.families {
+        None => None,
+        Some(names) => {
+            let mut fs = Vec::new();
+            for n in names {
+                match family::by_name(n) {
+                    Some(f) => fs.push(f),
+                    None => {
+                        let mut e = ConfigError::new(
+                            locate_in_file_text(file, text, n),
+                            format!("unknown family `{n}` in `families`"),
+                        );
+                        if let Some(s) = did_you_mean(n, family::names()) {
+                            e = e.with_hint(format!("did you mean `{s}`?"));
+                        }
+                        return Err(e.into());
+                    }
+                }
+            }
+            Some(fs)
+        }
+    };
     Ok(Target {
         name: doc.name,
         description: doc.description,
@@ -625,6 +732,7 @@ pub fn parse_target(file: &Path, text: &str) -> Result<Target, ConfigErrors> {
         replay_by_default: doc.replay_by_default,
         server: doc.server,
         version_header: doc.version_header,
+        families,
         file: file.to_path_buf(),
     })
 }
@@ -801,10 +909,11 @@ impl Contracts {
     }
 
     /// Resolves every case for a target. Placeholders that the target does not define are errors.
+    /// The target's plans: every case of a family the target serves, resolved for it.
     pub fn plans(&self, target: &Arc<Target>) -> Result<Vec<Plan>, ConfigErrors> {
         let mut plans = Vec::new();
         let mut errors = Vec::new();
-        for case in &self.cases {
+        for case in self.cases.iter().filter(|c| target.serves(c.family)) {
             match plan(case, target) {
                 Ok(p) => plans.push(p),
                 Err(e) => errors.push(e),
@@ -816,6 +925,15 @@ impl Contracts {
             Err(ConfigErrors(errors))
         }
     }
+}
+
+fn locate_in_file_text(file: &Path, text: &str, needle: &str) -> Location {
+    for (i, line) in text.lines().enumerate() {
+        if let Some(col) = line.find(needle) {
+            return Location::at(file, i + 1, col + 1);
+        }
+    }
+    Location::file(file)
 }
 
 fn locate_in_file(file: &Path, needle: &str) -> Location {
@@ -862,14 +980,23 @@ fn plan(case: &Arc<Case>, target: &Arc<Target>) -> Result<Plan, ConfigError> {
         limits: over
             .map_or(Limits::default(), ExpectDoc::limits)
             .or(case.expect.limits()),
+        present: over
+            .and_then(|o| o.present.clone())
+            .or_else(|| case.expect.present.clone())
+            .unwrap_or_default(),
+        absent: over
+            .and_then(|o| o.absent.clone())
+            .or_else(|| case.expect.absent.clone())
+            .unwrap_or_default(),
     };
+    let skip = target.skip.get(&case.id).cloned();
     Ok(Plan {
         id: format!("{}::{}", target.name, case.id),
         case: case.clone(),
         target: target.clone(),
         body,
         expect,
-        skip: target.skip.get(&case.id).cloned(),
+        skip,
     })
 }
 

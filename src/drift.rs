@@ -77,7 +77,16 @@ fn mask_in(value: &mut Value, in_usage: bool) {
 fn placeholder(key: &str, v: &Value) -> Option<&'static str> {
     match v {
         Value::String(_) => string_placeholder(key),
-        Value::Number(_) if key == "created" => Some("[CREATED]"),
+        Value::Number(_) => number_placeholder(key),
+        _ => None,
+    }
+}
+
+/// The placeholder of a number under `key`, when it is a volatile one (a timestamp).
+fn number_placeholder(key: &str) -> Option<&'static str> {
+    match key {
+        "created" => Some("[CREATED]"),
+        "created_at" | "completed_at" | "expires_at" => Some("[TIMESTAMP]"),
         _ => None,
     }
 }
@@ -125,10 +134,11 @@ fn masked_eq(masked: &Value, raw: &Value, in_usage: bool) -> bool {
                                 Some(p) => mv.as_str() == Some(p),
                                 None => k != "message" && mv.as_str() == Some(s.as_str()),
                             },
-                            Value::Number(_) if k == "created" => mv.as_str() == Some("[CREATED]"),
-                            Value::Number(_) if in_usage || k == "usage" => {
-                                mv.as_str() == Some("[N]")
-                            }
+                            Value::Number(_) => match number_placeholder(k) {
+                                Some(p) => mv.as_str() == Some(p),
+                                None if in_usage || k == "usage" => mv.as_str() == Some("[N]"),
+                                None => mv == v,
+                            },
                             Value::Object(_) | Value::Array(_) => {
                                 masked_eq(mv, v, in_usage || k == "usage")
                             }
@@ -564,6 +574,9 @@ mod tests {
             json!({"error": {"message": "key rejected", "type": "x"}}),
             json!({"error": {"message": "key rejected", "type": "x"}}),
             json!({"event": "e", "data": {"id": "q"}}),
+            json!({"id": "r", "object": "response", "created_at": 1, "completed_at": null}),
+            json!({"id": "s", "object": "response", "created_at": 2, "completed_at": null}),
+            json!({"id": "s", "object": "response", "created_at": "2", "completed_at": 3}),
             json!([1, 2]),
         ];
         for a in &frames {

@@ -153,6 +153,10 @@ pub struct FixtureResponse {
     /// No response at all: the connection was reset before any header.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reset_before_headers: bool,
+    /// The request this response answers, when it is not the fixture's own `request`: a step
+    /// that follows it (a task's poll, `GET /videos/<id>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<FixtureRequest>,
 }
 
 fn is_clean(e: &WireEnd) -> bool {

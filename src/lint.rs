@@ -75,7 +75,9 @@ pub fn check(suite: &Suite) -> (Vec<ConfigError>, Counts) {
             continue;
         }
         for case in &contracts.cases {
-            let replayed = !case.live_only && !target.skip.contains_key(&case.id);
+            let replayed = !case.live_only
+                && !target.skip.contains_key(&case.id)
+                && target.serves(case.family);
             if replayed && suite.fixtures.get(&target.name, &case.id).is_none() {
                 problems.push(
                     ConfigError::new(

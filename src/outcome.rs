@@ -105,6 +105,25 @@ pub struct CaseOutcome {
     pub usage: Option<Usage>,
     /// What a client's parser made of the response; `None` when nothing was sent or judged.
     pub parser_outcome: Option<ParserOutcome>,
+    /// How a polled task went (video tasks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskOutcome>,
+}
+
+/// What the polls of an asynchronous task showed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskOutcome {
+    pub id: Option<String>,
+    pub polls: u32,
+    /// Each poll's status in order, repeats collapsed: `queued ×3 → in_progress → succeeded`.
+    pub statuses: String,
+    pub last_status: Option<String>,
+    /// The last progress reported, in percent.
+    pub progress: Option<f64>,
+    /// How the task ended; `None` when the polls stopped on an HTTP or transport failure.
+    pub end: Option<crate::classify::TaskEnd>,
+    /// Time counted toward the poll deadline (requests and the waits between them).
+    pub counted_ms: f64,
 }
 
 /// Token usage as the endpoint reported it.
@@ -120,8 +139,8 @@ impl Usage {
     pub fn from_value(v: &serde_json::Value) -> Option<Usage> {
         let count = |k: &str| v.get(k).and_then(serde_json::Value::as_u64);
         let u = Usage {
-            prompt_tokens: count("prompt_tokens"),
-            completion_tokens: count("completion_tokens"),
+            prompt_tokens: count("prompt_tokens").or_else(|| count("input_tokens")),
+            completion_tokens: count("completion_tokens").or_else(|| count("output_tokens")),
             total_tokens: count("total_tokens"),
         };
         (v.is_object() && u != Usage::default()).then_some(u)
@@ -196,6 +215,12 @@ impl CaseOutcome {
             .flatten()
         {
             fix(field);
+        }
+        if let Some(t) = &mut self.task {
+            t.statuses = s.text(&t.statuses);
+            for field in [&mut t.id, &mut t.last_status].into_iter().flatten() {
+                *field = s.text(field);
+            }
         }
         if let Some(b) = &mut self.error_body {
             fix(b);

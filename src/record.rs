@@ -72,6 +72,7 @@ pub fn response_of(
         end: WireEnd::Clean,
         head_delay_ms: 0,
         reset_before_headers: false,
+        request: None,
     };
     match &r.body {
         ReceivedBody::Bytes(b)

@@ -37,15 +37,6 @@ impl ReplayHandler {
             attempts: Mutex::new(HashMap::new()),
         }
     }
-
-    fn next_attempt(&self, target: &str, case: &str) -> usize {
-        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
-        let n = map
-            .entry((target.to_string(), case.to_string()))
-            .or_insert(0);
-        *n += 1;
-        *n - 1
-    }
 }
 
 /// The reply that replays one recorded response, faults included.
@@ -162,7 +153,11 @@ pub fn received_request(req: &Request, path: &str) -> FixtureRequest {
     FixtureRequest {
         method: req.method.clone(),
         path: path.to_string(),
-        authorization: Sanitizer::auth_placeholder(req.header("authorization")).map(str::to_string),
+        authorization: Sanitizer::auth_placeholder(
+            req.header("authorization")
+                .or_else(|| req.header("x-api-key")),
+        )
+        .map(str::to_string),
         body,
         raw_body,
     }
@@ -188,12 +183,19 @@ impl Handler for ReplayHandler {
             );
         };
         let got = received_request(&req, &rest);
-        let want_text = request_text(&fixture.request);
+        // The n-th request of a case gets the n-th response: retries, then a task's polls, in
+        // order. A response that answers a later step names its own request.
+        let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        let n = attempts
+            .entry((target.to_string(), case.to_string()))
+            .or_insert(0);
+        let response = &fixture.responses[(*n).min(fixture.responses.len() - 1)];
+        let want_text = request_text(response.request.as_ref().unwrap_or(&fixture.request));
         let got_text = request_text(&got);
         if let Some(d) = drift::diff(&want_text, &got_text, "recorded request", "sent request") {
             return verdict(MISMATCH, 400, d);
         }
-        let n = self.next_attempt(target, case);
-        replay(&fixture.responses[n.min(fixture.responses.len() - 1)])
+        *n += 1;
+        replay(response)
     }
 }

@@ -10,12 +10,18 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 
 use crate::check::{self, StreamCheck};
-use crate::classify::{self, ApiError, BodyKind, Class, Classification, Observation, Soft};
+use crate::classify::{
+    self, ApiError, BodyKind, Class, Classification, Observation, Soft, TaskEnd,
+};
 use crate::context::Secret;
 use crate::contract::{AuthMode, BodyTemplate, Plan, RetryPolicy, StreamExpect};
 use crate::drift::{self, StreamShape};
+use crate::family::{Family, KeyHeader, PollSpec};
+use crate::fixture::FixtureRequest;
 use crate::fixture::{Fixture, FixtureResponse, FixtureStore, Provenance};
+use crate::outcome::TaskOutcome;
 use crate::outcome::{CaseOutcome, Drift, Mode, ParserOutcome, Usage, Verdict};
+use crate::poll;
 use crate::record::{self, Capture};
 use crate::recorded::{MISMATCH, NO_FIXTURE, REPLAY_HEADER};
 use crate::retry::{self, Budget, Jitter, WaitSource};
@@ -405,12 +411,11 @@ impl Runner {
             .as_ref()
             .and_then(|s| s.chunk_schema.clone())
             .unwrap_or_else(|| family.chunk_schema.to_string());
-        let crate::family::StreamGrammar::DoneMarker(done_marker) = family.stream;
         let mut sink = StreamCheck::new(
             &self.schemas,
             &chunk_schema,
             family.response_schema,
-            done_marker,
+            (family.grammar)(),
         );
         // Frames are kept for drift only when there is a baseline to compare them with.
         sink.collect_shape = fixture.is_some_and(|f| {
@@ -419,6 +424,8 @@ impl Runner {
         if self.options.record {
             sink.raw = Some(Vec::new());
         }
+        // A task family polls with the submit's credential and deadlines.
+        let submit = family.poll.map(|_| outgoing.clone());
         match self.client.send(outgoing, &mut sink).await {
             Err(e) => {
                 let observed = self.transport_failure(&mut out, e);
@@ -443,8 +450,21 @@ impl Runner {
                         &plan.target.sanitize,
                     ));
                 }
-                if let Some(observed) = observed {
+                if let Some(mut observed) = observed {
                     self.drift(plan, &mut out, &received, sink.shape, fixture, index);
+                    let accepted = (200..300).contains(&received.status)
+                        && observed.class == Class::Ok
+                        && out.failures.is_empty();
+                    if let (Some(spec), Some(submit), true) = (&family.poll, &submit, accepted) {
+                        let task = Task {
+                            spec,
+                            submit,
+                            submitted: &received,
+                            fixture,
+                            index,
+                        };
+                        observed = self.follow(plan, endpoint, task, &mut out, captured).await;
+                    }
                     Attempt {
                         out,
                         observed,
@@ -466,13 +486,221 @@ impl Runner {
         }
     }
 
+    /// Polls a submitted task to its end and judges it: the task's status decides the class, the
+    /// last poll is checked against the family's task schema and compared with the fixture.
+    async fn follow(
+        &self,
+        plan: &Plan,
+        endpoint: &Endpoint,
+        task: Task<'_>,
+        out: &mut CaseOutcome,
+        captured: &mut Vec<FixtureResponse>,
+    ) -> Classification {
+        let submitted = match &task.submitted.body {
+            ReceivedBody::Bytes(b) => serde_json::from_slice::<Value>(b).unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        let settings = plan.case.poll;
+        let request = poll::PollRequest {
+            client: &self.client,
+            spec: task.spec,
+            settings,
+            submit: task.submit,
+            base_url: &endpoint.base_url,
+            sleep_scale: match endpoint.mode {
+                Mode::Recorded => 0.0,
+                Mode::Live => self.options.time_scale,
+            },
+        };
+        let report = poll::run(request, &submitted).await;
+        if self.options.record {
+            for (path, r) in &report.exchanges {
+                let mut resp = record::response_of(r, None, &self.sanitizer, &plan.target.sanitize);
+                resp.request = Some(FixtureRequest {
+                    method: "GET".into(),
+                    // The submit's `id` is pinned as `<prefix>_[ID]`: the poll path names it so.
+                    path: self.sanitizer.text(&match &report.task_id {
+                        Some(id) => path.replace(id.as_str(), &crate::sanitize::id_placeholder(id)),
+                        None => path.clone(),
+                    }),
+                    authorization: record::request_of(plan, &self.sanitizer).authorization,
+                    body: None,
+                    raw_body: None,
+                });
+                captured.push(resp);
+            }
+        }
+        let id = report.task_id.clone().unwrap_or_default();
+        let trail = report.trail();
+        let last_status = report.statuses.last().cloned();
+        out.task = Some(TaskOutcome {
+            id: report.task_id.clone(),
+            polls: report.polls,
+            statuses: trail.clone(),
+            last_status: last_status.clone(),
+            progress: report.progress,
+            end: match report.end {
+                poll::PollEnd::Task(end) => Some(end),
+                _ => None,
+            },
+            counted_ms: ms(report.counted),
+        });
+        if endpoint.mode == Mode::Recorded && report.polls > 1 {
+            out.notes.push(format!(
+                "offline, the {} ms between polls were counted toward the poll deadline, not slept",
+                settings.interval_ms
+            ));
+        }
+        let polled = format!(
+            "task {id} after {} poll{}{}",
+            report.polls,
+            if report.polls == 1 { "" } else { "s" },
+            if trail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({trail})")
+            }
+        );
+        let end = match report.end {
+            poll::PollEnd::NoId => {
+                out.failures.push(format!(
+                    "task: the submit answer carries no task id (looked at {})",
+                    task.spec.id.join(", ")
+                ));
+                let obs = Observation {
+                    status: Some(task.submitted.status),
+                    body: Some(BodyKind::Json),
+                    schema_ok: Some(false),
+                    ..Observation::default()
+                };
+                return classify::classify(&obs);
+            }
+            poll::PollEnd::Transport(e) => {
+                let c = self.transport_failure(out, e);
+                out.failures.insert(
+                    0,
+                    format!("task: poll {} of task {id} failed", report.polls + 1),
+                );
+                return c;
+            }
+            poll::PollEnd::Http(received) => {
+                let chunk = task.spec.schema;
+                let mut sink =
+                    StreamCheck::new(&self.schemas, chunk, chunk, (plan.case.family.grammar)());
+                let c = self.judge(plan, out, &received, &mut sink);
+                out.failures.insert(
+                    0,
+                    format!(
+                        "task: poll {} of task {id} answered {}{}",
+                        report.polls,
+                        received.status,
+                        if trail.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (earlier polls: {trail})")
+                        }
+                    ),
+                );
+                return c.unwrap_or(Classification {
+                    class: out.class,
+                    reason: out.reason.clone(),
+                    rule: "replay",
+                });
+            }
+            poll::PollEnd::Task(end) => end,
+        };
+        let mut obs = Observation {
+            status: report.last.as_ref().map(|r| r.status),
+            body: Some(BodyKind::Json),
+            error: report.error.clone(),
+            ..Observation::default()
+        };
+        if let Some(doc) = &report.last_doc {
+            let ok =
+                check::schema_failures(&self.schemas, task.spec.schema, doc, &mut out.failures);
+            obs.schema_ok = Some(ok);
+            if end == TaskEnd::Done {
+                check::pointer_failures(doc, &plan.expect, &mut out.failures);
+            }
+        }
+        out.finish_reason = last_status.clone();
+        out.error = report.error.clone();
+        let detail = |e: &ApiError| {
+            format!(
+                "{} — {}",
+                e.describe(),
+                e.message.as_deref().unwrap_or("(no message)")
+            )
+        };
+        match end {
+            TaskEnd::Done => out.notes.push(format!("task: done: {polled}")),
+            TaskEnd::Failed => out.failures.push(format!(
+                "task: failed: {polled}: {}",
+                report.error.as_ref().map(detail).unwrap_or_default()
+            )),
+            TaskEnd::FailedNoDetail => out
+                .failures
+                .push(format!("task: failed with no error detail: {polled}")),
+            TaskEnd::Cancelled => out.failures.push(format!("task: cancelled: {polled}")),
+            TaskEnd::Stuck => out.failures.push(format!(
+                "task: timed out: {polled}, still {} with {} ms counted (poll deadline {} ms, at most {} polls); last progress {}",
+                last_status.as_deref().unwrap_or("without a status"),
+                report.counted.as_millis(),
+                settings.deadline_ms,
+                settings.max_polls,
+                report
+                    .progress
+                    .map_or("not reported".to_string(), |p| format!("{p}%"))
+            )),
+            TaskEnd::UnknownStatus => out.failures.push(format!(
+                "task: unknown status \"{}\": {polled} (known: done {}; failed {}; cancelled {}; pending {})",
+                last_status.as_deref().unwrap_or("?"),
+                task.spec.done.join(", "),
+                task.spec.failed.join(", "),
+                task.spec.cancelled.join(", "),
+                task.spec.pending.join(", ")
+            )),
+        }
+        if end != TaskEnd::Done {
+            obs.task = Some(end);
+        }
+        // The task's final state is what users keep: compare it with the fixture too.
+        if let Some(last) = &report.last {
+            let submit_drift = std::mem::replace(
+                &mut out.drift,
+                Drift::NotRun {
+                    reason: String::new(),
+                },
+            );
+            let at = task.index + report.polls as usize;
+            self.drift(plan, out, last, StreamShape::default(), task.fixture, at);
+            out.drift = merge_drift(
+                submit_drift,
+                std::mem::replace(
+                    &mut out.drift,
+                    Drift::NotRun {
+                        reason: String::new(),
+                    },
+                ),
+            );
+        }
+        let c = classify::classify(&obs);
+        out.class = c.class;
+        out.reason = c.reason.clone();
+        c
+    }
+
     fn request(&self, plan: &Plan, endpoint: &Endpoint) -> Result<Outgoing, String> {
         let family = plan.case.family;
+        let (auth_header, scheme) = match family.key {
+            KeyHeader::Bearer => ("authorization", "Bearer "),
+            KeyHeader::Plain(header) => (header, ""),
+        };
         let authorization = match plan.case.auth {
             AuthMode::Missing => None,
-            AuthMode::Invalid => Some(format!("Bearer {INVALID_TOKEN}")),
+            AuthMode::Invalid => Some(format!("{scheme}{INVALID_TOKEN}")),
             AuthMode::Valid => match &endpoint.key {
-                Some(k) => Some(format!("Bearer {}", k.expose())),
+                Some(k) => Some(format!("{scheme}{}", k.expose())),
                 None => {
                     return Err(format!(
                         "no API key: set {} (the target's api_key_env) or pass --api-key-env",
@@ -502,11 +730,18 @@ impl Runner {
                 .map_err(|_| format!("bad method {}", family.method))?,
             url: format!("{}{}", endpoint.base_url.trim_end_matches('/'), family.path),
             authorization,
-            headers: plan
-                .case
+            auth_header,
+            headers: family
                 .headers
                 .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
+                .filter(|(k, _)| !plan.case.headers.keys().any(|h| h.eq_ignore_ascii_case(k)))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .chain(
+                    plan.case
+                        .headers
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                )
                 .collect(),
             body,
             deadlines: Deadlines {
@@ -623,14 +858,17 @@ impl Runner {
                     obs.error = Some(err.clone());
                 }
                 obs.stream = Some(end);
-                out.finish_reason = sink.finish.first().and_then(|(_, r)| r.clone());
-                out.usage = sink.usage.as_ref().and_then(Usage::from_value);
+                let signals = sink.signals();
+                out.finish_reason = signals.finish.first().and_then(|(_, r)| r.clone());
+                out.usage = signals.usage.as_ref().and_then(Usage::from_value);
                 if end == classify::StreamEnd::Complete {
-                    obs.soft = Soft::detect(
+                    obs.soft = soft(
+                        family,
                         out.finish_reason.as_deref(),
-                        sink.content_chars > 0,
-                        sink.has_tool_calls(),
+                        signals.content_chars > 0,
+                        signals.tool_calls,
                         tools_offered,
+                        false,
                     );
                 }
             }
@@ -650,7 +888,10 @@ impl Runner {
                 let schema = match &expect.schema {
                     Some(named) if expected_kind => named.clone(),
                     _ if success => family.response_schema.to_string(),
-                    _ => plan.target.dialect.error_schema().to_string(),
+                    _ => family
+                        .error_schema
+                        .unwrap_or(plan.target.dialect.error_schema())
+                        .to_string(),
                 };
                 match &json {
                     Some(doc) => {
@@ -663,25 +904,29 @@ impl Runner {
                         let ok = check::schema_failures(&self.schemas, &schema, doc, &mut failures);
                         obs.schema_ok = Some(ok);
                         if success {
-                            let reasons = check::finish_reasons(doc, family.choices_pointer);
-                            out.finish_reason = reasons.first().and_then(|(_, r)| r.clone());
-                            check::finish_reason_failures(&reasons, expect, &mut failures);
-                            let message =
-                                doc.pointer(&format!("{}/0/message", family.choices_pointer));
-                            let has_content = message
-                                .and_then(|m| m.get("content"))
-                                .and_then(Value::as_str)
-                                .is_some_and(|c| !c.trim().is_empty());
-                            let has_tools = message
-                                .and_then(|m| m.get("tool_calls"))
-                                .and_then(Value::as_array)
-                                .is_some_and(|a| !a.is_empty());
-                            if ok {
-                                obs.soft = Soft::detect(
+                            let answer = (family.answer)(doc);
+                            out.finish_reason = answer.finish.first().and_then(|(_, r)| r.clone());
+                            check::finish_reason_failures(&answer.finish, expect, &mut failures);
+                            if family.poll.is_none() {
+                                check::pointer_failures(doc, expect, &mut failures);
+                            }
+                            out.notes.extend(answer.notes);
+                            if let Some(e) = answer.failure {
+                                failures.push(format!(
+                                    "body: a 200 whose answer says it failed: {} — {}",
+                                    e.describe(),
+                                    e.message.as_deref().unwrap_or("(no message)")
+                                ));
+                                obs.error = Some(e);
+                                obs.failed_answer = true;
+                            } else if ok {
+                                obs.soft = soft(
+                                    family,
                                     out.finish_reason.as_deref(),
-                                    has_content,
-                                    has_tools,
+                                    answer.has_content,
+                                    answer.has_tool_calls,
                                     tools_offered,
+                                    answer.filtered,
                                 );
                             }
                         }
@@ -855,6 +1100,47 @@ impl Runner {
     }
 }
 
+/// A submitted task, for the poll loop.
+struct Task<'a> {
+    spec: &'a PollSpec,
+    submit: &'a Outgoing,
+    submitted: &'a Received,
+    fixture: Option<&'a Fixture>,
+    /// The submit's request index (its attempt).
+    index: usize,
+}
+
+/// The drift of a submit and of its task's last poll, as one result.
+fn merge_drift(submit: Drift, last: Drift) -> Drift {
+    match (submit, last) {
+        (Drift::Changed { mut labels }, Drift::Changed { labels: more }) => {
+            labels.extend(more);
+            Drift::Changed { labels }
+        }
+        (Drift::Changed { labels }, _) | (_, Drift::Changed { labels }) => {
+            Drift::Changed { labels }
+        }
+        (Drift::Match, Drift::Match) => Drift::Match,
+        (Drift::NotRun { reason }, _) | (_, Drift::NotRun { reason }) => Drift::NotRun { reason },
+    }
+}
+
+/// The soft-failure signal of a finished answer, its end reason read in chat-completions words.
+fn soft(
+    family: &Family,
+    finish_reason: Option<&str>,
+    has_content: bool,
+    has_tool_calls: bool,
+    tools_offered: bool,
+    filtered: bool,
+) -> Option<Soft> {
+    if filtered {
+        return Some(Soft::Filtered);
+    }
+    let reason = finish_reason.and_then(family.soft_reason);
+    Soft::detect(reason, has_content, has_tool_calls, tools_offered)
+}
+
 fn record_hint(plan: &Plan) -> String {
     format!(
         "pin one with `llm-contract record --target {} --case {}` against a live endpoint",
@@ -971,6 +1257,7 @@ fn blank(plan: &Plan, mode: Mode) -> CaseOutcome {
         client_request_id: None,
         usage: None,
         parser_outcome: None,
+        task: None,
     }
 }
 

@@ -236,7 +236,7 @@ pub struct ExtraRule {
 }
 
 /// Placeholder for an `id` value: `chatcmpl-[ID]` keeps the kind of id, drops the id.
-fn id_placeholder(value: &str) -> String {
+pub fn id_placeholder(value: &str) -> String {
     let prefix_len = value
         .find(['-', '_'])
         .filter(|i| *i > 0 && *i <= 12 && value[..*i].chars().all(|c| c.is_ascii_alphanumeric()))

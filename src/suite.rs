@@ -71,7 +71,7 @@ impl Suite {
             }
         };
         for fam in family::FAMILIES {
-            for name in [fam.response_schema, fam.chunk_schema, fam.error_schema] {
+            for name in fam.schemas() {
                 if !schemas.contains(name) {
                     errors.push(schemas.unknown(name));
                 }
@@ -94,6 +94,12 @@ impl Suite {
             }
         }
         for target in &contracts.targets {
+            let dialect = target.dialect.error_schema();
+            if !schemas.contains(dialect) {
+                let mut e = schemas.unknown(dialect);
+                e.location = Location::file(&target.file);
+                errors.push(e);
+            }
             for over in target.expect.values() {
                 if let Some(name) = &over.schema {
                     if !schemas.contains(name) {

@@ -62,8 +62,10 @@ impl Deadline {
 pub struct Outgoing {
     pub method: reqwest::Method,
     pub url: String,
-    /// The full Authorization header value, if any. Never logged.
+    /// The credential header's value (`Bearer <key>`, or the key alone), if any. Never logged.
     pub authorization: Option<String>,
+    /// The header that carries it: `authorization`, or a family's own (`x-api-key`).
+    pub auth_header: &'static str,
     pub headers: Vec<(String, String)>,
     pub body: Option<Bytes>,
     pub deadlines: Deadlines,
@@ -237,7 +239,7 @@ impl Client {
             .request(out.method, &out.url)
             .timeout(d.total + Duration::from_secs(1));
         if let Some(auth) = &out.authorization {
-            req = req.header(reqwest::header::AUTHORIZATION, auth);
+            req = req.header(out.auth_header, auth);
         }
         for (k, v) in &out.headers {
             req = req.header(k.as_str(), v.as_str());

@@ -145,7 +145,7 @@ fn the_recorded_suite_passes_and_writes_its_report() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     let r = report(reports.path());
-    assert_eq!(r["cases"].as_array().unwrap().len(), 10);
+    assert_eq!(r["cases"].as_array().unwrap().len(), 24);
     for c in r["cases"].as_array().unwrap() {
         for key in ["id", "verdict", "class", "status", "latency_ms", "failures"] {
             assert!(c.get(key).is_some(), "{key} missing in {c}");

@@ -20,7 +20,7 @@ fn exit_0_when_every_case_passes() {
     let (code, stdout, stderr) = run(&root(), &[]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(
-        stdout.contains("10 passed, 0 failed, 0 errors, 0 skipped"),
+        stdout.contains("24 passed, 0 failed, 0 errors, 0 skipped"),
         "{stdout}"
     );
 }
@@ -36,7 +36,7 @@ fn exit_1_on_a_contract_failure() {
     );
     let (code, stdout, stderr) = run(dir.path(), &[]);
     assert_eq!(code, Some(1), "{stdout}{stderr}");
-    assert!(stdout.contains("9 passed, 1 failed, 0 errors"), "{stdout}");
+    assert!(stdout.contains("23 passed, 1 failed, 0 errors"), "{stdout}");
 }
 
 #[test]
@@ -139,7 +139,7 @@ fn lint_is_clean_on_the_repository_and_sends_nothing() {
     assert_eq!(code, Some(0), "{stdout}");
     assert_eq!(
         stdout.trim(),
-        "lint: no problems: 10 cases, 3 targets (30 plans), 3 schemas, 20 fixtures"
+        "lint: no problems: 24 cases, 3 targets (44 plans), 11 schemas, 34 fixtures"
     );
 }
 

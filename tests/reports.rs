@@ -103,12 +103,12 @@ fn a_mixed_run_writes_four_reports_in_its_own_directory_and_latest() {
     assert_eq!(run.code, Some(1), "a failing case exits 1:\n{}", run.stdout);
     let r = run.json();
     let v = verdicts(&r);
-    assert_eq!(v.len(), 10);
+    assert_eq!(v.len(), 24);
     let of = |id: &str| v.iter().find(|(i, _)| i == id).unwrap().1.clone();
     assert_eq!(of(FAILING), "fail");
     assert_eq!(of(ERRORING), "error");
     assert_eq!(of(SKIPPED), "skip");
-    assert_eq!(v.iter().filter(|(_, x)| x == "pass").count(), 7);
+    assert_eq!(v.iter().filter(|(_, x)| x == "pass").count(), 21);
     assert_eq!(r["exit_code"], 1);
 
     // reports/<run-id>/ and reports/latest/, the same four files, nothing half-written left.
@@ -173,13 +173,13 @@ fn junit_has_a_suite_per_target_and_failure_error_skipped_with_the_terminals_tex
     let run = mixed_run();
     let xml = run.latest("junit.xml");
     let report = Report::deserialize_from_str(&xml).expect("junit.xml parses back");
-    assert_eq!(report.tests, 10);
+    assert_eq!(report.tests, 24);
     assert_eq!(report.failures, 1);
     assert_eq!(report.errors, 1);
     assert_eq!(report.test_suites.len(), 1);
     let suite = &report.test_suites[0];
     assert_eq!(suite.name.as_str(), "cometapi");
-    assert_eq!(suite.test_cases.len(), 10);
+    assert_eq!(suite.test_cases.len(), 24);
     let mut seen = BTreeSet::new();
     for tc in &suite.test_cases {
         let id = format!("cometapi::{}", tc.name.as_str());
@@ -242,7 +242,7 @@ fn junit_has_a_suite_per_target_and_failure_error_skipped_with_the_terminals_tex
             }
         }
     }
-    assert_eq!(seen.len(), 10);
+    assert_eq!(seen.len(), 24);
     let failing = suite
         .test_cases
         .iter()
@@ -329,7 +329,7 @@ fn summary_md_has_a_row_per_case_and_a_section_per_case_that_did_not_pass() {
     let md = run.latest("summary.md");
     let doc = run.json();
     assert!(
-        md.contains("7 passed, 1 failed, 1 errors, 1 skipped (10 cases)"),
+        md.contains("21 passed, 1 failed, 1 errors, 1 skipped (24 cases)"),
         "{md}"
     );
     assert!(md.contains("| verdict | case | status | class | latency (ms) |"));

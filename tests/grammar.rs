@@ -1,0 +1,577 @@
+//! The stream grammars, family by family: each accepts a well-formed stream with pings and event
+//! types it does not know, and rejects events out of order, a missing terminal event and
+//! anything after it. Frames go through the same driver the runner uses (schema per frame,
+//! error frames, end checks), with the repository's schemas.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use llm_contract::check::StreamCheck;
+use llm_contract::classify::{Class, StreamEnd};
+use llm_contract::contract::{Expect, Limits, StreamExpect};
+use llm_contract::family::{self, Family};
+use llm_contract::schema::SchemaRegistry;
+use llm_contract::sse::SseEvent;
+use llm_contract::transport::{FrameSink, StreamRead, StreamStop};
+use serde_json::{json, Value};
+
+fn schemas() -> SchemaRegistry {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("contracts/schemas");
+    SchemaRegistry::load(&dir).expect("the repository's schemas load")
+}
+
+fn expect(finish: Option<&[&str]>) -> Expect {
+    Expect {
+        status: vec![200],
+        class: Class::Ok,
+        schema: None,
+        error_code: None,
+        finish_reason: finish.map(|f| f.iter().map(|s| s.to_string()).collect()),
+        stream: None,
+        limits: Limits::default(),
+        present: Vec::new(),
+        absent: Vec::new(),
+    }
+}
+
+fn stream_expect() -> StreamExpect {
+    StreamExpect {
+        done: true,
+        usage_chunk: false,
+        chunk_schema: None,
+        idle_ms: None,
+        incremental: false,
+    }
+}
+
+/// A frame as the wire sends it: `event:` name (when given) and JSON data or a marker.
+enum F {
+    Named(&'static str, Value),
+    Data(Value),
+    Marker(&'static str),
+}
+
+struct Verdict {
+    end: StreamEnd,
+    failures: Vec<String>,
+    finish: Option<String>,
+    content_chars: usize,
+    tool_calls: bool,
+    error_code: Option<String>,
+}
+
+fn run(family: &Family, frames: Vec<F>, finish: Option<&[&str]>) -> Verdict {
+    let schemas = schemas();
+    let mut check = StreamCheck::new(
+        &schemas,
+        family.chunk_schema,
+        family.response_schema,
+        (family.grammar)(),
+    );
+    let mut offset = 0u64;
+    let mut events = 0;
+    for (index, f) in frames.into_iter().enumerate() {
+        let (event, data) = match f {
+            F::Named(name, v) => (Some(name.to_string()), v.to_string()),
+            F::Data(v) => (None, v.to_string()),
+            F::Marker(m) => (None, m.to_string()),
+        };
+        let len = data.len() as u64 + 8;
+        let go = check.frame(
+            SseEvent {
+                index,
+                event,
+                data,
+                id: None,
+                offset,
+            },
+            Duration::from_millis(index as u64),
+        );
+        offset += len;
+        events += 1;
+        if !go {
+            break;
+        }
+    }
+    let read = StreamRead {
+        stop: StreamStop::Eof { partial: false },
+        events,
+        bytes: offset,
+        comments: 0,
+        first_byte: Some(Duration::ZERO),
+        event_reads: events,
+    };
+    let end = check.finish(&read, &stream_expect(), &expect(finish));
+    let signals = check.signals().clone();
+    Verdict {
+        end,
+        failures: check.failures.clone(),
+        finish: signals.finish.first().and_then(|(_, r)| r.clone()),
+        content_chars: signals.content_chars,
+        tool_calls: signals.tool_calls,
+        error_code: check
+            .error_frame
+            .as_ref()
+            .and_then(|(_, e)| e.code.clone().or(e.r#type.clone())),
+    }
+}
+
+fn has(v: &Verdict, needle: &str) -> bool {
+    v.failures.iter().any(|f| f.contains(needle))
+}
+
+// ---- Messages -------------------------------------------------------------------------------
+
+fn m(ty: &'static str, mut v: Value) -> F {
+    v["type"] = json!(ty);
+    F::Named(ty, v)
+}
+
+fn message_start() -> F {
+    m(
+        "message_start",
+        json!({"message": {"id": "msg_1", "type": "message", "role": "assistant", "content": [],
+            "model": "claude-haiku-4-5", "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": 12, "output_tokens": 1}}}),
+    )
+}
+
+fn text_block(i: usize, text: &str) -> Vec<F> {
+    vec![
+        m(
+            "content_block_start",
+            json!({"index": i, "content_block": {"type": "text", "text": ""}}),
+        ),
+        m(
+            "content_block_delta",
+            json!({"index": i, "delta": {"type": "text_delta", "text": text}}),
+        ),
+        m("content_block_stop", json!({"index": i})),
+    ]
+}
+
+fn message_end(reason: &str) -> Vec<F> {
+    vec![
+        m(
+            "message_delta",
+            json!({"delta": {"stop_reason": reason, "stop_sequence": null}, "usage": {"output_tokens": 5}}),
+        ),
+        m("message_stop", json!({})),
+    ]
+}
+
+fn messages_stream(middle: Vec<F>) -> Vec<F> {
+    let mut v = vec![message_start()];
+    v.extend(middle);
+    v.extend(message_end("end_turn"));
+    v
+}
+
+#[test]
+fn messages_accepts_pings_anywhere_and_unknown_events() {
+    let mut frames = vec![m("ping", json!({})), message_start(), m("ping", json!({}))];
+    let mut block = text_block(0, "Pong.");
+    block.insert(2, m("ping", json!({})));
+    frames.extend(block);
+    frames.push(m("future_event", json!({"anything": true})));
+    frames.extend(text_block(1, " Again."));
+    frames.push(m("ping", json!({})));
+    frames.extend(message_end("end_turn"));
+    let v = run(&family::MESSAGES, frames, Some(&["end_turn"]));
+    assert_eq!(v.end, StreamEnd::Complete, "{:?}", v.failures);
+    assert!(v.failures.is_empty(), "{:?}", v.failures);
+    assert_eq!(v.finish.as_deref(), Some("end_turn"));
+    assert_eq!(v.content_chars, "Pong. Again.".len());
+}
+
+#[test]
+fn messages_reassembles_tool_use_input() {
+    let frames = messages_stream(vec![
+        m(
+            "content_block_start",
+            json!({"index": 0, "content_block": {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}}),
+        ),
+        m(
+            "content_block_delta",
+            json!({"index": 0, "delta": {"type": "input_json_delta", "partial_json": "{\"city\": "}}),
+        ),
+        m(
+            "content_block_delta",
+            json!({"index": 0, "delta": {"type": "input_json_delta", "partial_json": "\"Paris\"}"}}),
+        ),
+        m("content_block_stop", json!({"index": 0})),
+    ]);
+    let v = run(&family::MESSAGES, frames, None);
+    assert!(v.failures.is_empty(), "{:?}", v.failures);
+    assert!(v.tool_calls);
+
+    let broken = messages_stream(vec![
+        m(
+            "content_block_start",
+            json!({"index": 0, "content_block": {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}}),
+        ),
+        m(
+            "content_block_delta",
+            json!({"index": 0, "delta": {"type": "input_json_delta", "partial_json": "{\"city\": "}}),
+        ),
+        m("content_block_stop", json!({"index": 0})),
+    ]);
+    let v = run(&family::MESSAGES, broken, None);
+    assert!(has(&v, "not valid JSON"), "{:?}", v.failures);
+}
+
+#[test]
+fn messages_rejects_events_out_of_order() {
+    // A delta before its block started.
+    let v = run(
+        &family::MESSAGES,
+        messages_stream(vec![m(
+            "content_block_delta",
+            json!({"index": 0, "delta": {"type": "text_delta", "text": "x"}}),
+        )]),
+        None,
+    );
+    assert_eq!(v.end, StreamEnd::Malformed);
+    assert!(
+        has(&v, "content_block_delta for block 0, which never started"),
+        "{:?}",
+        v.failures
+    );
+
+    // A delta after its block stopped.
+    let mut middle = text_block(0, "a");
+    middle.push(m(
+        "content_block_delta",
+        json!({"index": 0, "delta": {"type": "text_delta", "text": "b"}}),
+    ));
+    let v = run(&family::MESSAGES, messages_stream(middle), None);
+    assert!(has(&v, "after its content_block_stop"), "{:?}", v.failures);
+
+    // Content before message_start.
+    let mut frames = text_block(0, "a");
+    frames.insert(0, message_start());
+    frames.swap(0, 1);
+    frames.extend(message_end("end_turn"));
+    let v = run(&family::MESSAGES, frames, None);
+    assert!(
+        has(&v, "content_block_start before message_start"),
+        "{:?}",
+        v.failures
+    );
+
+    // message_delta while a block is still open, and a block after message_delta.
+    let frames = vec![
+        message_start(),
+        m(
+            "content_block_start",
+            json!({"index": 0, "content_block": {"type": "text", "text": ""}}),
+        ),
+        m(
+            "message_delta",
+            json!({"delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 1}}),
+        ),
+        m("content_block_stop", json!({"index": 0})),
+        m("message_stop", json!({})),
+    ];
+    let v = run(&family::MESSAGES, frames, None);
+    assert!(
+        has(&v, "message_delta while content block 0 is still open"),
+        "{:?}",
+        v.failures
+    );
+    assert!(
+        has(&v, "content_block_stop after message_delta"),
+        "{:?}",
+        v.failures
+    );
+
+    // Blocks out of order.
+    let mut middle = text_block(1, "b");
+    middle.extend(text_block(0, "a"));
+    let v = run(&family::MESSAGES, messages_stream(middle), None);
+    assert!(
+        has(
+            &v,
+            "content block 1 started out of order (expected block 0)"
+        ),
+        "{:?}",
+        v.failures
+    );
+
+    // The SSE event name and the data's type disagree.
+    let mut frames = messages_stream(text_block(0, "a"));
+    frames[1] = F::Named(
+        "content_block_delta",
+        json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+    );
+    let v = run(&family::MESSAGES, frames, None);
+    assert!(
+        has(
+            &v,
+            "`event: content_block_delta` but its data says type \"content_block_start\""
+        ),
+        "{:?}",
+        v.failures
+    );
+}
+
+#[test]
+fn messages_without_message_stop_is_cut_and_events_after_it_are_malformed() {
+    let mut frames = messages_stream(text_block(0, "Po"));
+    frames.pop(); // message_stop
+    let v = run(&family::MESSAGES, frames, None);
+    assert_eq!(v.end, StreamEnd::Cut);
+    assert!(
+        has(
+            &v,
+            "truncated: no `message_stop` event after 5 frames and 2 characters"
+        ),
+        "{:?}",
+        v.failures
+    );
+
+    let mut frames = messages_stream(text_block(0, "Pong"));
+    frames.push(m("ping", json!({})));
+    let v = run(&family::MESSAGES, frames, None);
+    assert_eq!(v.end, StreamEnd::Malformed);
+    assert!(
+        has(&v, "1 events arrived after message_stop"),
+        "{:?}",
+        v.failures
+    );
+}
+
+#[test]
+fn messages_error_event_after_200_is_an_error_frame() {
+    let mut frames = vec![message_start()];
+    frames.extend(text_block(0, "Po"));
+    frames.push(m(
+        "error",
+        json!({"error": {"type": "overloaded_error", "message": "Overloaded"}}),
+    ));
+    let v = run(&family::MESSAGES, frames, None);
+    assert_eq!(v.end, StreamEnd::ErrorFrame);
+    assert_eq!(v.error_code.as_deref(), Some("overloaded_error"));
+}
+
+#[test]
+fn messages_stop_reasons_are_checked() {
+    let mut frames = vec![message_start()];
+    frames.extend(text_block(0, "Po"));
+    frames.extend(message_end("max_tokens"));
+    let v = run(&family::MESSAGES, frames, Some(&["end_turn"]));
+    assert_eq!(v.finish.as_deref(), Some("max_tokens"));
+    assert!(
+        has(&v, "expected one of [end_turn], got \"max_tokens\""),
+        "{:?}",
+        v.failures
+    );
+}
+
+// ---- Responses ------------------------------------------------------------------------------
+
+fn response(status: &str) -> Value {
+    json!({"id": "resp_1", "object": "response", "created_at": 1740855869, "status": status,
+        "model": "gpt-5.4-mini", "output": [], "error": null, "incomplete_details": null})
+}
+
+fn r(seq: u64, ty: &'static str, mut v: Value) -> F {
+    v["type"] = json!(ty);
+    v["sequence_number"] = json!(seq);
+    F::Named(ty, v)
+}
+
+fn responses_stream(extra: Vec<(usize, F)>) -> Vec<F> {
+    let mut done = response("completed");
+    done["output"] = json!([{"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
+        "content": [{"type": "output_text", "text": "Pong.", "annotations": []}]}]);
+    let mut v = vec![
+        r(
+            0,
+            "response.created",
+            json!({"response": response("in_progress")}),
+        ),
+        r(
+            1,
+            "response.in_progress",
+            json!({"response": response("in_progress")}),
+        ),
+        r(
+            2,
+            "response.output_item.added",
+            json!({"output_index": 0, "item": {"type": "message", "id": "msg_1", "role": "assistant", "content": []}}),
+        ),
+        r(
+            3,
+            "response.output_text.delta",
+            json!({"item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": "Pong."}),
+        ),
+        r(
+            4,
+            "response.output_item.done",
+            json!({"output_index": 0, "item": {"type": "message", "id": "msg_1", "role": "assistant", "content": []}}),
+        ),
+        r(5, "response.completed", json!({"response": done})),
+    ];
+    for (at, f) in extra.into_iter().rev() {
+        v.insert(at, f);
+    }
+    v
+}
+
+#[test]
+fn responses_accepts_the_documented_sequence_unknown_events_and_a_trailing_done() {
+    let mut frames = responses_stream(vec![(
+        3,
+        r(3, "response.some_future_event", json!({"anything": 1})),
+    )]);
+    // Renumber: sequence numbers must keep increasing.
+    for (i, f) in frames.iter_mut().enumerate() {
+        if let F::Named(_, v) = f {
+            v["sequence_number"] = json!(i);
+        }
+    }
+    frames.push(F::Marker("[DONE]"));
+    let v = run(&family::RESPONSES, frames, Some(&["completed"]));
+    assert_eq!(v.end, StreamEnd::Complete, "{:?}", v.failures);
+    assert!(v.failures.is_empty(), "{:?}", v.failures);
+    assert_eq!(v.finish.as_deref(), Some("completed"));
+    assert_eq!(v.content_chars, 5);
+}
+
+#[test]
+fn responses_rejects_out_of_order_events() {
+    // A text delta for an item never added.
+    let mut frames = responses_stream(vec![]);
+    frames.remove(2);
+    let v = run(&family::RESPONSES, frames, None);
+    assert_eq!(v.end, StreamEnd::Malformed);
+    assert!(
+        has(&v, "for output item 0, which was never added"),
+        "{:?}",
+        v.failures
+    );
+
+    // Sequence numbers going backwards.
+    let mut frames = responses_stream(vec![]);
+    if let F::Named(_, v) = &mut frames[3] {
+        v["sequence_number"] = json!(1);
+    }
+    let v = run(&family::RESPONSES, frames, None);
+    assert!(
+        has(&v, "sequence_number 1 after 2 (out of order)"),
+        "{:?}",
+        v.failures
+    );
+
+    // An event before response.created.
+    let mut frames = responses_stream(vec![]);
+    frames.swap(0, 2);
+    let v = run(&family::RESPONSES, frames, None);
+    assert!(
+        has(&v, "response.output_item.added before response.created"),
+        "{:?}",
+        v.failures
+    );
+
+    // Events after the terminal event.
+    let mut frames = responses_stream(vec![]);
+    frames.push(r(
+        6,
+        "response.output_text.delta",
+        json!({"item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": "x"}),
+    ));
+    let v = run(&family::RESPONSES, frames, None);
+    assert!(
+        has(&v, "1 events arrived after the terminal event"),
+        "{:?}",
+        v.failures
+    );
+}
+
+#[test]
+fn responses_without_completed_is_cut() {
+    let mut frames = responses_stream(vec![]);
+    frames.pop();
+    frames.push(F::Marker("[DONE]"));
+    let v = run(&family::RESPONSES, frames, None);
+    assert_eq!(v.end, StreamEnd::Cut);
+    assert!(
+        has(&v, "truncated: no `response.completed` event"),
+        "{:?}",
+        v.failures
+    );
+}
+
+#[test]
+fn responses_error_event_and_response_failed_are_error_frames() {
+    let mut frames = responses_stream(vec![]);
+    frames.truncate(4);
+    frames.push(r(
+        4,
+        "error",
+        json!({"code": "server_error", "message": "The model failed to generate a response.", "param": null}),
+    ));
+    let mut failed = response("failed");
+    failed["error"] =
+        json!({"code": "server_error", "message": "The model failed to generate a response."});
+    frames.push(r(5, "response.failed", json!({"response": failed.clone()})));
+    frames.push(F::Marker("[DONE]"));
+    let v = run(&family::RESPONSES, frames, None);
+    assert_eq!(v.end, StreamEnd::ErrorFrame);
+    assert_eq!(v.error_code.as_deref(), Some("server_error"));
+
+    // response.failed alone.
+    let mut frames = responses_stream(vec![]);
+    frames.truncate(2);
+    frames.push(r(2, "response.failed", json!({"response": failed})));
+    let v = run(&family::RESPONSES, frames, None);
+    assert_eq!(v.end, StreamEnd::ErrorFrame);
+    assert_eq!(v.error_code.as_deref(), Some("server_error"));
+}
+
+// ---- Chat completions -----------------------------------------------------------------------
+
+fn chunk(delta: Value, finish: Option<&str>) -> F {
+    F::Data(
+        json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}),
+    )
+}
+
+#[test]
+fn chat_accepts_keep_alive_style_extras_and_rejects_frames_after_done() {
+    let ok = vec![
+        chunk(json!({"role": "assistant", "content": ""}), None),
+        chunk(json!({"content": "Pong."}), None),
+        chunk(json!({}), Some("stop")),
+        F::Marker("[DONE]"),
+    ];
+    let v = run(&family::CHAT_COMPLETIONS, ok, Some(&["stop"]));
+    assert!(v.failures.is_empty(), "{:?}", v.failures);
+    assert_eq!(v.end, StreamEnd::Complete);
+
+    let late = vec![
+        chunk(json!({"role": "assistant", "content": "Po"}), None),
+        F::Marker("[DONE]"),
+        chunk(json!({"content": "ng"}), Some("stop")),
+    ];
+    let v = run(&family::CHAT_COMPLETIONS, late, None);
+    assert_eq!(v.end, StreamEnd::Malformed);
+    assert!(
+        has(&v, "1 frames arrived after `data: [DONE]`"),
+        "{:?}",
+        v.failures
+    );
+
+    let first_without_role = vec![
+        chunk(json!({"content": "Pong."}), Some("stop")),
+        F::Marker("[DONE]"),
+    ];
+    let v = run(&family::CHAT_COMPLETIONS, first_without_role, None);
+    assert!(
+        has(&v, "the first choice delta carries no role"),
+        "{:?}",
+        v.failures
+    );
+}
