@@ -139,7 +139,7 @@ fn lint_is_clean_on_the_repository_and_sends_nothing() {
     assert_eq!(code, Some(0), "{stdout}");
     assert_eq!(
         stdout.trim(),
-        "lint: no problems: 24 cases, 3 targets (44 plans), 11 schemas, 34 fixtures"
+        "lint: no problems: 24 cases, 3 targets (52 plans), 11 schemas, 42 fixtures"
     );
 }
 
