@@ -451,7 +451,14 @@ impl Runner {
                     ));
                 }
                 if let Some(mut observed) = observed {
-                    self.drift(plan, &mut out, &received, sink.shape, fixture, index);
+                    self.drift(
+                        plan,
+                        &mut out,
+                        &received,
+                        sink.shape,
+                        fixture,
+                        Step::Request(index),
+                    );
                     let accepted = (200..300).contains(&received.status)
                         && observed.class == Class::Ok
                         && out.failures.is_empty();
@@ -673,7 +680,14 @@ impl Runner {
                 },
             );
             let at = task.index + report.polls as usize;
-            self.drift(plan, out, last, StreamShape::default(), task.fixture, at);
+            self.drift(
+                plan,
+                out,
+                last,
+                StreamShape::default(),
+                task.fixture,
+                Step::Poll(at),
+            );
             out.drift = merge_drift(
                 submit_drift,
                 std::mem::replace(
@@ -1012,7 +1026,7 @@ impl Runner {
         r: &Received,
         shape: StreamShape,
         fixture: Option<&Fixture>,
-        attempt: usize,
+        attempt: Step,
     ) {
         let mode = out.mode;
         let Some(fixture) = fixture else {
@@ -1056,11 +1070,20 @@ impl Runner {
             r.headers.iter().map(|(k, _)| k.as_str()),
             received_body,
         );
-        // Offline, the n-th attempt was served the n-th recorded answer; live, the last recorded
-        // answer is the baseline.
-        let pinned_response = match mode {
-            Mode::Recorded => &fixture.responses[attempt.min(fixture.responses.len() - 1)],
-            Mode::Live => fixture.last(),
+        // Offline, the n-th request was served the n-th recorded answer. Live, the baseline is
+        // the last recorded answer to the same request: the submit's for a submit, the last
+        // poll's for a task's last poll.
+        let pinned_response = match (mode, attempt) {
+            (Mode::Recorded, Step::Request(n)) | (Mode::Recorded, Step::Poll(n)) => {
+                &fixture.responses[n.min(fixture.responses.len() - 1)]
+            }
+            (Mode::Live, Step::Poll(_)) => fixture.last(),
+            (Mode::Live, Step::Request(_)) => fixture
+                .responses
+                .iter()
+                .rev()
+                .find(|r| r.request.is_none())
+                .unwrap_or(fixture.last()),
         };
         let pinned_doc = pinned_document(pinned_response);
         let policy = if self.options.strict {
@@ -1098,6 +1121,14 @@ impl Runner {
         }
         out.drift = Drift::Changed { labels };
     }
+}
+
+/// Which request of a case an answer came from, for choosing its drift baseline: the n-th
+/// request (an attempt of the case's own request), or a task's poll that was the n-th request.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Request(usize),
+    Poll(usize),
 }
 
 /// A submitted task, for the poll loop.

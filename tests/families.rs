@@ -372,6 +372,31 @@ fn every_family_passes_live_records_and_replays_offline_without_the_key() {
     assert_eq!(messages_fixture["request"]["path"], "/messages");
     assert_eq!(messages_fixture["request"]["authorization"], "[API_KEY]");
 
+    // Live again, now with recorded baselines: no drift anywhere, the submit compared with the
+    // recorded submit and the task's last poll with the recorded last poll.
+    let again = tempfile::tempdir().unwrap();
+    let again_dir = again.path().display().to_string();
+    let out = cli(
+        &[
+            &["run", "--live"],
+            &endpoint[..],
+            &["--reports", &again_dir],
+        ],
+        &suite,
+        &[(KEY_ENV, key)],
+        scratch.path(),
+    );
+    let (stdout, stderr) = text(&out);
+    let r = report(again.path());
+    for id in CASES {
+        let c = common::case(&r, &format!("cometapi::{id}"));
+        assert_eq!(
+            c["verdict"], "pass",
+            "{id} live again: {c}\n{stdout}{stderr}"
+        );
+        assert_eq!(c["drift"]["state"], "match", "{id} live again: {c}");
+    }
+
     let polls_before = gateway.polls.load(Ordering::SeqCst);
     let replay_dir = replay_reports.path().display().to_string();
     let out = cli(
