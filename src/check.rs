@@ -10,6 +10,7 @@ use crate::drift::StreamShape;
 use crate::grammar::{EndContext, Findings, Frame, Grammar, Signals};
 use crate::schema::SchemaRegistry;
 use crate::sse::SseEvent;
+use crate::tape::Tape;
 use crate::transport::{Deadline, FrameSink, StreamRead, StreamStop};
 
 pub use crate::grammar::{MAX_ARGUMENTS, MAX_FAILURES};
@@ -170,6 +171,8 @@ pub struct StreamCheck<'a> {
     pub invalid_json: bool,
     /// A data frame broke the frame schema.
     pub schema_failed: bool,
+    /// The frame being checked, parsed; reused from frame to frame.
+    tape: Tape,
 }
 
 impl<'a> StreamCheck<'a> {
@@ -197,6 +200,7 @@ impl<'a> StreamCheck<'a> {
             max_gap: Duration::ZERO,
             invalid_json: false,
             schema_failed: false,
+            tape: Tape::default(),
         }
     }
 
@@ -317,40 +321,45 @@ impl FrameSink for StreamCheck<'_> {
             event: ev.event.as_deref(),
             at,
         };
-        let doc: Value = match serde_json::from_str(&ev.data) {
-            Ok(v) => v,
-            Err(e) => {
-                if !self.grammar.marker(&frame, &ev.data, &mut self.findings) {
-                    self.invalid_json = true;
-                    self.findings.violation(format!(
-                        "stream: frame {} (byte {}): not valid JSON ({e}): {}",
-                        ev.index,
-                        ev.offset,
-                        excerpt(ev.data.as_bytes())
-                    ));
-                }
-                if self.collect_shape {
-                    self.shape.push(ev.event.as_deref(), &ev.data);
-                }
-                return true;
+        // Parsed into the check's tape (no allocation per frame once it has grown); a repeated
+        // key goes through a `Value` first, so the last one wins as everywhere else.
+        if let Err(e) = self.tape.parse(&ev.data) {
+            if !self.grammar.marker(&frame, &ev.data, &mut self.findings) {
+                self.invalid_json = true;
+                self.findings.violation(format!(
+                    "stream: frame {} (byte {}): not valid JSON ({e}): {}",
+                    ev.index,
+                    ev.offset,
+                    excerpt(ev.data.as_bytes())
+                ));
             }
-        };
-        if let Some(err) = self.grammar.error(&frame, &doc) {
+            if self.collect_shape {
+                self.shape.push(ev.event.as_deref(), &ev.data);
+            }
+            return true;
+        }
+        if self.tape.has_duplicate_keys() {
+            if let Ok(v) = serde_json::from_str::<Value>(&ev.data) {
+                self.tape.load_value(&v);
+            }
+        }
+        let doc = self.tape.root();
+        if let Some(err) = self.grammar.error(&frame, doc) {
             self.error_frame = Some((ev.index, err));
             if self.collect_shape {
-                self.shape.push_json(ev.event.as_deref(), doc);
+                self.shape.push_ref(ev.event.as_deref(), doc);
             }
             // Processing stops at the first error frame.
             return false;
         }
-        if !self
-            .schemas
-            .is_valid(&self.chunk_schema, &doc)
-            .unwrap_or(false)
-        {
-            self.schema_failed = true;
+        // `None` (no tape validator): the `Value` check below decides.
+        let valid = self.schemas.frame_is_valid(&self.chunk_schema, doc);
+        if valid != Some(true) {
+            // Reported from a `Value`, as every other schema failure is (same messages).
             let mut f = Vec::new();
-            schema_failures(self.schemas, &self.chunk_schema, &doc, &mut f);
+            if !schema_failures(self.schemas, &self.chunk_schema, &doc.to_value(), &mut f) {
+                self.schema_failed = true;
+            }
             for v in f.into_iter().take(3) {
                 self.findings.violation(format!(
                     "stream: frame {} (byte {}): {v}",
@@ -359,13 +368,13 @@ impl FrameSink for StreamCheck<'_> {
             }
         }
         let before = self.grammar.signals().content_chars;
-        self.grammar.frame(&frame, &doc, &mut self.findings);
+        self.grammar.frame(&frame, doc, &mut self.findings);
         if self.first_content.is_none() && self.grammar.signals().content_chars > before {
             self.first_content = Some(at);
         }
         // The frame is checked; masking it in place feeds the drift comparison without a copy.
         if self.collect_shape {
-            self.shape.push_json(ev.event.as_deref(), doc);
+            self.shape.push_ref(ev.event.as_deref(), doc);
         }
         true
     }

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use similar::TextDiff;
 
 use crate::sanitize::Sanitizer;
+use crate::tape::{JsonRef, Tape};
 
 /// Most distinct stream frame shapes kept for the drift comparison.
 pub const MAX_SHAPES: usize = 64;
@@ -119,39 +120,41 @@ fn mask_object(map: &mut Map<String, Value>, in_usage: bool) {
     }
 }
 
-/// Whether `raw`, once masked, would equal `masked`, without masking it (no copy, no allocation).
-/// `false` also where it cannot tell cheaply (a `message` string, which masking sanitizes).
-fn masked_eq(masked: &Value, raw: &Value, in_usage: bool) -> bool {
-    match (masked, raw) {
-        // Both maps iterate in key order: equal key sets pair up. Scalars are compared here, as
-        // `mask_object` would leave them, without a call per value.
-        (Value::Object(m), Value::Object(r)) => {
-            m.len() == r.len()
-                && m.iter().zip(r).all(|((mk, mv), (k, v))| {
-                    mk == k
-                        && match v {
-                            Value::String(s) => match string_placeholder(k) {
-                                Some(p) => mv.as_str() == Some(p),
-                                None => k != "message" && mv.as_str() == Some(s.as_str()),
-                            },
-                            Value::Number(_) => match number_placeholder(k) {
-                                Some(p) => mv.as_str() == Some(p),
-                                None if in_usage || k == "usage" => mv.as_str() == Some("[N]"),
-                                None => mv == v,
-                            },
-                            Value::Object(_) | Value::Array(_) => {
-                                masked_eq(mv, v, in_usage || k == "usage")
-                            }
-                            _ => mv == v,
+/// Whether two frames would be equal once masked, without masking them (no copy, no
+/// allocation). `false` also where it cannot tell cheaply: a `message` string (masking sanitizes
+/// it), keys in another order, a value whose type changed.
+fn same_masked(a: JsonRef<'_>, b: JsonRef<'_>, in_usage: bool) -> bool {
+    if a.is_object() {
+        return b.is_object()
+            && a.len() == b.len()
+            && a.members().zip(b.members()).all(|((k, x), (kb, y))| {
+                k == kb
+                    && match (x.as_str(), y.as_str()) {
+                        (Some(x), Some(y)) => {
+                            string_placeholder(k).is_some() || (k != "message" && x == y)
                         }
-                })
-        }
-        (Value::Array(m), Value::Array(r)) => {
-            m.len() == r.len() && m.iter().zip(r).all(|(m, r)| masked_eq(m, r, in_usage))
-        }
-        (m, Value::Number(_)) if in_usage => m.as_str() == Some("[N]"),
-        (m, r) => m == r,
+                        _ if x.is_number() && y.is_number() => {
+                            number_placeholder(k).is_some()
+                                || in_usage
+                                || k == "usage"
+                                || x.scalar_eq(y)
+                        }
+                        _ if x.is_object() || x.is_array() => {
+                            same_masked(x, y, in_usage || k == "usage")
+                        }
+                        _ => x.scalar_eq(y),
+                    }
+            });
     }
+    if let Some(x) = a.as_array() {
+        return b.as_array().is_some_and(|y| {
+            x.len() == y.len() && x.zip(y).all(|(p, q)| same_masked(p, q, in_usage))
+        });
+    }
+    if in_usage && a.is_number() && b.is_number() {
+        return true;
+    }
+    a.scalar_eq(b)
 }
 
 /// Collects a stream's frames in a canonical, bounded form: each frame masked, consecutive frames
@@ -159,39 +162,51 @@ fn masked_eq(masked: &Value, raw: &Value, in_usage: bool) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct StreamShape {
     shapes: Vec<Value>,
-    /// The last frame's masked form, compared with the next one.
+    /// The last frame's masked form.
     last: Option<Value>,
     dropped: usize,
+    /// The frame `last` was masked from, unmasked, and its event name: the next frame is compared
+    /// with it as it is (most frames of a long stream have the last one's shape).
+    prev: Option<(Tape, Option<String>)>,
+    /// Where [`StreamShape::push`] parses a frame.
+    scratch: Tape,
 }
 
 impl StreamShape {
     /// Adds a frame from its event name (if any) and raw data.
     pub fn push(&mut self, event: Option<&str>, data: &str) {
-        match serde_json::from_str::<Value>(data) {
-            Ok(json) => self.push_json(event, json),
-            Err(_) => self.push_masked(event, Value::String(Sanitizer::new().text(data))),
+        let mut tape = std::mem::take(&mut self.scratch);
+        match tape.parse(data) {
+            Ok(()) => {
+                if tape.has_duplicate_keys() {
+                    if let Ok(v) = serde_json::from_str::<Value>(data) {
+                        tape.load_value(&v);
+                    }
+                }
+                self.push_ref(event, tape.root());
+            }
+            Err(_) => {
+                self.prev = None;
+                self.push_masked(event, Value::String(Sanitizer::new().text(data)));
+            }
         }
+        self.scratch = tape;
     }
 
-    /// Adds a frame whose data already parsed; masks it in place (no copy, no re-parse). A frame
-    /// of the same shape as the last one (most of a long stream) is compared, not masked.
-    pub fn push_json(&mut self, event: Option<&str>, mut json: Value) {
-        let same = match (&self.last, event) {
-            (Some(last), None) => masked_eq(last, &json, false),
-            (Some(last), Some(e)) => {
-                last.as_object().is_some_and(|o| o.len() == 2)
-                    && last.get("event").and_then(Value::as_str) == Some(e)
-                    && last
-                        .get("data")
-                        .is_some_and(|data| masked_eq(data, &json, false))
+    /// Adds a parsed frame (with no repeated keys).
+    pub fn push_ref(&mut self, event: Option<&str>, json: JsonRef<'_>) {
+        if let Some((prev, prev_event)) = &self.prev {
+            if prev_event.as_deref() == event && same_masked(prev.root(), json, false) {
+                return;
             }
-            (None, _) => false,
-        };
-        if same {
-            return;
         }
-        mask(&mut json);
-        self.push_masked(event, json);
+        let mut v = json.to_value();
+        mask(&mut v);
+        self.push_masked(event, v);
+        let (mut tape, mut name) = self.prev.take().unwrap_or_default();
+        tape.copy_of(json);
+        name.clone_from(&event.map(str::to_string));
+        self.prev = Some((tape, name));
     }
 
     fn push_masked(&mut self, event: Option<&str>, mut v: Value) {
@@ -585,7 +600,10 @@ mod tests {
             for b in &frames {
                 let mut mb = b.clone();
                 super::mask(&mut mb);
-                if super::masked_eq(&masked, b, false) {
+                let (mut ta, mut tb) = (Tape::default(), Tape::default());
+                ta.load_value(a);
+                tb.load_value(b);
+                if super::same_masked(ta.root(), tb.root(), false) {
                     assert_eq!(masked, mb, "{a} vs {b}");
                 } else if !b.to_string().contains("message") {
                     assert_ne!(masked, mb, "{a} vs {b}");
@@ -597,7 +615,7 @@ mod tests {
             let mut fast = super::StreamShape::default();
             let mut slow = super::StreamShape::default();
             for f in frames.iter().chain(frames.iter().rev()) {
-                fast.push_json(event, f.clone());
+                fast.push(event, &f.to_string());
                 let mut m = f.clone();
                 super::mask(&mut m);
                 slow.push_masked(event, m);

@@ -37,4 +37,5 @@ pub mod schema;
 pub mod server;
 pub mod sse;
 pub mod suite;
+pub mod tape;
 pub mod transport;

@@ -33,6 +33,10 @@ impl std::fmt::Display for Counts {
 pub fn check(suite: &Suite) -> (Vec<ConfigError>, Counts) {
     let contracts = &suite.contracts;
     let mut problems = Vec::new();
+    // Every schema in the folder, used by this suite or not.
+    if let Err(e) = suite.schemas.compile_all() {
+        problems.extend(e.0);
+    }
     let mut plans = 0;
     for target in &contracts.targets {
         match contracts.plans(target) {

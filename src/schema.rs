@@ -5,10 +5,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
 use crate::error::{did_you_mean, ConfigError, ConfigErrors, Location};
+use crate::tape::{JsonRef, TapeJson};
 
 /// One way a document breaks a schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,20 +38,34 @@ pub const MAX_VIOLATIONS: usize = 20;
 
 pub struct SchemaRegistry {
     dir: PathBuf,
-    validators: BTreeMap<String, jsonschema::Validator>,
+    /// Every schema with an `$id`, for references between them.
+    registry: jsonschema::Registry<'static>,
+    schemas: BTreeMap<String, Entry>,
+}
+
+/// One schema file: parsed at load, compiled when first needed ([`SchemaRegistry::compile`]
+/// compiles the ones a run uses before it starts; `lint` compiles all).
+struct Entry {
+    path: PathBuf,
+    doc: Value,
+    validator: OnceLock<Result<jsonschema::Validator, String>>,
+    /// The same schema for a stream frame's [`Tape`](crate::tape::Tape), built on first use.
+    frames: OnceLock<Option<jsonschema::Validator<TapeJson>>>,
 }
 
 impl std::fmt::Debug for SchemaRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SchemaRegistry")
             .field("dir", &self.dir)
-            .field("schemas", &self.validators.keys().collect::<Vec<_>>())
+            .field("schemas", &self.schemas.keys().collect::<Vec<_>>())
             .finish()
     }
 }
 
 impl SchemaRegistry {
-    /// Loads and compiles every `*.json` schema in `dir`; the file stem is the schema's name.
+    /// Loads every `*.json` schema in `dir` (the file stem is its name) and resolves the
+    /// references between them; each is compiled (and checked against the meta-schema) when
+    /// [`SchemaRegistry::compile`] names it or a document is first checked against it.
     pub fn load(dir: &Path) -> Result<SchemaRegistry, ConfigErrors> {
         let mut errors = Vec::new();
         let mut docs: Vec<(String, PathBuf, Value)> = Vec::new();
@@ -113,24 +129,19 @@ impl SchemaRegistry {
                 )
             }
         };
-        let mut validators = BTreeMap::new();
+        let mut schemas = BTreeMap::new();
         for (name, path, doc) in docs {
-            let built = jsonschema::options()
-                .with_draft(jsonschema::Draft::Draft202012)
-                .offline()
-                .with_registry(&registry)
-                .build(&doc);
-            match built {
-                Ok(v) => {
-                    validators.insert(name, v);
-                }
-                Err(e) => errors.push(ConfigError::new(
-                    Location::file(&path),
-                    format!("invalid schema: {e}"),
-                )),
-            }
+            schemas.insert(
+                name,
+                Entry {
+                    path,
+                    doc,
+                    validator: OnceLock::new(),
+                    frames: OnceLock::new(),
+                },
+            );
         }
-        if validators.is_empty() && errors.is_empty() {
+        if schemas.is_empty() && errors.is_empty() {
             errors.push(ConfigError::new(
                 Location::file(dir),
                 "no schemas (*.json) found",
@@ -139,19 +150,62 @@ impl SchemaRegistry {
         if errors.is_empty() {
             Ok(SchemaRegistry {
                 dir: dir.to_path_buf(),
-                validators,
+                registry,
+                schemas,
             })
         } else {
             Err(ConfigErrors(errors))
         }
     }
 
+    /// Compiles the named schemas (unknown names are skipped: [`SchemaRegistry::contains`]
+    /// reports them); an invalid schema is a configuration error naming its file.
+    pub fn compile<'n>(
+        &self,
+        names: impl IntoIterator<Item = &'n str>,
+    ) -> Result<(), ConfigErrors> {
+        let mut errors = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for name in names {
+            if !seen.insert(name) {
+                continue;
+            }
+            if let Some(entry) = self.schemas.get(name) {
+                if let Err(e) = self.compiled(entry) {
+                    errors.push(ConfigError::new(Location::file(&entry.path), e.clone()));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    /// Compiles every schema in the folder (what `lint` checks).
+    pub fn compile_all(&self) -> Result<(), ConfigErrors> {
+        let names: Vec<&str> = self.names().collect();
+        self.compile(names)
+    }
+
+    fn compiled<'s>(&self, entry: &'s Entry) -> &'s Result<jsonschema::Validator, String> {
+        entry.validator.get_or_init(|| {
+            jsonschema::options()
+                .with_draft(jsonschema::Draft::Draft202012)
+                .offline()
+                .with_registry(&self.registry)
+                .build(&entry.doc)
+                .map_err(|e| format!("invalid schema: {e}"))
+        })
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.validators.keys().map(String::as_str)
+        self.schemas.keys().map(String::as_str)
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        self.validators.contains_key(name)
+        self.schemas.contains_key(name)
     }
 
     /// An error for a schema name that does not exist, with a suggestion.
@@ -201,6 +255,26 @@ impl SchemaRegistry {
     }
 
     fn get(&self, name: &str) -> Result<&jsonschema::Validator, ConfigError> {
-        self.validators.get(name).ok_or_else(|| self.unknown(name))
+        let entry = self.schemas.get(name).ok_or_else(|| self.unknown(name))?;
+        self.compiled(entry)
+            .as_ref()
+            .map_err(|e| ConfigError::new(Location::file(&entry.path), e.clone()))
+    }
+
+    /// Whether a stream frame, parsed into a [`Tape`](crate::tape::Tape), matches `name`: the same schema, compiled
+    /// once more for the tape representation. `None` when it cannot say (an unknown or invalid
+    /// schema): the caller then checks the frame as a `Value`.
+    pub fn frame_is_valid(&self, name: &str, frame: JsonRef<'_>) -> Option<bool> {
+        let entry = self.schemas.get(name)?;
+        self.compiled(entry).as_ref().ok()?;
+        let validator = entry.frames.get_or_init(|| {
+            jsonschema::options_for::<TapeJson>()
+                .with_draft(jsonschema::Draft::Draft202012)
+                .offline()
+                .with_registry(&self.registry)
+                .build(&entry.doc)
+                .ok()
+        });
+        validator.as_ref().map(|v| v.is_valid(frame))
     }
 }

@@ -111,6 +111,30 @@ impl Suite {
             }
         }
         if errors.is_empty() {
+            // Compiled now: the schemas this suite's cases and targets use (an invalid one stops
+            // the run before its first request); the rest only when `lint` or `validate` asks.
+            let mut used: Vec<&str> = Vec::new();
+            for case in &contracts.cases {
+                used.extend(case.family.schemas());
+                used.extend(case.expect.schema.as_deref());
+                used.extend(
+                    case.expect
+                        .stream
+                        .as_ref()
+                        .and_then(|s| s.chunk_schema.as_deref()),
+                );
+            }
+            for target in &contracts.targets {
+                used.push(target.dialect.error_schema());
+                used.extend(target.expect.values().filter_map(|o| o.schema.as_deref()));
+            }
+            used.sort_unstable();
+            used.dedup();
+            if let Err(e) = schemas.compile(used) {
+                errors.extend(e.0);
+            }
+        }
+        if errors.is_empty() {
             Ok(Suite {
                 contracts,
                 schemas: Arc::new(schemas),

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::tape::JsonRef;
+
 use super::{
     finish_failures, reassembled_failures, Assembled, EndContext, Findings, Frame, Grammar, Signals,
 };
@@ -42,22 +44,22 @@ pub fn new() -> Box<dyn Grammar> {
 
 impl Chat {
     /// Adds one tool-call delta to the call it continues.
-    fn tool_call_delta(&mut self, choice: usize, call: &Value) {
-        let slot = call.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+    fn tool_call_delta(&mut self, choice: usize, call: JsonRef<'_>) {
+        let slot = call.get("index").and_then(JsonRef::as_u64).unwrap_or(0) as usize;
         let tc = self.tool_calls.entry((choice, slot)).or_default();
-        if let Some(id) = call.get("id").and_then(Value::as_str) {
+        if let Some(id) = call.get("id").and_then(JsonRef::as_str) {
             tc.id.get_or_insert_with(|| id.to_string());
         }
-        if let Some(t) = call.get("type").and_then(Value::as_str) {
+        if let Some(t) = call.get("type").and_then(JsonRef::as_str) {
             tc.kind.get_or_insert_with(|| t.to_string());
         }
         let Some(f) = call.get("function") else {
             return;
         };
-        if let Some(n) = f.get("name").and_then(Value::as_str) {
+        if let Some(n) = f.get("name").and_then(JsonRef::as_str) {
             tc.name.push_str(n);
         }
-        if let Some(a) = f.get("arguments").and_then(Value::as_str) {
+        if let Some(a) = f.get("arguments").and_then(JsonRef::as_str) {
             tc.arguments.push(a);
         }
     }
@@ -123,20 +125,20 @@ impl Grammar for Chat {
         }
     }
 
-    fn frame(&mut self, frame: &Frame, doc: &Value, out: &mut Findings) {
+    fn frame(&mut self, frame: &Frame, doc: JsonRef<'_>, out: &mut Findings) {
         let index = frame.index;
         if self.done > 0 {
             self.after_done += 1;
         }
         if self.head.is_none() {
-            let field = |k: &str| doc.get(k).cloned().unwrap_or(Value::Null);
+            let field = |k: &str| doc.get(k).map_or(Value::Null, JsonRef::to_value);
             self.head = Some((field("id"), field("created"), field("model")));
         }
-        let has_usage = doc.get("usage").is_some_and(Value::is_object);
+        let has_usage = doc.get("usage").is_some_and(JsonRef::is_object);
         if has_usage {
-            self.signals.usage = doc.get("usage").cloned();
+            self.signals.usage = doc.get("usage").map(JsonRef::to_value);
         }
-        let Some(choices) = doc.get("choices").and_then(Value::as_array) else {
+        let Some(choices) = doc.get("choices").and_then(JsonRef::as_array) else {
             return;
         };
         if choices.is_empty() {
@@ -150,7 +152,7 @@ impl Grammar for Chat {
             let delta = choice.get("delta");
             let choice_index = choice
                 .get("index")
-                .and_then(Value::as_u64)
+                .and_then(JsonRef::as_u64)
                 .map_or(i, |n| n as usize);
             if !self.saw_choice {
                 self.saw_choice = true;
@@ -160,20 +162,23 @@ impl Grammar for Chat {
                     ));
                 }
             }
-            if let Some(role) = delta.and_then(|d| d.get("role")).and_then(Value::as_str) {
+            if let Some(role) = delta.and_then(|d| d.get("role")).and_then(JsonRef::as_str) {
                 self.role.get_or_insert_with(|| role.to_string());
             }
-            if let Some(text) = delta.and_then(|d| d.get("content")).and_then(Value::as_str) {
+            if let Some(text) = delta
+                .and_then(|d| d.get("content"))
+                .and_then(JsonRef::as_str)
+            {
                 self.signals.content_chars += text.chars().count();
             }
             let calls = delta
                 .and_then(|d| d.get("tool_calls"))
-                .and_then(Value::as_array);
+                .and_then(JsonRef::as_array);
             for call in calls.into_iter().flatten() {
                 self.signals.tool_calls = true;
                 self.tool_call_delta(choice_index, call);
             }
-            if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
+            if let Some(reason) = choice.get("finish_reason").and_then(JsonRef::as_str) {
                 if self.signals.finish.iter().any(|(c, _)| *c == choice_index) {
                     out.violation(format!(
                         "stream: frame {index}: choice {choice_index} finished a second time (\"{reason}\")"

@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::tape::JsonRef;
+
 use super::{
     event_type, finish_failures, reassembled_failures, Assembled, EndContext, Findings, Frame,
     Grammar, Signals,
@@ -48,8 +50,10 @@ pub fn new() -> Box<dyn Grammar> {
     Box::<Messages>::default()
 }
 
-fn index_of(doc: &Value) -> Option<usize> {
-    doc.get("index").and_then(Value::as_u64).map(|n| n as usize)
+fn index_of(doc: JsonRef<'_>) -> Option<usize> {
+    doc.get("index")
+        .and_then(JsonRef::as_u64)
+        .map(|n| n as usize)
 }
 
 impl Messages {
@@ -57,7 +61,7 @@ impl Messages {
         self.blocks.iter().find(|(_, b)| b.open).map(|(i, _)| *i)
     }
 
-    fn content_event(&mut self, ty: &str, frame: &Frame, doc: &Value, out: &mut Findings) {
+    fn content_event(&mut self, ty: &str, frame: &Frame, doc: JsonRef<'_>, out: &mut Findings) {
         let at = format!("stream: frame {} (byte {})", frame.index, frame.offset);
         if self.message_delta {
             out.violation(format!("{at}: {ty} after message_delta"));
@@ -85,7 +89,7 @@ impl Messages {
                 let cb = doc.get("content_block");
                 let kind = cb
                     .and_then(|b| b.get("type"))
-                    .and_then(Value::as_str)
+                    .and_then(JsonRef::as_str)
                     .unwrap_or("")
                     .to_string();
                 let mut block = Block {
@@ -93,7 +97,7 @@ impl Messages {
                     open: true,
                     name: cb
                         .and_then(|b| b.get("name"))
-                        .and_then(Value::as_str)
+                        .and_then(JsonRef::as_str)
                         .unwrap_or("")
                         .to_string(),
                     ..Block::default()
@@ -101,7 +105,7 @@ impl Messages {
                 if block.kind == "tool_use" {
                     self.signals.tool_calls = true;
                 }
-                if let Some(text) = cb.and_then(|b| b.get("text")).and_then(Value::as_str) {
+                if let Some(text) = cb.and_then(|b| b.get("text")).and_then(JsonRef::as_str) {
                     block.chars += text.chars().count();
                     self.signals.content_chars += text.chars().count();
                 }
@@ -123,11 +127,12 @@ impl Messages {
                 let delta = doc.get("delta");
                 let dtype = delta
                     .and_then(|d| d.get("type"))
-                    .and_then(Value::as_str)
+                    .and_then(JsonRef::as_str)
                     .unwrap_or("");
                 match dtype {
                     "text_delta" => {
-                        if let Some(t) = delta.and_then(|d| d.get("text")).and_then(Value::as_str) {
+                        if let Some(t) = delta.and_then(|d| d.get("text")).and_then(JsonRef::as_str)
+                        {
                             let n = t.chars().count();
                             block.chars += n;
                             self.signals.content_chars += n;
@@ -136,7 +141,7 @@ impl Messages {
                     "input_json_delta" => {
                         if let Some(p) = delta
                             .and_then(|d| d.get("partial_json"))
-                            .and_then(Value::as_str)
+                            .and_then(JsonRef::as_str)
                         {
                             block.input.push(p);
                         }
@@ -207,13 +212,13 @@ impl Grammar for Messages {
         "`message_stop` event"
     }
 
-    fn error(&self, frame: &Frame, doc: &Value) -> Option<ApiError> {
+    fn error(&self, frame: &Frame, doc: JsonRef<'_>) -> Option<ApiError> {
         let is_error = frame.event == Some("error")
-            || doc.get("type").and_then(Value::as_str) == Some("error");
+            || doc.get("type").and_then(JsonRef::as_str) == Some("error");
         is_error.then(|| super::error_of(doc))
     }
 
-    fn frame(&mut self, frame: &Frame, doc: &Value, out: &mut Findings) {
+    fn frame(&mut self, frame: &Frame, doc: JsonRef<'_>, out: &mut Findings) {
         let Some(ty) = event_type(frame, doc, out) else {
             return; // the event schema names the missing type
         };
@@ -230,9 +235,9 @@ impl Grammar for Messages {
                 if self.head.is_some() {
                     out.violation(format!("{at}: a second message_start"));
                 } else {
-                    self.head = doc.get("message").cloned();
+                    self.head = doc.get("message").map(JsonRef::to_value);
                     if let Some(u) = doc.pointer("/message/usage") {
-                        self.signals.usage = Some(u.clone());
+                        self.signals.usage = Some(u.to_value());
                     }
                 }
             }
@@ -255,20 +260,18 @@ impl Grammar for Messages {
                 self.message_delta = true;
                 let reason = doc
                     .pointer("/delta/stop_reason")
-                    .and_then(Value::as_str)
+                    .and_then(JsonRef::as_str)
                     .map(str::to_string);
                 self.signals.finish = vec![(0, reason)];
-                self.stop_sequence = doc.pointer("/delta/stop_sequence").cloned();
+                self.stop_sequence = doc.pointer("/delta/stop_sequence").map(JsonRef::to_value);
                 if let Some(u) = doc.get("usage") {
                     // message_delta's usage is cumulative: it completes message_start's.
                     let mut usage = self.signals.usage.take().unwrap_or(Value::Null);
-                    match (&mut usage, u) {
+                    match (&mut usage, u.to_value()) {
                         (Value::Object(a), Value::Object(b)) => {
-                            for (k, v) in b {
-                                a.insert(k.clone(), v.clone());
-                            }
+                            a.extend(b);
                         }
-                        _ => usage = u.clone(),
+                        (_, u) => usage = u,
                     }
                     self.signals.usage = Some(usage);
                 }

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::tape::JsonRef;
+
 use crate::check::excerpt;
 use crate::classify::ApiError;
 use crate::contract::{Expect, StreamExpect};
@@ -95,7 +97,7 @@ pub trait Grammar: Send {
     }
 
     /// The error this frame carries, if it is an error frame. Processing stops at the first one.
-    fn error(&self, frame: &Frame, doc: &Value) -> Option<ApiError> {
+    fn error(&self, frame: &Frame, doc: JsonRef<'_>) -> Option<ApiError> {
         if frame.event == Some("error") || doc.get("error").is_some() {
             Some(error_of(doc))
         } else {
@@ -104,7 +106,7 @@ pub trait Grammar: Send {
     }
 
     /// A JSON frame (already checked against the frame schema).
-    fn frame(&mut self, frame: &Frame, doc: &Value, out: &mut Findings);
+    fn frame(&mut self, frame: &Frame, doc: JsonRef<'_>, out: &mut Findings);
 
     /// Whether the terminal event arrived.
     fn terminated(&self) -> bool;
@@ -116,8 +118,9 @@ pub trait Grammar: Send {
 }
 
 /// The error envelope of an error frame, or its excerpt when it has none.
-pub fn error_of(doc: &Value) -> ApiError {
-    ApiError::from_body(doc).unwrap_or_else(|| ApiError {
+pub fn error_of(doc: JsonRef<'_>) -> ApiError {
+    let doc = doc.to_value();
+    ApiError::from_body(&doc).unwrap_or_else(|| ApiError {
         message: Some(excerpt(doc.to_string().as_bytes())),
         ..ApiError::default()
     })
@@ -125,8 +128,8 @@ pub fn error_of(doc: &Value) -> ApiError {
 
 /// The `type` of an event's data, checked against its SSE `event:` name when it has one.
 /// Messages and Responses streams name each event twice; the two must agree.
-pub fn event_type<'a>(frame: &Frame, doc: &'a Value, out: &mut Findings) -> Option<&'a str> {
-    let ty = doc.get("type").and_then(Value::as_str);
+pub fn event_type<'a>(frame: &Frame, doc: JsonRef<'a>, out: &mut Findings) -> Option<&'a str> {
+    let ty = doc.get("type").and_then(JsonRef::as_str);
     if let (Some(name), Some(ty)) = (frame.event, ty) {
         if name != ty {
             out.violation(format!(

@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::tape::JsonRef;
+
 use super::{
     event_type, finish_failures, Assembled, EndContext, Findings, Frame, Grammar, Signals,
 };
@@ -52,8 +54,8 @@ fn is_terminal(ty: &str) -> bool {
 
 impl Responses {
     /// The output item an item-scoped event names, by `output_index` (or `item_id`).
-    fn item_event(&mut self, ty: &str, at: &str, doc: &Value, out: &mut Findings) {
-        let Some(index) = doc.get("output_index").and_then(Value::as_u64) else {
+    fn item_event(&mut self, ty: &str, at: &str, doc: JsonRef<'_>, out: &mut Findings) {
+        let Some(index) = doc.get("output_index").and_then(JsonRef::as_u64) else {
             return;
         };
         match ty {
@@ -65,7 +67,7 @@ impl Responses {
                 let item = doc.get("item");
                 let kind = item
                     .and_then(|i| i.get("type"))
-                    .and_then(Value::as_str)
+                    .and_then(JsonRef::as_str)
                     .unwrap_or("")
                     .to_string();
                 if kind == "function_call" {
@@ -73,7 +75,7 @@ impl Responses {
                 }
                 let name = item
                     .and_then(|i| i.get("name"))
-                    .and_then(Value::as_str)
+                    .and_then(JsonRef::as_str)
                     .unwrap_or("")
                     .to_string();
                 self.items.insert(
@@ -108,12 +110,12 @@ impl Responses {
                 }
                 match ty {
                     "response.output_text.delta" => {
-                        if let Some(d) = doc.get("delta").and_then(Value::as_str) {
+                        if let Some(d) = doc.get("delta").and_then(JsonRef::as_str) {
                             self.signals.content_chars += d.chars().count();
                         }
                     }
                     "response.function_call_arguments.delta" => {
-                        if let Some(d) = doc.get("delta").and_then(Value::as_str) {
+                        if let Some(d) = doc.get("delta").and_then(JsonRef::as_str) {
                             item.arguments.push(d);
                         }
                     }
@@ -138,10 +140,10 @@ impl Grammar for Responses {
         }
     }
 
-    fn error(&self, frame: &Frame, doc: &Value) -> Option<ApiError> {
-        let ty = doc.get("type").and_then(Value::as_str);
-        let text = |v: Option<&Value>| {
-            v.and_then(Value::as_str)
+    fn error(&self, frame: &Frame, doc: JsonRef<'_>) -> Option<ApiError> {
+        let ty = doc.get("type").and_then(JsonRef::as_str);
+        let text = |v: Option<JsonRef<'_>>| {
+            v.and_then(JsonRef::as_str)
                 .filter(|s| !s.trim().is_empty())
                 .map(str::to_string)
         };
@@ -169,18 +171,18 @@ impl Grammar for Responses {
                 ..ApiError::default()
             });
         }
-        if doc.get("error").is_some_and(Value::is_object) && ty.is_none() {
+        if doc.get("error").is_some_and(JsonRef::is_object) && ty.is_none() {
             return Some(super::error_of(doc));
         }
         None
     }
 
-    fn frame(&mut self, frame: &Frame, doc: &Value, out: &mut Findings) {
+    fn frame(&mut self, frame: &Frame, doc: JsonRef<'_>, out: &mut Findings) {
         let Some(ty) = event_type(frame, doc, out) else {
             return;
         };
         let at = format!("stream: frame {} (byte {})", frame.index, frame.offset);
-        if let Some(n) = doc.get("sequence_number").and_then(Value::as_u64) {
+        if let Some(n) = doc.get("sequence_number").and_then(JsonRef::as_u64) {
             if let Some(last) = self.last_sequence {
                 if n <= last {
                     out.violation(format!(
@@ -214,11 +216,12 @@ impl Grammar for Responses {
                 out.violation(format!("{at}: {ty} while output item {open} is still open"));
             }
             if let Some(resp) = doc.get("response") {
-                self.signals.finish = vec![(0, responses_reason(resp))];
+                let resp = resp.to_value();
+                self.signals.finish = vec![(0, responses_reason(&resp))];
                 if let Some(u) = resp.get("usage").filter(|u| u.is_object()) {
                     self.signals.usage = Some(u.clone());
                 }
-                self.last = Some(resp.clone());
+                self.last = Some(resp);
             }
             return;
         }

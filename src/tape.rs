@@ -1,0 +1,819 @@
+//! One JSON document as a flat tape, for stream frames: parsed without a heap allocation per
+//! node, reused frame after frame, read through [`JsonRef`] and validated in place.
+//!
+//! A `serde_json::Value` costs a `BTreeMap` node, a `String` per key and per string value, and
+//! their frees: measured, building and dropping it was more than half of all the work per frame.
+//! The tape is a `Vec` of fixed-size slots in document order (a container's slot records where
+//! its contents end) and one `String` holding every key and string; both keep their capacity
+//! between frames. Parsing goes through serde_json's own parser, so exactly the texts it accepts
+//! parse (same numbers, escapes, nesting limit, trailing-character check) with the same errors.
+//!
+//! Where a tape could tell a different story from a `Value`, the driver does not use it alone:
+//! an object with a duplicate key (a `Value` keeps the last) is rebuilt from the `Value`
+//! ([`Tape::load_value`]), and a failed validation is reported from the `Value`, so violations
+//! read exactly as they did.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+#[derive(Debug, Clone)]
+enum Slot {
+    Null,
+    Bool(bool),
+    Num(Number),
+    /// A byte range of [`Tape::text`].
+    Str(u32, u32),
+    /// `end` is the slot after the container's last descendant.
+    Arr {
+        len: u32,
+        end: u32,
+    },
+    /// Members are a key (`Str`) followed by its value, in document order.
+    Obj {
+        len: u32,
+        end: u32,
+    },
+}
+
+/// A parsed document; [`Tape::parse`] reuses its buffers.
+#[derive(Debug, Default, Clone)]
+pub struct Tape {
+    slots: Vec<Slot>,
+    text: String,
+    duplicate_keys: bool,
+}
+
+impl Tape {
+    /// Parses `json`, replacing what the tape held. On error the tape is empty.
+    pub fn parse(&mut self, json: &str) -> Result<(), serde_json::Error> {
+        self.clear();
+        let mut de = serde_json::Deserializer::from_str(json);
+        let parsed = Seed(self).deserialize(&mut de).and_then(|()| de.end());
+        if parsed.is_err() {
+            self.clear();
+        }
+        parsed
+    }
+
+    /// Replaces the tape with `value` (keys in the value's order, no duplicates).
+    pub fn load_value(&mut self, value: &Value) {
+        self.clear();
+        self.push_value(value);
+    }
+
+    /// Makes the tape a copy of `v`'s document (of `v` alone when it is not a root).
+    pub fn copy_of(&mut self, v: JsonRef<'_>) {
+        if v.at == 0 {
+            self.slots.clone_from(&v.tape.slots);
+            self.text.clone_from(&v.tape.text);
+            self.duplicate_keys = v.tape.duplicate_keys;
+        } else {
+            self.load_value(&v.to_value());
+        }
+    }
+
+    fn clear(&mut self) {
+        self.slots.clear();
+        self.text.clear();
+        self.duplicate_keys = false;
+    }
+
+    /// Whether an object repeated a key. A `Value` keeps the last of them; the tape keeps all.
+    pub fn has_duplicate_keys(&self) -> bool {
+        self.duplicate_keys
+    }
+
+    /// The document's root. Panics-free: an empty tape reads as `null`.
+    pub fn root(&self) -> JsonRef<'_> {
+        JsonRef { tape: self, at: 0 }
+    }
+
+    fn push_str(&mut self, s: &str) {
+        let start = self.text.len() as u32;
+        self.text.push_str(s);
+        self.slots.push(Slot::Str(start, self.text.len() as u32));
+    }
+
+    fn push_value(&mut self, value: &Value) {
+        match value {
+            Value::Null => self.slots.push(Slot::Null),
+            Value::Bool(b) => self.slots.push(Slot::Bool(*b)),
+            Value::Number(n) => self.slots.push(Slot::Num(n.clone())),
+            Value::String(s) => self.push_str(s),
+            Value::Array(items) => {
+                let at = self.open();
+                for item in items {
+                    self.push_value(item);
+                }
+                self.slots[at] = Slot::Arr {
+                    len: items.len() as u32,
+                    end: self.slots.len() as u32,
+                };
+            }
+            Value::Object(map) => {
+                let at = self.open();
+                for (k, v) in map {
+                    self.push_str(k);
+                    self.push_value(v);
+                }
+                self.slots[at] = Slot::Obj {
+                    len: map.len() as u32,
+                    end: self.slots.len() as u32,
+                };
+            }
+        }
+    }
+
+    fn open(&mut self) -> usize {
+        self.slots.push(Slot::Null);
+        self.slots.len() - 1
+    }
+
+    fn slot(&self, at: u32) -> &Slot {
+        static NULL: Slot = Slot::Null;
+        self.slots.get(at as usize).unwrap_or(&NULL)
+    }
+
+    fn str_at(&self, start: u32, end: u32) -> &str {
+        &self.text[start as usize..end as usize]
+    }
+
+    /// The slot after the value at `at` and all its descendants.
+    fn after(&self, at: u32) -> u32 {
+        match self.slot(at) {
+            Slot::Arr { end, .. } | Slot::Obj { end, .. } => *end,
+            _ => at + 1,
+        }
+    }
+
+    /// Whether the object at `at` (with `len` members) names a key twice.
+    fn repeats_a_key(&self, at: u32, len: u32) -> bool {
+        if len < 2 {
+            return false;
+        }
+        let object = JsonRef { tape: self, at };
+        if len <= 16 {
+            // Pairwise, without allocating: objects in frames are small.
+            let mut rest = object.members();
+            while let Some((key, _)) = rest.next() {
+                if rest.clone().any(|(k, _)| k == key) {
+                    return true;
+                }
+            }
+            return false;
+        }
+        let mut keys: Vec<&str> = object.members().map(|(k, _)| k).collect();
+        keys.sort_unstable();
+        keys.windows(2).any(|w| w[0] == w[1])
+    }
+}
+
+/// Builds the tape from serde_json's parser: a seed for a value.
+struct Seed<'t>(&'t mut Tape);
+
+impl<'de> DeserializeSeed<'de> for Seed<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Seed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+        self.0.slots.push(Slot::Bool(v));
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        self.0.slots.push(Slot::Num(v.into()));
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        self.0.slots.push(Slot::Num(v.into()));
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
+        // As `Value` does: a float with no JSON form is null.
+        self.0
+            .slots
+            .push(Number::from_f64(v).map_or(Slot::Null, Slot::Num));
+        Ok(())
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        self.0.push_str(v);
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.0.slots.push(Slot::Null);
+        Ok(())
+    }
+
+    fn visit_none<E>(self) -> Result<(), E> {
+        self.0.slots.push(Slot::Null);
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let tape = self.0;
+        let at = tape.open();
+        let mut len = 0u32;
+        while seq.next_element_seed(Seed(tape))?.is_some() {
+            len += 1;
+        }
+        tape.slots[at] = Slot::Arr {
+            len,
+            end: tape.slots.len() as u32,
+        };
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let tape = self.0;
+        let at = tape.open();
+        let mut len = 0u32;
+        while map.next_key_seed(Key(tape))?.is_some() {
+            map.next_value_seed(Seed(tape))?;
+            len += 1;
+        }
+        tape.slots[at] = Slot::Obj {
+            len,
+            end: tape.slots.len() as u32,
+        };
+        if tape.repeats_a_key(at as u32, len) {
+            tape.duplicate_keys = true;
+        }
+        Ok(())
+    }
+}
+
+/// A seed for an object key.
+struct Key<'t>(&'t mut Tape);
+
+impl<'de> DeserializeSeed<'de> for Key<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        self.0.push_str(v);
+        Ok(())
+    }
+}
+
+/// One value of a [`Tape`], read like a `&serde_json::Value`.
+#[derive(Clone, Copy)]
+pub struct JsonRef<'a> {
+    tape: &'a Tape,
+    at: u32,
+}
+
+impl fmt::Debug for JsonRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_value())
+    }
+}
+
+impl<'a> JsonRef<'a> {
+    fn slot(&self) -> &'a Slot {
+        self.tape.slot(self.at)
+    }
+
+    /// The member named `key`, for an object.
+    pub fn get(self, key: &str) -> Option<JsonRef<'a>> {
+        self.members().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// Members of an object, in document order (none for anything else).
+    pub fn members(self) -> Members<'a> {
+        let (left, next) = match self.slot() {
+            Slot::Obj { len, .. } => (*len, self.at + 1),
+            _ => (0, 0),
+        };
+        Members {
+            tape: self.tape,
+            next,
+            left,
+        }
+    }
+
+    /// The elements of an array.
+    pub fn as_array(self) -> Option<Elements<'a>> {
+        match self.slot() {
+            Slot::Arr { len, .. } => Some(Elements {
+                tape: self.tape,
+                next: self.at + 1,
+                left: *len,
+            }),
+            _ => None,
+        }
+    }
+
+    /// A JSON pointer (RFC 6901) from this value.
+    pub fn pointer(self, pointer: &str) -> Option<JsonRef<'a>> {
+        if pointer.is_empty() {
+            return Some(self);
+        }
+        let rest = pointer.strip_prefix('/')?;
+        let mut here = self;
+        for token in rest.split('/') {
+            let token = token.replace("~1", "/").replace("~0", "~");
+            here = match here.slot() {
+                Slot::Obj { .. } => here.get(&token)?,
+                Slot::Arr { .. } => {
+                    let i: usize = token.parse().ok()?;
+                    here.as_array()?.into_iter().nth(i)?
+                }
+                _ => return None,
+            };
+        }
+        Some(here)
+    }
+
+    pub fn as_str(self) -> Option<&'a str> {
+        match self.slot() {
+            Slot::Str(s, e) => Some(self.tape.str_at(*s, *e)),
+            _ => None,
+        }
+    }
+
+    pub fn as_number(self) -> Option<&'a Number> {
+        match self.slot() {
+            Slot::Num(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    pub fn as_u64(self) -> Option<u64> {
+        self.as_number().and_then(Number::as_u64)
+    }
+
+    pub fn as_bool(self) -> Option<bool> {
+        match self.slot() {
+            Slot::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(self) -> bool {
+        matches!(self.slot(), Slot::Null)
+    }
+
+    pub fn is_object(self) -> bool {
+        matches!(self.slot(), Slot::Obj { .. })
+    }
+
+    pub fn is_array(self) -> bool {
+        matches!(self.slot(), Slot::Arr { .. })
+    }
+
+    pub fn is_string(self) -> bool {
+        matches!(self.slot(), Slot::Str(..))
+    }
+
+    pub fn is_number(self) -> bool {
+        matches!(self.slot(), Slot::Num(_))
+    }
+
+    /// Members of an object, elements of an array; 0 for scalars.
+    pub fn len(self) -> usize {
+        match self.slot() {
+            Slot::Obj { len, .. } | Slot::Arr { len, .. } => *len as usize,
+            _ => 0,
+        }
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether two scalars (or containers: `false`) are equal, as two `Value`s would compare.
+    pub fn scalar_eq(self, other: JsonRef<'_>) -> bool {
+        match (self.slot(), other.slot()) {
+            (Slot::Null, Slot::Null) => true,
+            (Slot::Bool(a), Slot::Bool(b)) => a == b,
+            (Slot::Num(a), Slot::Num(b)) => a == b,
+            (Slot::Str(..), Slot::Str(..)) => self.as_str() == other.as_str(),
+            _ => false,
+        }
+    }
+
+    /// Whether it equals `v`, as two `Value`s would compare (numbers by their representation).
+    pub fn eq_value(self, v: &Value) -> bool {
+        match (self.slot(), v) {
+            (Slot::Null, Value::Null) => true,
+            (Slot::Bool(a), Value::Bool(b)) => a == b,
+            (Slot::Num(a), Value::Number(b)) => a == b,
+            (Slot::Str(..), Value::String(b)) => self.as_str() == Some(b.as_str()),
+            (Slot::Arr { .. }, Value::Array(b)) => {
+                self.len() == b.len()
+                    && self
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .zip(b)
+                        .all(|(x, y)| x.eq_value(y))
+            }
+            (Slot::Obj { .. }, Value::Object(b)) => {
+                self.len() == b.len()
+                    && self
+                        .members()
+                        .all(|(k, x)| b.get(k).is_some_and(|y| x.eq_value(y)))
+            }
+            _ => false,
+        }
+    }
+
+    /// The value as a `serde_json::Value` (a copy; for the cold paths).
+    pub fn to_value(self) -> Value {
+        match self.slot() {
+            Slot::Null => Value::Null,
+            Slot::Bool(b) => Value::Bool(*b),
+            Slot::Num(n) => Value::Number(n.clone()),
+            Slot::Str(..) => Value::String(self.as_str().unwrap_or_default().to_string()),
+            Slot::Arr { .. } => Value::Array(
+                self.as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(JsonRef::to_value)
+                    .collect(),
+            ),
+            Slot::Obj { .. } => {
+                let mut map = Map::new();
+                for (k, v) in self.members() {
+                    map.insert(k.to_string(), v.to_value());
+                }
+                Value::Object(map)
+            }
+        }
+    }
+}
+
+/// An object's members, in document order.
+#[derive(Clone)]
+pub struct Members<'a> {
+    tape: &'a Tape,
+    next: u32,
+    left: u32,
+}
+
+impl<'a> Iterator for Members<'a> {
+    type Item = (&'a str, JsonRef<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let key = match self.tape.slot(self.next) {
+            Slot::Str(s, e) => self.tape.str_at(*s, *e),
+            _ => "",
+        };
+        let value = JsonRef {
+            tape: self.tape,
+            at: self.next + 1,
+        };
+        self.next = self.tape.after(self.next + 1);
+        Some((key, value))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left as usize, Some(self.left as usize))
+    }
+}
+
+/// An array's elements.
+#[derive(Clone, Copy)]
+pub struct Elements<'a> {
+    tape: &'a Tape,
+    next: u32,
+    left: u32,
+}
+
+impl<'a> Elements<'a> {
+    pub fn len(&self) -> usize {
+        self.left as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.left == 0
+    }
+
+    pub fn iter(&self) -> Elements<'a> {
+        *self
+    }
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = JsonRef<'a>;
+
+    fn next(&mut self) -> Option<JsonRef<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let item = JsonRef {
+            tape: self.tape,
+            at: self.next,
+        };
+        self.next = self.tape.after(self.next);
+        Some(item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left as usize, Some(self.left as usize))
+    }
+}
+
+impl ExactSizeIterator for Elements<'_> {}
+impl ExactSizeIterator for Members<'_> {}
+
+/// The tape as an instance representation for jsonschema: a frame is validated in place by the
+/// same compiled schema (built for this representation), with no `Value` in between.
+pub struct TapeJson;
+
+mod schema_impl {
+    use super::*;
+    use jsonschema::json::{Array, Json, Node, NodeIdentity, Object};
+    use jsonschema::JsonType;
+
+    impl Json for TapeJson {
+        type Node<'a> = JsonRef<'a>;
+        type PreparedKey = String;
+        type StringBuffer = Tape;
+
+        // A lookup scans the members; one pass over them costs no more than one lookup.
+        const KEYS_PER_LOOKUP: usize = 8;
+
+        fn prepare_key(key: &str) -> String {
+            key.to_owned()
+        }
+
+        fn with_string_node<T>(
+            buffer: &mut Tape,
+            string: &str,
+            f: impl FnOnce(JsonRef<'_>) -> T,
+        ) -> T {
+            buffer.clear();
+            buffer.push_str(string);
+            f(buffer.root())
+        }
+    }
+
+    /// An object node, as jsonschema's [`Object`].
+    #[derive(Clone, Copy)]
+    pub struct Obj<'a>(JsonRef<'a>);
+
+    /// An array node, as jsonschema's [`Array`].
+    #[derive(Clone, Copy)]
+    pub struct Arr<'a>(Elements<'a>);
+
+    impl<'a> Node<'a, TapeJson> for JsonRef<'a> {
+        type Object = Obj<'a>;
+        type Array = Arr<'a>;
+        type Number = &'a Number;
+
+        fn as_object(&self) -> Option<Obj<'a>> {
+            self.is_object().then_some(Obj(*self))
+        }
+
+        fn as_array(&self) -> Option<Arr<'a>> {
+            JsonRef::as_array(*self).map(Arr)
+        }
+
+        fn as_string(&self) -> Option<Cow<'a, str>> {
+            self.as_str().map(Cow::Borrowed)
+        }
+
+        fn as_number(&self) -> Option<&'a Number> {
+            JsonRef::as_number(*self)
+        }
+
+        fn as_boolean(&self) -> Option<bool> {
+            self.as_bool()
+        }
+
+        fn is_null(&self) -> bool {
+            JsonRef::is_null(*self)
+        }
+
+        fn is_number(&self) -> bool {
+            JsonRef::is_number(*self)
+        }
+
+        fn is_string(&self) -> bool {
+            JsonRef::is_string(*self)
+        }
+
+        fn json_type(&self) -> JsonType {
+            match self.slot() {
+                Slot::Null => JsonType::Null,
+                Slot::Bool(_) => JsonType::Boolean,
+                Slot::Num(_) => JsonType::Number,
+                Slot::Str(..) => JsonType::String,
+                Slot::Arr { .. } => JsonType::Array,
+                Slot::Obj { .. } => JsonType::Object,
+            }
+        }
+
+        fn equals_value(&self, expected: &Value) -> bool {
+            match (self.slot(), expected) {
+                // Strings (most `const`/`enum` checks) without building a `Value`.
+                (Slot::Str(..), Value::String(s)) => self.as_str() == Some(s.as_str()),
+                (Slot::Str(..), _) => false,
+                _ => jsonschema::json::cmp::equal(&JsonRef::to_value(*self), expected),
+            }
+        }
+
+        fn to_value(&self) -> Cow<'a, Value> {
+            Cow::Owned(JsonRef::to_value(*self))
+        }
+
+        fn identity(&self) -> Option<NodeIdentity> {
+            Some(NodeIdentity::tagged(
+                std::ptr::from_ref::<Tape>(self.tape) as usize,
+                self.at,
+            ))
+        }
+    }
+
+    impl<'a> Object<'a, TapeJson> for Obj<'a> {
+        type Node = JsonRef<'a>;
+        type MemberName = &'a str;
+        type MembersIter = Members<'a>;
+
+        fn len(&self) -> usize {
+            self.0.len()
+        }
+
+        fn get(&self, key: &String) -> Option<JsonRef<'a>> {
+            self.0.get(key)
+        }
+
+        fn members(&self) -> Members<'a> {
+            self.0.members()
+        }
+    }
+
+    impl<'a> Array<'a, TapeJson> for Arr<'a> {
+        type Node = JsonRef<'a>;
+        type ElementsIter = Elements<'a>;
+
+        fn len(&self) -> usize {
+            self.0.len()
+        }
+
+        fn elements(&self) -> Elements<'a> {
+            self.0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(text: &str) -> Value {
+        let mut t = Tape::default();
+        t.parse(text).expect("parses");
+        t.root().to_value()
+    }
+
+    #[test]
+    fn reads_like_a_value() {
+        let texts = [
+            r#"{"a":1,"b":[true,false,null,{"c":"d\u00e9\n"}],"e":-2,"f":1.5,"g":{}}"#,
+            r#"[]"#,
+            r#""just a string""#,
+            r#"18446744073709551615"#,
+            r#"{"choices":[{"delta":{"content":"tok"},"index":0}],"id":"x"}"#,
+        ];
+        for text in texts {
+            let v: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(round_trip(text), v, "{text}");
+            let mut t = Tape::default();
+            t.parse(text).unwrap();
+            assert!(t.root().eq_value(&v));
+        }
+    }
+
+    #[test]
+    fn accessors_and_pointer() {
+        let mut t = Tape::default();
+        t.parse(r#"{"choices":[{"delta":{"content":"hi","a/b":2}}],"n":3}"#)
+            .unwrap();
+        let root = t.root();
+        assert_eq!(root.get("n").and_then(JsonRef::as_u64), Some(3));
+        let choices = root.get("choices").and_then(JsonRef::as_array).unwrap();
+        assert_eq!(choices.len(), 1);
+        let first = choices.iter().next().unwrap();
+        assert_eq!(
+            first.pointer("/delta/content").and_then(JsonRef::as_str),
+            Some("hi")
+        );
+        assert_eq!(
+            root.pointer("/choices/0/delta/a~1b")
+                .and_then(JsonRef::as_u64),
+            Some(2)
+        );
+        assert!(root.pointer("/choices/1").is_none());
+        assert!(root.get("missing").is_none());
+    }
+
+    #[test]
+    fn rejects_what_serde_json_rejects_with_its_message() {
+        for bad in [r#"{"a":}"#, r#"{"a":1} x"#, "[1,2", "", "nul"] {
+            let mut t = Tape::default();
+            let ours = t.parse(bad).unwrap_err().to_string();
+            let theirs = serde_json::from_str::<Value>(bad).unwrap_err().to_string();
+            assert_eq!(ours, theirs, "{bad}");
+            assert!(t.root().is_null());
+        }
+        let deep = "[".repeat(200) + &"]".repeat(200);
+        assert!(Tape::default().parse(&deep).is_err());
+    }
+
+    #[test]
+    fn duplicate_keys_are_flagged_and_loading_the_value_removes_them() {
+        let text = r#"{"a":1,"b":{"x":1,"x":2}}"#;
+        let mut t = Tape::default();
+        t.parse(text).unwrap();
+        assert!(t.has_duplicate_keys());
+        let v: Value = serde_json::from_str(text).unwrap();
+        t.load_value(&v);
+        assert!(!t.has_duplicate_keys());
+        assert_eq!(t.root().pointer("/b/x").and_then(JsonRef::as_u64), Some(2));
+        t.parse(r#"{"x":1,"y":{"x":2}}"#).unwrap();
+        assert!(!t.has_duplicate_keys(), "the flag resets per parse");
+    }
+
+    #[test]
+    fn the_same_schema_gives_the_same_verdict_on_both_representations() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "required": ["id", "choices"],
+            "properties": {
+                "id": {"type": "string", "minLength": 2},
+                "object": {"const": "chat.completion.chunk"},
+                "choices": {"type": "array", "items": {
+                    "type": "object",
+                    "properties": {
+                        "index": {"type": "integer", "minimum": 0},
+                        "finish_reason": {"enum": ["stop", "length", null]}
+                    }
+                }}
+            },
+            "additionalProperties": {"type": ["string", "integer", "null"]}
+        });
+        let by_value = jsonschema::options().build(&schema).unwrap();
+        let by_tape = jsonschema::options_for::<TapeJson>()
+            .build(&schema)
+            .unwrap();
+        let docs = [
+            r#"{"id":"ab","choices":[]}"#,
+            r#"{"id":"a","choices":[]}"#,
+            r#"{"choices":[]}"#,
+            r#"{"id":"ab","object":"chat.completion.chunk","choices":[{"index":0,"finish_reason":"stop"}]}"#,
+            r#"{"id":"ab","object":"chat.completion","choices":[]}"#,
+            r#"{"id":"ab","choices":[{"index":-1}]}"#,
+            r#"{"id":"ab","choices":[{"index":1.5}]}"#,
+            r#"{"id":"ab","choices":[{"finish_reason":"eos"}]}"#,
+            r#"{"id":"ab","choices":[],"extra":1,"more":null}"#,
+            r#"{"id":"ab","choices":[],"extra":[1]}"#,
+            r#"[]"#,
+        ];
+        let mut t = Tape::default();
+        for d in docs {
+            let v: Value = serde_json::from_str(d).unwrap();
+            t.parse(d).unwrap();
+            assert_eq!(
+                by_tape.is_valid(t.root()),
+                by_value.is_valid(&v),
+                "verdicts differ on {d}"
+            );
+        }
+    }
+}
