@@ -254,6 +254,33 @@ fn a_broken_case_file_names_file_line_column_and_suggests() {
 }
 
 #[test]
+fn a_broken_schema_stops_a_run_that_uses_it_and_lint_finds_it_when_unused() {
+    // Schemas compile when a run uses them; `lint` compiles every one in the folder.
+    let dir = suite_copy();
+    let schemas = dir.path().join("contracts/schemas");
+    let broken =
+        r#"{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "no-such-type"}"#;
+    std::fs::write(schemas.join("unused_extra.json"), broken).unwrap();
+    let (out, _) = run_in(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    let out = llm_contract(&["lint"], &[], dir.path());
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        format!("{stdout}{stderr}").contains("unused_extra.json"),
+        "{stdout}{stderr}"
+    );
+    // A schema the run needs: the run stops before its first case.
+    std::fs::write(schemas.join("chat_completion_chunk.json"), broken).unwrap();
+    let (out, _) = run_in(dir.path(), &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("chat_completion_chunk.json"), "{stderr}");
+    assert!(stderr.contains("invalid schema"), "{stderr}");
+    assert!(!stdout.contains("PASS"), "{stdout}");
+}
+
+#[test]
 fn a_filter_that_matches_nothing_is_an_error() {
     let dir = suite_copy();
     let (out, _) = run_in(dir.path(), &["--case", "no_such_case"]);
