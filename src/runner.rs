@@ -1362,6 +1362,24 @@ fn finalize(out: &mut CaseOutcome) {
     }
 }
 
+/// The outcome of a case whose run panicked.
+fn harness_failure(plan: &Plan, mode: Mode, panic: &(dyn std::any::Any + Send)) -> CaseOutcome {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    let mut o = blank(plan, mode);
+    o.verdict = Verdict::Error;
+    o.class = Class::ContractDrift;
+    o.reason = "the harness failed while running this case".into();
+    o.failures.push(format!("harness: {message}"));
+    o.drift = Drift::NotRun {
+        reason: "the case did not finish".into(),
+    };
+    o
+}
+
 /// Runs plans concurrently, at most `jobs` at a time; `on_done` sees each outcome as it completes.
 /// Outcomes come back sorted by id.
 pub async fn run_all(
@@ -1370,49 +1388,45 @@ pub async fn run_all(
     jobs: usize,
     mut on_done: impl FnMut(&CaseOutcome),
 ) -> Vec<(CaseOutcome, Option<Capture>)> {
-    // At most `jobs` cases exist as tasks at once: the next is spawned when one finishes (a
-    // thousand waiting tasks would each hold their plan and a few KiB of future).
-    let jobs = jobs.max(1);
-    let mut queue = plans.into_iter();
-    let mut set = JoinSet::new();
-    let mut pending = std::collections::HashMap::new();
-    let mut outcomes = Vec::with_capacity(queue.len());
-    loop {
-        while set.len() < jobs {
-            let Some((plan, endpoint)) = queue.next() else {
-                break;
-            };
-            let runner = runner.clone();
-            let stand_in = blank(&plan, endpoint.mode);
-            let handle = set.spawn(async move { runner.run_capturing(&plan, &endpoint).await });
-            pending.insert(handle.id(), stand_in);
-        }
-        let Some(joined) = set.join_next_with_id().await else {
-            break;
-        };
-        let done = match joined {
-            Ok((id, done)) => {
-                pending.remove(&id);
-                done
-            }
-            Err(e) => {
-                // A panic inside one case must not lose its result, nor the others'.
-                let Some(mut o) = pending.remove(&e.id()) else {
-                    continue;
+    // `jobs` lanes, each taking the next plan from a shared queue as soon as its case is done:
+    // the next request leaves from the worker that judged the last answer, with no round trip
+    // through a coordinating task (which, with 64 answers arriving together, delayed each lane's
+    // next request by the time it took to hand out the others). At most `jobs` cases are alive.
+    let total = plans.len();
+    let jobs = jobs.max(1).min(total.max(1));
+    let queue = Arc::new(std::sync::Mutex::new(plans.into_iter()));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut lanes = JoinSet::new();
+    for _ in 0..jobs {
+        let (queue, runner, tx) = (queue.clone(), runner.clone(), tx.clone());
+        lanes.spawn(async move {
+            loop {
+                let next = queue
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .next();
+                let Some((plan, endpoint)) = next else {
+                    break;
                 };
-                o.verdict = Verdict::Error;
-                o.class = Class::ContractDrift;
-                o.reason = "the harness failed while running this case".into();
-                o.failures.push(format!("harness: {e}"));
-                o.drift = Drift::NotRun {
-                    reason: "the case did not finish".into(),
+                let run = std::panic::AssertUnwindSafe(runner.run_capturing(&plan, &endpoint));
+                let done = match futures_util::FutureExt::catch_unwind(run).await {
+                    Ok(done) => done,
+                    // A panic inside one case must not lose its result, nor the others'.
+                    Err(panic) => (harness_failure(&plan, endpoint.mode, &*panic), None),
                 };
-                (o, None)
+                if tx.send(done).is_err() {
+                    break;
+                }
             }
-        };
+        });
+    }
+    drop(tx);
+    let mut outcomes = Vec::with_capacity(total);
+    while let Some(done) = rx.recv().await {
         on_done(&done.0);
         outcomes.push(done);
     }
+    while lanes.join_next().await.is_some() {}
     outcomes.sort_by(|a, b| a.0.id.cmp(&b.0.id));
     outcomes
 }
