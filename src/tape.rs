@@ -156,14 +156,24 @@ impl Tape {
         }
         let object = JsonRef { tape: self, at };
         if len <= 16 {
-            // Pairwise, without allocating: objects in frames are small.
-            let mut rest = object.members();
-            while let Some((key, _)) = rest.next() {
-                if rest.clone().any(|(k, _)| k == key) {
-                    return true;
+            // Pairwise over the keys' byte ranges, without allocating: objects in frames are small.
+            let mut keys = [(0u32, 0u32); 16];
+            let mut n = 0;
+            let mut k = at + 1;
+            for _ in 0..len {
+                if let Slot::Str(s, e) = self.slot(k) {
+                    keys[n] = (*s, *e);
+                    n += 1;
                 }
+                k = self.after(k + 1);
             }
-            return false;
+            let text = self.text.as_bytes();
+            let bytes = |(s, e): (u32, u32)| &text[s as usize..e as usize];
+            return (1..n).any(|i| {
+                keys[..i]
+                    .iter()
+                    .any(|&other| bytes(other) == bytes(keys[i]))
+            });
         }
         let mut keys: Vec<&str> = object.members().map(|(k, _)| k).collect();
         keys.sort_unstable();
@@ -304,7 +314,20 @@ impl<'a> JsonRef<'a> {
 
     /// The member named `key`, for an object.
     pub fn get(self, key: &str) -> Option<JsonRef<'a>> {
-        self.members().find(|(k, _)| *k == key).map(|(_, v)| v)
+        let Slot::Obj { len, .. } = self.slot() else {
+            return None;
+        };
+        let tape = self.tape;
+        let mut k = self.at + 1;
+        for _ in 0..*len {
+            if let Slot::Str(s, e) = tape.slot(k) {
+                if (e - s) as usize == key.len() && tape.str_at(*s, *e) == key {
+                    return Some(JsonRef { tape, at: k + 1 });
+                }
+            }
+            k = tape.after(k + 1);
+        }
+        None
     }
 
     /// Members of an object, in document order (none for anything else).
