@@ -372,7 +372,8 @@ impl FrameSink for StreamCheck<'_> {
         if self.first_content.is_none() && self.grammar.signals().content_chars > before {
             self.first_content = Some(at);
         }
-        // The frame is checked; masking it in place feeds the drift comparison without a copy.
+        // The frame is checked; its shape is compared with the previous frame's (a copy is made
+        // only when the shape changed).
         if self.collect_shape {
             self.shape.push_ref(ev.event.as_deref(), doc);
         }
