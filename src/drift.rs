@@ -130,14 +130,14 @@ fn same_masked(a: JsonRef<'_>, b: JsonRef<'_>, in_usage: bool) -> bool {
             && a.members().zip(b.members()).all(|((k, x), (kb, y))| {
                 k == kb
                     && match (x.as_str(), y.as_str()) {
-                        (Some(x), Some(y)) => {
-                            string_placeholder(k).is_some() || (k != "message" && x == y)
-                        }
+                        // Equal values mask alike (a `message` too); unequal ones only under a
+                        // key that masks them to a placeholder.
+                        (Some(x), Some(y)) => x == y || string_placeholder(k).is_some(),
                         _ if x.is_number() && y.is_number() => {
-                            number_placeholder(k).is_some()
+                            x.scalar_eq(y)
+                                || number_placeholder(k).is_some()
                                 || in_usage
                                 || k == "usage"
-                                || x.scalar_eq(y)
                         }
                         _ if x.is_object() || x.is_array() => {
                             same_masked(x, y, in_usage || k == "usage")

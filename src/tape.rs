@@ -4,9 +4,11 @@
 //! A `serde_json::Value` costs a `BTreeMap` node, a `String` per key and per string value, and
 //! their frees: measured, building and dropping it was more than half of all the work per frame.
 //! The tape is a `Vec` of fixed-size slots in document order (a container's slot records where
-//! its contents end) and one `String` holding every key and string; both keep their capacity
-//! between frames. Parsing goes through serde_json's own parser, so exactly the texts it accepts
-//! parse (same numbers, escapes, nesting limit, trailing-character check) with the same errors.
+//! its contents end) and one `String` holding the text its strings point into; both keep their
+//! capacity between frames. A strict scanner takes ordinary frames (structure and plain strings
+//! read in place, escaped strings and unusual numbers decoded by serde_json one token at a time);
+//! whatever it does not take goes through serde_json's own parser, which decides and words the
+//! error. So exactly the texts serde_json accepts parse, into the same tree.
 //!
 //! Where a tape could tell a different story from a `Value`, the driver does not use it alone:
 //! an object with a duplicate key (a `Value` keeps the last) is rebuilt from the `Value`
@@ -48,7 +50,20 @@ pub struct Tape {
 
 impl Tape {
     /// Parses `json`, replacing what the tape held. On error the tape is empty.
+    ///
+    /// A direct scanner ([`Scan`]) takes the common frame; anything it does not take (any error,
+    /// deep nesting) goes through serde_json's parser ([`Tape::parse_serde`]), which decides and
+    /// words the error. The scanner accepts only what serde_json accepts and builds the same tape
+    /// (`tests/tape.rs` checks both on fixture frames and their mutants).
     pub fn parse(&mut self, json: &str) -> Result<(), serde_json::Error> {
+        if self.scan(json) {
+            return Ok(());
+        }
+        self.parse_serde(json)
+    }
+
+    /// Parses `json` through serde_json's parser only (a `DeserializeSeed` writing slots).
+    pub fn parse_serde(&mut self, json: &str) -> Result<(), serde_json::Error> {
         self.clear();
         let mut de = serde_json::Deserializer::from_str(json);
         let parsed = Seed(self).deserialize(&mut de).and_then(|()| de.end());
@@ -56,6 +71,29 @@ impl Tape {
             self.clear();
         }
         parsed
+    }
+
+    /// The direct scanner; `false` (tape cleared) for anything it does not take. The frame is
+    /// copied into `text` once and strings without escapes point into that copy.
+    fn scan(&mut self, json: &str) -> bool {
+        self.clear();
+        self.text.push_str(json);
+        let mut scan = Scan {
+            text: json,
+            bytes: json.as_bytes(),
+            at: 0,
+            tape: self,
+            depth: 0,
+        };
+        scan.ws();
+        let ok = scan.value() && {
+            scan.ws();
+            scan.at == scan.bytes.len()
+        };
+        if !ok {
+            self.clear();
+        }
+        ok
     }
 
     /// Replaces the tape with `value` (keys in the value's order, no duplicates).
@@ -178,6 +216,252 @@ impl Tape {
         let mut keys: Vec<&str> = object.members().map(|(k, _)| k).collect();
         keys.sort_unstable();
         keys.windows(2).any(|w| w[0] == w[1])
+    }
+}
+
+/// How many bytes at the start of `b` need no attention inside a string: not `"`, not `\\`, not
+/// a control character. Eight bytes at a time (the usual bit tricks: a byte below `n` borrows
+/// into its high bit; the lowest flagged byte is exact).
+fn plain_run(b: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let mut i = 0;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let flagged = below(x ^ (ONES * u64::from(b'"')), 1)
+            | below(x ^ (ONES * u64::from(b'\\')), 1)
+            | below(x, 0x20);
+        if flagged != 0 {
+            return i + (flagged.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i
+}
+
+/// Nesting the direct scanner takes; deeper documents go through serde_json (whose limit is 128).
+const SCAN_DEPTH: usize = 64;
+
+/// A strict JSON scanner writing the tape directly: RFC 8259 structure and literals, strings
+/// without escapes copied as they are, integers that fit a `u64` or a negative `i64` converted
+/// here. Strings with escapes and every other number are handed to serde_json one token at a
+/// time, so their values are exactly serde_json's. It never accepts more than serde_json does:
+/// anything unexpected returns `false` and the whole text goes to serde_json.
+struct Scan<'s, 't> {
+    text: &'s str,
+    bytes: &'s [u8],
+    at: usize,
+    tape: &'t mut Tape,
+    depth: usize,
+}
+
+impl Scan<'_, '_> {
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn value(&mut self) -> bool {
+        match self.peek() {
+            Some(b'{') => self.container(b'}'),
+            Some(b'[') => self.container(b']'),
+            Some(b'"') => self.string(),
+            Some(b't') => self.literal("true", Slot::Bool(true)),
+            Some(b'f') => self.literal("false", Slot::Bool(false)),
+            Some(b'n') => self.literal("null", Slot::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => false,
+        }
+    }
+
+    fn literal(&mut self, word: &str, slot: Slot) -> bool {
+        if !self.bytes[self.at..].starts_with(word.as_bytes()) {
+            return false;
+        }
+        self.at += word.len();
+        self.tape.slots.push(slot);
+        true
+    }
+
+    /// An object (`close` is `}`: members are a string key, `:`, a value) or an array.
+    fn container(&mut self, close: u8) -> bool {
+        if self.depth >= SCAN_DEPTH {
+            return false;
+        }
+        self.depth += 1;
+        self.at += 1;
+        let open = self.tape.open();
+        let object = close == b'}';
+        let mut len = 0u32;
+        // The first keys' byte ranges, for the repeated-key check at the close.
+        let mut keys = [(0u32, 0u32); 16];
+        self.ws();
+        if self.peek() == Some(close) {
+            self.at += 1;
+        } else {
+            loop {
+                if object {
+                    if self.peek() != Some(b'"') || !self.string() {
+                        return false;
+                    }
+                    if let (Some(k), Some(Slot::Str(s, e))) =
+                        (keys.get_mut(len as usize), self.tape.slots.last())
+                    {
+                        *k = (*s, *e);
+                    }
+                    self.ws();
+                    if self.peek() != Some(b':') {
+                        return false;
+                    }
+                    self.at += 1;
+                    self.ws();
+                }
+                if !self.value() {
+                    return false;
+                }
+                len += 1;
+                self.ws();
+                match self.peek() {
+                    Some(b',') => {
+                        self.at += 1;
+                        self.ws();
+                    }
+                    Some(c) if c == close => {
+                        self.at += 1;
+                        break;
+                    }
+                    _ => return false,
+                }
+            }
+        }
+        let end = self.tape.slots.len() as u32;
+        self.tape.slots[open] = if object {
+            Slot::Obj { len, end }
+        } else {
+            Slot::Arr { len, end }
+        };
+        if object {
+            let repeated = if len as usize <= keys.len() {
+                let text = self.tape.text.as_bytes();
+                let bytes = |(s, e): (u32, u32)| &text[s as usize..e as usize];
+                let keys = &keys[..len as usize];
+                (1..keys.len()).any(|i| keys[..i].iter().any(|&k| bytes(k) == bytes(keys[i])))
+            } else {
+                self.tape.repeats_a_key(open as u32, len)
+            };
+            self.tape.duplicate_keys |= repeated;
+        }
+        self.depth -= 1;
+        true
+    }
+
+    /// A string at `"`: its slot points into the copy of the frame the tape starts with; one with
+    /// escapes is decoded by serde_json and appended.
+    fn string(&mut self) -> bool {
+        let b = self.bytes;
+        let open = self.at;
+        let mut i = open + 1;
+        let mut escaped = false;
+        loop {
+            i += plain_run(&b[i.min(b.len())..]);
+            match b.get(i) {
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    escaped = true;
+                    i += 2;
+                }
+                // Control characters must be escaped.
+                Some(&c) if c < 0x20 => return false,
+                Some(_) => i += 1,
+                None => return false,
+            }
+        }
+        self.at = i + 1;
+        if !escaped {
+            self.tape.slots.push(Slot::Str(open as u32 + 1, i as u32));
+            return true;
+        }
+        match serde_json::from_str::<String>(&self.text[open..=i]) {
+            Ok(s) => {
+                self.tape.push_str(&s);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn number(&mut self) -> bool {
+        let start = self.at;
+        let b = self.bytes;
+        let mut i = start;
+        let negative = b[i] == b'-';
+        if negative {
+            i += 1;
+        }
+        match b.get(i) {
+            Some(b'0') => i += 1,
+            Some(b'1'..=b'9') => {
+                while let Some(b'0'..=b'9') = b.get(i) {
+                    i += 1;
+                }
+            }
+            _ => return false,
+        }
+        let digits_end = i;
+        let mut plain = true;
+        if b.get(i) == Some(&b'.') {
+            plain = false;
+            i += 1;
+            let from = i;
+            while let Some(b'0'..=b'9') = b.get(i) {
+                i += 1;
+            }
+            if i == from {
+                return false;
+            }
+        }
+        if let Some(b'e' | b'E') = b.get(i) {
+            plain = false;
+            i += 1;
+            if let Some(b'+' | b'-') = b.get(i) {
+                i += 1;
+            }
+            let from = i;
+            while let Some(b'0'..=b'9') = b.get(i) {
+                i += 1;
+            }
+            if i == from {
+                return false;
+            }
+        }
+        self.at = i;
+        let digits = &self.text[if negative { start + 1 } else { start }..digits_end];
+        // Integers of up to 18 digits fit both u64 and i64; serde_json keeps them as integers
+        // (`-0` excepted: it becomes the float -0.0, so it is handed over below).
+        if plain && digits.len() <= 18 {
+            if let Ok(n) = digits.parse::<u64>() {
+                if !negative {
+                    self.tape.slots.push(Slot::Num(n.into()));
+                    return true;
+                }
+                if n != 0 {
+                    self.tape.slots.push(Slot::Num((-(n as i64)).into()));
+                    return true;
+                }
+            }
+        }
+        match serde_json::from_str::<Value>(&self.text[start..i]) {
+            Ok(Value::Number(n)) => self.tape.slots.push(Slot::Num(n)),
+            Ok(Value::Null) => self.tape.slots.push(Slot::Null),
+            _ => return false,
+        }
+        true
     }
 }
 
@@ -740,6 +1024,31 @@ mod tests {
             let mut t = Tape::default();
             t.parse(text).unwrap();
             assert!(t.root().eq_value(&v));
+        }
+    }
+
+    #[test]
+    fn the_scanner_takes_ordinary_frames_and_leaves_the_rest_to_serde_json() {
+        let mut t = Tape::default();
+        for taken in [
+            r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"m","choices":[{"index":0,"delta":{"content":"tok\n\u00e9"},"logprobs":null,"finish_reason":null}]}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}"#,
+            r#"[1,-2,3.5,true,false,null,"x",{}]"#,
+            "-0",
+        ] {
+            assert!(t.scan(taken), "{taken}");
+            let v: Value = serde_json::from_str(taken).unwrap();
+            assert_eq!(t.root().to_value(), v);
+        }
+        for left in [
+            r#"{"a":}"#,
+            "[1,]",
+            "01",
+            r#""\ud800""#,
+            &"[".repeat(65),
+            "",
+        ] {
+            assert!(!t.scan(left), "{left}");
         }
     }
 

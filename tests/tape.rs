@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use llm_contract::schema::SchemaRegistry;
 use llm_contract::sse::{SseItem, SseParser};
-use llm_contract::tape::Tape;
+use llm_contract::tape::{JsonRef, Tape};
 use serde_json::{json, Value};
 
 const STREAM_SCHEMAS: [&str; 3] = ["chat_completion_chunk", "messages_event", "responses_event"];
@@ -126,4 +126,131 @@ fn a_repeated_key_is_read_as_the_value_reads_it() {
         schemas.frame_is_valid("chat_completion_chunk", tape.root()),
         Some(schemas.is_valid("chat_completion_chunk", &v).unwrap())
     );
+}
+
+/// A deterministic generator for mutants (xorshift64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// `parse` takes most frames with its own scanner and hands the rest to serde_json; whatever it
+/// takes must be what serde_json takes, into the same tape.
+fn assert_same_parse(text: &str, fast: &mut Tape, slow: &mut Tape) {
+    let a = fast.parse(text).map_err(|e| e.to_string());
+    let b = slow.parse_serde(text).map_err(|e| e.to_string());
+    assert_eq!(a, b, "verdicts differ on {text:?}");
+    assert_eq!(
+        fast.has_duplicate_keys(),
+        slow.has_duplicate_keys(),
+        "{text:?}"
+    );
+    assert!(same(fast.root(), slow.root()), "tapes differ on {text:?}");
+}
+
+/// The same tree: kinds, values, keys in the same order (repeats included).
+fn same(a: JsonRef<'_>, b: JsonRef<'_>) -> bool {
+    if a.is_object() || b.is_object() {
+        return a.is_object()
+            && b.is_object()
+            && a.len() == b.len()
+            && a.members()
+                .zip(b.members())
+                .all(|((ka, va), (kb, vb))| ka == kb && same(va, vb));
+    }
+    match (a.as_array(), b.as_array()) {
+        (Some(x), Some(y)) => x.len() == y.len() && x.zip(y).all(|(p, q)| same(p, q)),
+        (None, None) => {
+            a.as_str() == b.as_str()
+                && a.as_number() == b.as_number()
+                && a.as_bool() == b.as_bool()
+                && a.is_null() == b.is_null()
+        }
+        _ => false,
+    }
+}
+
+#[test]
+fn the_scanner_accepts_only_what_serde_json_accepts_and_builds_the_same_tape() {
+    let (mut fast, mut slow) = (Tape::default(), Tape::default());
+    let tricky = [
+        "-0",
+        "0",
+        "-1",
+        "1e400",
+        "-1e400",
+        "1.5e-3",
+        "1E+2",
+        "01",
+        "1.",
+        ".5",
+        "-",
+        "18446744073709551615",
+        "18446744073709551616",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "999999999999999999",
+        "1000000000000000000",
+        r#""\ud800""#,
+        r#""\ud83d\ude00""#,
+        r#""\u00e9\n\t\"\\\/""#,
+        r#""\x""#,
+        "\"a\u{1}b\"",
+        "\"é😀\"",
+        r#"{"a":1,"a":2}"#,
+        r#"{"a" : [ 1 , { } , [ ] , "" ] }"#,
+        "[1,]",
+        "{,}",
+        r#"{"a":1,}"#,
+        "tru",
+        "nul",
+        "true false",
+        " \n\t\r[]\r\n ",
+        "",
+        "   ",
+        "\u{feff}{}",
+        r#"{"k":"v"}x"#,
+    ];
+    for t in tricky {
+        assert_same_parse(t, &mut fast, &mut slow);
+    }
+    // Nesting past the scanner's depth goes to serde_json, which has its own limit.
+    for depth in [63, 64, 65, 127, 128, 129, 200] {
+        let t = "[".repeat(depth) + &"]".repeat(depth);
+        assert_same_parse(&t, &mut fast, &mut slow);
+    }
+    // Every fixture frame, and mutants of it: a character deleted, inserted or replaced.
+    let alphabet: Vec<char> = "\"\\{}[],:0-9.eE+ a\n\u{1}é".chars().collect();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut mutants = 0;
+    for frame in fixture_frames() {
+        let text = frame.to_string();
+        assert_same_parse(&text, &mut fast, &mut slow);
+        let chars: Vec<char> = text.chars().collect();
+        for _ in 0..300 {
+            let mut m = chars.clone();
+            let at = rng.below(m.len());
+            match rng.below(3) {
+                0 => {
+                    m.remove(at);
+                }
+                1 => m.insert(at, alphabet[rng.below(alphabet.len())]),
+                _ => m[at] = alphabet[rng.below(alphabet.len())],
+            }
+            let m: String = m.into_iter().collect();
+            assert_same_parse(&m, &mut fast, &mut slow);
+            mutants += 1;
+        }
+    }
+    assert!(mutants > 5_000, "{mutants}");
 }
