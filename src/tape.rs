@@ -205,18 +205,19 @@ impl Tape {
                 }
                 k = self.after(k + 1);
             }
-            let text = self.text.as_bytes();
-            let bytes = |(s, e): (u32, u32)| &text[s as usize..e as usize];
-            return (1..n).any(|i| {
-                keys[..i]
-                    .iter()
-                    .any(|&other| bytes(other) == bytes(keys[i]))
-            });
+            return repeats(self.text.as_bytes(), &keys[..n]);
         }
         let mut keys: Vec<&str> = object.members().map(|(k, _)| k).collect();
         keys.sort_unstable();
         keys.windows(2).any(|w| w[0] == w[1])
     }
+}
+
+/// Whether two of these byte ranges of `text` (an object's keys) hold the same key: pairwise,
+/// without allocating, for the small objects of a frame.
+fn repeats(text: &[u8], keys: &[(u32, u32)]) -> bool {
+    let bytes = |(s, e): (u32, u32)| &text[s as usize..e as usize];
+    (1..keys.len()).any(|i| keys[..i].iter().any(|&k| bytes(k) == bytes(keys[i])))
 }
 
 /// How many bytes at the start of `b` need no attention inside a string: not `"`, not `\\`, not
@@ -348,10 +349,7 @@ impl Scan<'_, '_> {
         };
         if object {
             let repeated = if len as usize <= keys.len() {
-                let text = self.tape.text.as_bytes();
-                let bytes = |(s, e): (u32, u32)| &text[s as usize..e as usize];
-                let keys = &keys[..len as usize];
-                (1..keys.len()).any(|i| keys[..i].iter().any(|&k| bytes(k) == bytes(keys[i])))
+                repeats(self.tape.text.as_bytes(), &keys[..len as usize])
             } else {
                 self.tape.repeats_a_key(open as u32, len)
             };
@@ -647,7 +645,12 @@ impl<'a> JsonRef<'a> {
         let rest = pointer.strip_prefix('/')?;
         let mut here = self;
         for token in rest.split('/') {
-            let token = token.replace("~1", "/").replace("~0", "~");
+            // Unescaped only when it holds an escape (grammars look up plain paths per frame).
+            let token = if token.contains('~') {
+                Cow::Owned(token.replace("~1", "/").replace("~0", "~"))
+            } else {
+                Cow::Borrowed(token)
+            };
             here = match here.slot() {
                 Slot::Obj { .. } => here.get(&token)?,
                 Slot::Arr { .. } => {
@@ -724,32 +727,6 @@ impl<'a> JsonRef<'a> {
             (Slot::Bool(a), Slot::Bool(b)) => a == b,
             (Slot::Num(a), Slot::Num(b)) => a == b,
             (Slot::Str(..), Slot::Str(..)) => self.as_str() == other.as_str(),
-            _ => false,
-        }
-    }
-
-    /// Whether it equals `v`, as two `Value`s would compare (numbers by their representation).
-    pub fn eq_value(self, v: &Value) -> bool {
-        match (self.slot(), v) {
-            (Slot::Null, Value::Null) => true,
-            (Slot::Bool(a), Value::Bool(b)) => a == b,
-            (Slot::Num(a), Value::Number(b)) => a == b,
-            (Slot::Str(..), Value::String(b)) => self.as_str() == Some(b.as_str()),
-            (Slot::Arr { .. }, Value::Array(b)) => {
-                self.len() == b.len()
-                    && self
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .zip(b)
-                        .all(|(x, y)| x.eq_value(y))
-            }
-            (Slot::Obj { .. }, Value::Object(b)) => {
-                self.len() == b.len()
-                    && self
-                        .members()
-                        .all(|(k, x)| b.get(k).is_some_and(|y| x.eq_value(y)))
-            }
             _ => false,
         }
     }
@@ -1023,7 +1000,7 @@ mod tests {
             assert_eq!(round_trip(text), v, "{text}");
             let mut t = Tape::default();
             t.parse(text).unwrap();
-            assert!(t.root().eq_value(&v));
+            assert_eq!(t.root().to_value(), v);
         }
     }
 
