@@ -312,9 +312,9 @@ impl FixtureStore {
             let Ok(files) = std::fs::read_dir(&tdir) else {
                 continue;
             };
-            let mut files: Vec<PathBuf> = files.filter_map(|e| e.ok().map(|e| e.path())).collect();
-            files.sort();
-            for file in files {
+            let mut files: Vec<std::fs::DirEntry> = files.filter_map(Result::ok).collect();
+            files.sort_by_cached_key(std::fs::DirEntry::file_name);
+            for file in files.iter().map(std::fs::DirEntry::path) {
                 if file.extension().and_then(|e| e.to_str()) != Some("json") {
                     continue;
                 }

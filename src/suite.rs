@@ -205,6 +205,15 @@ impl Suite {
     }
 }
 
+/// Whether a directory entry is a directory, symbolic links followed; without a `stat` call where
+/// the directory listing already says.
+pub fn is_dir(entry: &std::fs::DirEntry) -> bool {
+    match entry.file_type() {
+        Ok(t) if !t.is_symlink() => t.is_dir(),
+        _ => entry.path().is_dir(),
+    }
+}
+
 /// `f` over `items` on up to as many threads as there are cores (a few hundred items a thread at
 /// least), results in the items' order. Loading a large suite is CPU bound (YAML, JSON).
 pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
