@@ -170,7 +170,9 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
         .cloned()
         .map(|p| (p, endpoint.clone()))
         .collect();
-    let done = rt.block_on(runner::run_all(runner.clone(), work, args.jobs, |_| {}));
+    let done = rt.block_on(runner::run_all(runner.clone(), work, args.jobs, |o, c| {
+        (o, c)
+    }));
     let now = SystemTime::now();
     // Not every answer carries the version header (early errors may not): the run's answers all
     // come from one server, so any of them tells its version.

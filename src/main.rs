@@ -370,7 +370,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
     let color = std::io::stdout().is_terminal() && !ctx.is_ci();
     // A progress bar with counts on a terminal outside CI; plain lines otherwise.
     let progress = color.then(|| progress::Progress::new(plans.len()));
-    let outcomes = rt.block_on(async {
+    let rendered = rt.block_on(async {
         // Offline, one recorded endpoint on 127.0.0.1 serves every case; it stops when dropped.
         let server = if args.live {
             None
@@ -422,19 +422,22 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         // cost a thousand system calls on a thousand cases.
         let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout());
         let mut flushed = std::time::Instant::now();
-        let outcomes = runner::run_all(runner.clone(), work, args.jobs, |o| {
-            let line = report::line(o);
+        // Each case is shown, then rendered for the reports, as it ends: while the other cases'
+        // requests are out, not after the last answer.
+        let cases = runner::run_all(runner.clone(), work, args.jobs, |o, _| {
+            let line = report::line(&o);
             let line = if color { paint(o.verdict, &line) } else { line };
             if let Some(p) = &progress {
-                p.done(o, &line);
-                return;
+                p.done(&o, &line);
+            } else {
+                let _ = writeln!(out, "{line}");
+                let _ = write!(out, "{}", report::details(&o));
+                if flushed.elapsed() >= Duration::from_millis(100) {
+                    let _ = out.flush();
+                    flushed = std::time::Instant::now();
+                }
             }
-            let _ = writeln!(out, "{line}");
-            let _ = write!(out, "{}", report::details(o));
-            if flushed.elapsed() >= Duration::from_millis(100) {
-                let _ = out.flush();
-                flushed = std::time::Instant::now();
-            }
+            report::RenderedCase::new(o, &sanitizer)
         })
         .await;
         let _ = out.flush();
@@ -442,12 +445,12 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
             p.finish();
         }
         drop(server);
-        Some(outcomes.into_iter().map(|(o, _)| o).collect::<Vec<_>>())
+        Some(cases)
     });
-    let Some(outcomes) = outcomes else {
+    let Some(cases) = rendered else {
         return ExitCode::from(3);
     };
-    let summary = Summary::of(&outcomes);
+    let summary = Summary::of(cases.iter().map(|c| &c.outcome));
     println!("\n{}", summary.line());
     if let Some((used, limit)) = runner.budget() {
         println!("requests: {used} of the budget of {limit}");
@@ -465,7 +468,11 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         },
     };
     let mut code = summary.exit_code();
-    match report::Reports::from_outcomes(info, outcomes, &sanitizer).write(&args.reports) {
+    let reports = report::Reports::from_rendered(info, cases);
+    let written = reports.write(&args.reports);
+    // Like the suite and the runner below: not freed piece by piece just before the exit.
+    std::mem::forget(reports);
+    match written {
         Ok(w) => println!(
             "reports: {} (junit.xml, report.json, summary.md, index.html), copied to {}",
             w.dir.display(),

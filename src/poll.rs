@@ -153,6 +153,8 @@ fn not_yet(doc: &Value, spec: &PollSpec) -> bool {
 /// Everything the loop needs from the runner.
 pub struct PollRequest<'a> {
     pub client: &'a Client,
+    /// Each poll takes a pass for its request, like any other.
+    pub gate: &'a crate::runner::Gate,
     pub spec: &'a PollSpec,
     pub settings: PollSettings,
     /// The submit request: its credential and deadlines are reused, with `GET` and no body.
@@ -190,8 +192,11 @@ pub async fn run(req: PollRequest<'_>, submitted: &Value) -> PollReport {
             body: None,
             ..req.submit.clone()
         };
+        let pass = req.gate.pass().await;
         let started = Instant::now();
-        let received = match req.client.send(out, &mut NoFrames).await {
+        let sent = req.client.send(out, &mut NoFrames).await;
+        req.gate.give_back(pass).await;
+        let received = match sent {
             Ok(r) => r,
             Err(e) => {
                 report.end = PollEnd::Transport(e);

@@ -31,6 +31,48 @@ use crate::schema::SchemaRegistry;
 use crate::sse::{SseItem, SseParser};
 use crate::transport::{self, Client, Deadlines, Outgoing, Received, ReceivedBody, TransportError};
 
+/// At most `--jobs` requests out at once across a run's cases. A case holds a [`Pass`] only
+/// while its request is out (sent, answered, the body read and, for a stream, checked frame by
+/// frame); it judges the answer, waits between retries and between polls without one, so the next
+/// case's request leaves as soon as an answer is in, not after it has been judged.
+#[derive(Debug, Clone, Default)]
+pub struct Gate(Option<Arc<tokio::sync::Semaphore>>);
+
+/// Leave to have one request out; given back when dropped.
+#[derive(Debug)]
+pub struct Pass(#[allow(dead_code)] Option<tokio::sync::OwnedSemaphorePermit>);
+
+impl Gate {
+    /// No limit: every case sends when it is ready (`cargo test`'s trials, single cases).
+    pub fn open() -> Gate {
+        Gate(None)
+    }
+
+    /// At most `n` requests out (at least one).
+    pub fn new(n: usize) -> Gate {
+        Gate(Some(Arc::new(tokio::sync::Semaphore::new(n.max(1)))))
+    }
+
+    /// Waits for leave to send (first come, first served).
+    pub async fn pass(&self) -> Pass {
+        match &self.0 {
+            // The semaphore is never closed, so acquiring cannot fail.
+            Some(s) => Pass(s.clone().acquire_owned().await.ok()),
+            None => Pass(None),
+        }
+    }
+
+    /// Gives `pass` back and, when it was a real one, lets the case waiting for it send its
+    /// request before this task goes on to judge its own answer.
+    pub async fn give_back(&self, pass: Pass) {
+        let held = pass.0.is_some();
+        drop(pass);
+        if held {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
 /// Where one plan's request goes.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -163,9 +205,19 @@ impl Runner {
         plan: &Plan,
         endpoint: &Endpoint,
     ) -> (CaseOutcome, Option<Capture>) {
+        self.run_gated(plan, endpoint, &Gate::open()).await
+    }
+
+    /// [`Runner::run_capturing`], with the run's requests in flight limited by `gate`.
+    pub async fn run_gated(
+        &self,
+        plan: &Plan,
+        endpoint: &Endpoint,
+        gate: &Gate,
+    ) -> (CaseOutcome, Option<Capture>) {
         let mut captured = Vec::new();
         let out = self
-            .run_inner(plan, endpoint, &mut captured)
+            .run_inner(plan, endpoint, gate, &mut captured)
             .await
             .sanitize(&self.sanitizer);
         if captured.is_empty() {
@@ -198,6 +250,7 @@ impl Runner {
         &self,
         plan: &Plan,
         endpoint: &Endpoint,
+        gate: &Gate,
         captured: &mut Vec<FixtureResponse>,
     ) -> CaseOutcome {
         let mut out = blank(plan, endpoint.mode);
@@ -257,6 +310,8 @@ impl Runner {
             }
         };
         let policy = self.policy(plan);
+        // The wait for the first pass is queueing, not the case's time: its clock starts after.
+        let mut first_pass = Some(gate.pass().await);
         let started = Instant::now();
         let deadline = Duration::from_millis(policy.deadline_ms);
         let mut statuses = Vec::new();
@@ -287,6 +342,7 @@ impl Runner {
                     outgoing.clone(),
                     fixture.as_deref(),
                     retry as usize,
+                    (gate, first_pass.take()),
                     captured,
                 )
                 .await;
@@ -393,7 +449,9 @@ impl Runner {
         }
     }
 
-    /// One request and its judgement.
+    /// One request and its judgement. The request waits for a pass from the gate unless one is
+    /// given; the pass goes back before the answer is judged.
+    #[allow(clippy::too_many_arguments)]
     async fn attempt(
         &self,
         plan: &Plan,
@@ -401,6 +459,7 @@ impl Runner {
         outgoing: Outgoing,
         fixture: Option<&Fixture>,
         index: usize,
+        (gate, pass): (&Gate, Option<Pass>),
         captured: &mut Vec<FixtureResponse>,
     ) -> Attempt {
         let mut out = blank(plan, endpoint.mode);
@@ -426,7 +485,13 @@ impl Runner {
         }
         // A task family polls with the submit's credential and deadlines.
         let submit = family.poll.map(|_| outgoing.clone());
-        match self.client.send(outgoing, &mut sink).await {
+        let pass = match pass {
+            Some(p) => p,
+            None => gate.pass().await,
+        };
+        let sent = self.client.send(outgoing, &mut sink).await;
+        gate.give_back(pass).await;
+        match sent {
             Err(e) => {
                 let observed = self.transport_failure(&mut out, e);
                 Attempt {
@@ -470,7 +535,9 @@ impl Runner {
                             fixture,
                             index,
                         };
-                        observed = self.follow(plan, endpoint, task, &mut out, captured).await;
+                        observed = self
+                            .follow(plan, endpoint, task, gate, &mut out, captured)
+                            .await;
                     }
                     Attempt {
                         out,
@@ -500,6 +567,7 @@ impl Runner {
         plan: &Plan,
         endpoint: &Endpoint,
         task: Task<'_>,
+        gate: &Gate,
         out: &mut CaseOutcome,
         captured: &mut Vec<FixtureResponse>,
     ) -> Classification {
@@ -510,6 +578,7 @@ impl Runner {
         let settings = plan.case.poll;
         let request = poll::PollRequest {
             client: &self.client,
+            gate,
             spec: task.spec,
             settings,
             submit: task.submit,
@@ -1380,25 +1449,28 @@ fn harness_failure(plan: &Plan, mode: Mode, panic: &(dyn std::any::Any + Send)) 
     o
 }
 
-/// Runs plans concurrently, at most `jobs` at a time; `on_done` sees each outcome as it completes.
-/// Outcomes come back sorted by id.
-pub async fn run_all(
+/// Runs plans concurrently, at most `jobs` requests out at a time. `on_done` takes each outcome
+/// (and its capture, when recording) as it completes, on the task that awaits this function, and
+/// makes what the caller keeps of it; those come back sorted by the cases' ids.
+pub async fn run_all<T>(
     runner: Arc<Runner>,
     plans: Vec<(Plan, Endpoint)>,
     jobs: usize,
-    mut on_done: impl FnMut(&CaseOutcome),
-) -> Vec<(CaseOutcome, Option<Capture>)> {
-    // `jobs` lanes, each taking the next plan from a shared queue as soon as its case is done:
-    // the next request leaves from the worker that judged the last answer, with no round trip
-    // through a coordinating task (which, with 64 answers arriving together, delayed each lane's
-    // next request by the time it took to hand out the others). At most `jobs` cases are alive.
+    mut on_done: impl FnMut(CaseOutcome, Option<Capture>) -> T,
+) -> Vec<T> {
+    // Lanes, each taking the next plan from a shared queue as soon as its case is done: the next
+    // request leaves from the worker that took the last answer, with no round trip through a
+    // coordinating task. The gate keeps at most `jobs` requests out; twice as many lanes keep a
+    // case ready to send whenever an answer comes in, while that answer is judged.
     let total = plans.len();
-    let jobs = jobs.max(1).min(total.max(1));
+    let jobs = jobs.max(1);
+    let lanes_n = jobs.saturating_mul(2).min(total.max(1));
+    let gate = Gate::new(jobs);
     let queue = Arc::new(std::sync::Mutex::new(plans.into_iter()));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut lanes = JoinSet::new();
-    for _ in 0..jobs {
-        let (queue, runner, tx) = (queue.clone(), runner.clone(), tx.clone());
+    for _ in 0..lanes_n {
+        let (queue, runner, tx, gate) = (queue.clone(), runner.clone(), tx.clone(), gate.clone());
         lanes.spawn(async move {
             loop {
                 let next = queue
@@ -1408,7 +1480,7 @@ pub async fn run_all(
                 let Some((plan, endpoint)) = next else {
                     break;
                 };
-                let run = std::panic::AssertUnwindSafe(runner.run_capturing(&plan, &endpoint));
+                let run = std::panic::AssertUnwindSafe(runner.run_gated(&plan, &endpoint, &gate));
                 let done = match futures_util::FutureExt::catch_unwind(run).await {
                     Ok(done) => done,
                     // A panic inside one case must not lose its result, nor the others'.
@@ -1421,12 +1493,12 @@ pub async fn run_all(
         });
     }
     drop(tx);
-    let mut outcomes = Vec::with_capacity(total);
-    while let Some(done) = rx.recv().await {
-        on_done(&done.0);
-        outcomes.push(done);
+    let mut kept: Vec<(String, T)> = Vec::with_capacity(total);
+    while let Some((outcome, capture)) = rx.recv().await {
+        let id = outcome.id.clone();
+        kept.push((id, on_done(outcome, capture)));
     }
     while lanes.join_next().await.is_some() {}
-    outcomes.sort_by(|a, b| a.0.id.cmp(&b.0.id));
-    outcomes
+    kept.sort_by(|a, b| a.0.cmp(&b.0));
+    kept.into_iter().map(|(_, t)| t).collect()
 }

@@ -436,3 +436,72 @@ fn a_canary_key_never_reaches_output_reports_or_fixtures() {
         assert!(!String::from_utf8_lossy(&content).contains(&canary));
     }
 }
+
+/// `--jobs N` is the number of requests out at once: a case holds its leave to send from before
+/// its request until its answer is read, and judges it after giving the leave back. The server
+/// answers each request `D` after it arrives, so no window shorter than `D` can see more than `N`
+/// arrivals, however loaded the machine; and a case's time does not count its wait in the queue.
+#[test]
+fn jobs_bounds_the_requests_out_at_once_not_the_cases_alive() {
+    const D: std::time::Duration = std::time::Duration::from_millis(300);
+    const JOBS: usize = 2;
+    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let seen = arrivals.clone();
+    let handler = move |req: llm_contract::server::Request| {
+        seen.lock().unwrap().push(std::time::Instant::now());
+        llm_contract::server::Reply::After(D, Box::new(common::openai_mock(req)))
+    };
+    let server = rt
+        .block_on(llm_contract::server::Server::start(
+            std::sync::Arc::new(handler),
+            1.0,
+        ))
+        .unwrap();
+    let reports = tempfile::tempdir().unwrap();
+    let base = format!("{}/conform/v1", server.url());
+    let jobs = JOBS.to_string();
+    let out = llm_contract(
+        &[
+            "run",
+            "--live",
+            "--base-url",
+            &base,
+            "--api-key-env",
+            KEY_ENV,
+            "--model",
+            "mock-model-1",
+            "--jobs",
+            &jobs,
+            "--retries",
+            "0",
+            "--reports",
+            reports.path().to_str().unwrap(),
+        ],
+        &[(KEY_ENV, "test-key-jobs-0001")],
+        &common::root(),
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let mut at = arrivals.lock().unwrap().clone();
+    at.sort();
+    assert!(at.len() >= 10, "{} requests", at.len());
+    let most = (0..at.len())
+        .map(|i| at[i..].iter().take_while(|t| **t - at[i] < D).count())
+        .max()
+        .unwrap();
+    assert_eq!(most, JOBS, "arrivals within {D:?} of each other");
+    let r = report(reports.path());
+    for c in r["cases"].as_array().unwrap() {
+        let case_ms = c["case_ms"].as_f64().unwrap();
+        assert!(
+            case_ms < D.as_secs_f64() * 1e3 * 1.6,
+            "{}: {case_ms} ms, its wait for a free job counted",
+            c["id"]
+        );
+    }
+}

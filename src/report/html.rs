@@ -128,36 +128,73 @@ fn width(v: f64, max: f64) -> f64 {
     (v.max(0.0) / max * BAR_W).min(BAR_W)
 }
 
+/// One case's share of the page: its chart mark around the numbers that depend on the whole run
+/// (its row's position and the bars' scale), its table row, and its details when it did not pass.
+#[derive(Debug)]
+pub struct Parts {
+    /// The mark's group, up to its vertical position.
+    mark_head: String,
+    /// From the position to the latency bar's width.
+    mark_mid: String,
+    /// The latency label's text, after its position.
+    mark_tail: String,
+    row: String,
+    details: Option<String>,
+}
+
+impl Parts {
+    pub fn of(o: &CaseOutcome) -> Parts {
+        let id = escape(&o.id);
+        let v = verdict_class(o.verdict);
+        Parts {
+            mark_head: format!(
+                r#"<g class="mark" data-case="{id}" data-verdict="{v}" transform="translate(0,"#
+            ),
+            mark_mid: format!(
+                r#")"><title>{id}: {v}, latency {lat_ms} ms, TTFB {ttfb_ms} ms, first token {ft} ms</title><text class="label" x="{lx}" y="15" text-anchor="end">{label}</text><rect class="bar-{v}" x="{LABEL_W}" y="3" width=""#,
+                lat_ms = format_args!("{:.1}", o.latency_ms),
+                ttfb_ms = fmt_ms(o.ttfb_ms),
+                ft = fmt_ms(o.first_token_ms),
+                lx = LABEL_W - 8.0,
+                label = escape(&clip(&o.id, 46)),
+            ),
+            mark_tail: format!("{:.1} ms</text></g>", o.latency_ms),
+            row: row(o),
+            details: (o.verdict != Verdict::Pass).then(|| {
+                format!(
+                    r#"<details open id="case-{a}"><summary><span class="verdict {v}">{v}</span> <span class="mono">{id}</span></summary><pre>{text}</pre></details>"#,
+                    a = anchor(&o.id),
+                    text = escape(terminal_text(o).trim_end_matches('\n')),
+                )
+            }),
+        }
+    }
+}
+
 /// Latency (coloured by verdict) with the time to first byte over it, one row per case.
-fn case_chart(outcomes: &[CaseOutcome]) -> String {
+fn case_chart(r: &Reports, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let max = nice_max(
-        outcomes
-            .iter()
+        r.outcomes()
             .flat_map(|o| [o.latency_ms, o.ttfb_ms.unwrap_or(0.0)])
             .fold(0.0, f64::max),
     );
-    let height = TOP + ROW_H * outcomes.len() as f64 + 8.0;
-    let mut svg = format!(
+    let height = TOP + ROW_H * r.cases.len() as f64 + 8.0;
+    let mut svg = String::with_capacity(64 * 1024);
+    let _ = write!(
+        svg,
         r#"<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Latency and time to first byte per case" width="{CHART_W}" height="{height}" viewBox="0 0 {CHART_W} {height}">"#
     );
     axis(&mut svg, max, height);
-    for (i, o) in outcomes.iter().enumerate() {
+    for (i, c) in r.cases.iter().enumerate() {
+        let (o, p) = (&c.outcome, &c.html);
         let y = TOP + ROW_H * i as f64;
         // Every case gets a visible mark, even one that took no time (a skip).
         let lat = width(o.latency_ms, max).max(2.0);
-        let ttfb = o.ttfb_ms.map(|t| width(t, max));
-        let _ = write!(
-            svg,
-            r#"<g class="mark" data-case="{id}" data-verdict="{v}" transform="translate(0,{y:.1})"><title>{id}: {v}, latency {lat_ms} ms, TTFB {ttfb_ms} ms, first token {ft} ms</title><text class="label" x="{lx}" y="15" text-anchor="end">{label}</text><rect class="bar-{v}" x="{LABEL_W}" y="3" width="{lat:.1}" height="16" rx="2"/>"#,
-            id = escape(&o.id),
-            v = verdict_class(o.verdict),
-            lat_ms = format_args!("{:.1}", o.latency_ms),
-            ttfb_ms = fmt_ms(o.ttfb_ms),
-            ft = fmt_ms(o.first_token_ms),
-            lx = LABEL_W - 8.0,
-            label = escape(&clip(&o.id, 46)),
-        );
-        if let Some(t) = ttfb {
+        svg.push_str(&p.mark_head);
+        let _ = write!(svg, "{y:.1}");
+        svg.push_str(&p.mark_mid);
+        let _ = write!(svg, r#"{lat:.1}" height="16" rx="2"/>"#);
+        if let Some(t) = o.ttfb_ms.map(|t| width(t, max)) {
             let _ = write!(
                 svg,
                 r#"<rect class="bar-ttfb" x="{LABEL_W}" y="8" width="{t:.1}" height="6"/>"#
@@ -165,13 +202,17 @@ fn case_chart(outcomes: &[CaseOutcome]) -> String {
         }
         let _ = write!(
             svg,
-            r#"<text class="val" x="{:.1}" y="15">{:.1} ms</text></g>"#,
-            LABEL_W + lat + 6.0,
-            o.latency_ms
+            r#"<text class="val" x="{:.1}" y="15">"#,
+            LABEL_W + lat + 6.0
         );
+        svg.push_str(&p.mark_tail);
+        if svg.len() > 60 * 1024 {
+            out.write_all(svg.as_bytes())?;
+            svg.clear();
+        }
     }
     svg.push_str("</svg>");
-    svg
+    out.write_all(svg.as_bytes())
 }
 
 /// Mean and largest latency, and mean time to first byte, per target.
@@ -188,8 +229,8 @@ fn target_chart(r: &Reports) -> String {
         .into_iter()
         .map(|(target, cases)| {
             let n = cases.len();
-            let lat: Vec<f64> = cases.iter().map(|o| o.latency_ms).collect();
-            let ttfbs: Vec<f64> = cases.iter().filter_map(|o| o.ttfb_ms).collect();
+            let lat: Vec<f64> = cases.iter().map(|c| c.outcome.latency_ms).collect();
+            let ttfbs: Vec<f64> = cases.iter().filter_map(|c| c.outcome.ttfb_ms).collect();
             Row {
                 target,
                 n,
@@ -241,38 +282,40 @@ fn target_chart(r: &Reports) -> String {
     svg
 }
 
-fn table(outcomes: &[CaseOutcome]) -> String {
-    let mut t = String::from(
-        r#"<div class="table-wrap"><table><thead><tr><th>verdict</th><th>case</th><th class="num">status</th><th>class</th><th class="num">latency (ms)</th><th class="num">TTFB (ms)</th><th class="num">first token (ms)</th><th class="num">retries</th><th>parser</th><th>finish</th><th class="num">tokens</th><th>client request id</th></tr></thead><tbody>"#,
-    );
-    for o in outcomes {
-        let tokens = o
-            .usage
-            .and_then(|u| u.total_tokens)
-            .map_or("—".to_string(), |n| n.to_string());
-        let id = escape(&o.id);
-        let name = if o.verdict == Verdict::Pass {
-            id.clone()
-        } else {
-            format!(r##"<a href="#case-{}">{id}</a>"##, anchor(&o.id))
-        };
-        let _ = write!(
-            t,
-            r#"<tr data-id="{id}"><td class="verdict {v}">{v}</td><td class="mono">{name}</td><td class="num">{status}</td><td>{class}</td><td class="num">{lat:.1}</td><td class="num">{ttfb}</td><td class="num">{ft}</td><td class="num">{retries}</td><td>{parser}</td><td>{finish}</td><td class="num">{tokens}</td><td class="mono crid">{crid}</td></tr>"#,
-            v = verdict_class(o.verdict),
-            status = o.status.map_or("—".to_string(), |s| s.to_string()),
-            class = o.class.as_str(),
-            lat = o.latency_ms,
-            ttfb = fmt_ms(o.ttfb_ms),
-            ft = fmt_ms(o.first_token_ms),
-            retries = o.retries,
-            parser = o.parser_outcome.map_or("—", |p| p.as_str()),
-            finish = escape(o.finish_reason.as_deref().unwrap_or("—")),
-            crid = escape(o.client_request_id.as_deref().unwrap_or("—")),
-        );
+const TABLE_HEAD: &str = r#"<div class="table-wrap"><table><thead><tr><th>verdict</th><th>case</th><th class="num">status</th><th>class</th><th class="num">latency (ms)</th><th class="num">TTFB (ms)</th><th class="num">first token (ms)</th><th class="num">retries</th><th>parser</th><th>finish</th><th class="num">tokens</th><th>client request id</th></tr></thead><tbody>"#;
+
+fn row(o: &CaseOutcome) -> String {
+    let tokens = o
+        .usage
+        .and_then(|u| u.total_tokens)
+        .map_or("—".to_string(), |n| n.to_string());
+    let id = escape(&o.id);
+    let name = if o.verdict == Verdict::Pass {
+        id.clone()
+    } else {
+        format!(r##"<a href="#case-{}">{id}</a>"##, anchor(&o.id))
+    };
+    format!(
+        r#"<tr data-id="{id}"><td class="verdict {v}">{v}</td><td class="mono">{name}</td><td class="num">{status}</td><td>{class}</td><td class="num">{lat:.1}</td><td class="num">{ttfb}</td><td class="num">{ft}</td><td class="num">{retries}</td><td>{parser}</td><td>{finish}</td><td class="num">{tokens}</td><td class="mono crid">{crid}</td></tr>"#,
+        v = verdict_class(o.verdict),
+        status = o.status.map_or("—".to_string(), |s| s.to_string()),
+        class = o.class.as_str(),
+        lat = o.latency_ms,
+        ttfb = fmt_ms(o.ttfb_ms),
+        ft = fmt_ms(o.first_token_ms),
+        retries = o.retries,
+        parser = o.parser_outcome.map_or("—", |p| p.as_str()),
+        finish = escape(o.finish_reason.as_deref().unwrap_or("—")),
+        crid = escape(o.client_request_id.as_deref().unwrap_or("—")),
+    )
+}
+
+fn table(r: &Reports, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    out.write_all(TABLE_HEAD.as_bytes())?;
+    for c in &r.cases {
+        out.write_all(c.html.row.as_bytes())?;
     }
-    t.push_str("</tbody></table></div>");
-    t
+    out.write_all(b"</tbody></table></div>")
 }
 
 /// An id usable in a fragment: letters, digits, `-` and `_`.
@@ -288,13 +331,14 @@ fn anchor(id: &str) -> String {
         .collect()
 }
 
-pub fn render(r: &Reports) -> String {
+/// Writes the page: its head from the run's totals, the charts, the table and the details.
+pub fn write(r: &Reports, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let s = &r.summary;
     let mode = match r.info.mode {
         crate::outcome::Mode::Live => "live",
         crate::outcome::Mode::Recorded => "recorded",
     };
-    let mut page = String::with_capacity(16 * 1024 + 1024 * r.outcomes.len());
+    let mut page = String::with_capacity(16 * 1024);
     let _ = write!(
         page,
         r#"<!DOCTYPE html>
@@ -322,11 +366,17 @@ pub fn render(r: &Reports) -> String {
         k = s.skipped,
         t = s.total,
     );
-    let _ = write!(
-        page,
+    page.push_str(
         r#"<section id="per-case">
 <h2>Latency and time to first byte, per case</h2>
-<div class="chart">{}</div>
+<div class="chart">"#,
+    );
+    out.write_all(page.as_bytes())?;
+    case_chart(r, out)?;
+    page.clear();
+    let _ = write!(
+        page,
+        r#"</div>
 <div class="legend"><span><span class="sw" style="background:var(--pass)"></span>latency, passed</span><span><span class="sw" style="background:var(--fail)"></span>failed</span><span><span class="sw" style="background:var(--error)"></span>error</span><span><span class="sw" style="background:var(--skip)"></span>skipped</span><span><span class="sw" style="background:#000;opacity:.45"></span>time to first byte</span></div>
 </section>
 <section id="per-target">
@@ -336,34 +386,24 @@ pub fn render(r: &Reports) -> String {
 </section>
 <section id="cases">
 <h2>Cases</h2>
-{}
-</section>
 "#,
-        case_chart(&r.outcomes),
         target_chart(r),
-        table(&r.outcomes)
     );
-    let failing: Vec<&CaseOutcome> = r
-        .outcomes
-        .iter()
-        .filter(|o| o.verdict != Verdict::Pass)
-        .collect();
-    if !failing.is_empty() {
+    out.write_all(page.as_bytes())?;
+    table(r, out)?;
+    page.clear();
+    page.push_str("\n</section>\n");
+    let mut failing = r.cases.iter().filter_map(|c| c.html.details.as_deref());
+    if let Some(first) = failing.next() {
         page.push_str("<section id=\"not-passing\">\n<h2>Cases that did not pass</h2>\n");
-        for o in failing {
-            let _ = writeln!(
-                page,
-                r#"<details open id="case-{a}"><summary><span class="verdict {v}">{v}</span> <span class="mono">{id}</span></summary><pre>{text}</pre></details>"#,
-                a = anchor(&o.id),
-                v = verdict_class(o.verdict),
-                id = escape(&o.id),
-                text = escape(terminal_text(o).trim_end_matches('\n')),
-            );
+        for details in std::iter::once(first).chain(failing) {
+            page.push_str(details);
+            page.push('\n');
         }
         page.push_str("</section>\n");
     }
     page.push_str("</body>\n</html>\n");
-    page
+    out.write_all(page.as_bytes())
 }
 
 #[cfg(test)]

@@ -7,9 +7,11 @@
 
 use std::collections::BTreeMap;
 
+use std::io::Write;
+
 use serde::Serialize;
 
-use super::{ReportError, Reports, Summary};
+use super::{Reports, Summary};
 use crate::outcome::CaseOutcome;
 
 /// The fields every case carries, `null` when the case has no value for them.
@@ -32,8 +34,10 @@ pub const CHECKLIST: [&str; 16] = [
     "verdict",
 ];
 
+/// The document's fields before `cases`, which [`render`] appends (each case rendered by
+/// [`part`]); the whole is what `serde_json::to_string_pretty` writes for the document.
 #[derive(Serialize)]
-struct Doc<'a> {
+struct Head<'a> {
     tool: &'static str,
     version: &'static str,
     run_id: &'a str,
@@ -41,7 +45,6 @@ struct Doc<'a> {
     mode: crate::outcome::Mode,
     exit_code: u8,
     summary: Summary,
-    cases: Vec<JsonCase<'a>>,
 }
 
 /// One case as `report.json` holds it: the outcome's own fields in their order, then the alias,
@@ -201,8 +204,19 @@ impl serde::ser::SerializeStruct for &mut FieldNames {
     }
 }
 
-pub fn render(r: &Reports) -> Result<String, ReportError> {
-    let doc = Doc {
+/// Indentation of an element of the document's `cases` array.
+const CASE_INDENT: &str = "\n    ";
+
+/// One case's object as the document's `cases` array holds it, pretty-printed and indented for
+/// its place (a JSON text has no raw line break inside a string, so every line break is layout).
+pub fn part(outcome: &CaseOutcome) -> Result<String, serde_json::Error> {
+    let text = serde_json::to_string_pretty(&JsonCase::new(outcome)?)?;
+    Ok(text.replace('\n', CASE_INDENT))
+}
+
+/// Writes the document: its head, then each case's part in order.
+pub fn write(r: &Reports, out: &mut dyn Write) -> std::io::Result<()> {
+    let head = Head {
         tool: "llm-contract",
         version: env!("CARGO_PKG_VERSION"),
         run_id: r.info.run_id.as_str(),
@@ -210,13 +224,26 @@ pub fn render(r: &Reports) -> Result<String, ReportError> {
         mode: r.info.mode,
         exit_code: r.summary.exit_code(),
         summary: r.summary,
-        cases: r
-            .outcomes
-            .iter()
-            .map(JsonCase::new)
-            .collect::<Result<_, _>>()?,
     };
-    let mut text = serde_json::to_string_pretty(&doc)?;
-    text.push('\n');
-    Ok(text)
+    let head = serde_json::to_string_pretty(&head)?;
+    // `{ ... "summary": {..}\n}`: the closing brace makes way for the cases.
+    let open = head.strip_suffix("\n}").ok_or_else(|| {
+        std::io::Error::other("report.json: the document's head does not end with a brace")
+    })?;
+    out.write_all(open.as_bytes())?;
+    out.write_all(b",\n  \"cases\": [")?;
+    for (i, c) in r.cases.iter().enumerate() {
+        let part = c.json.as_ref().map_err(|e| {
+            std::io::Error::other(format!("report.json: case {}: {e}", c.outcome.id))
+        })?;
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        out.write_all(CASE_INDENT.as_bytes())?;
+        out.write_all(part.as_bytes())?;
+    }
+    if !r.cases.is_empty() {
+        out.write_all(b"\n  ")?;
+    }
+    out.write_all(b"]\n}\n")
 }

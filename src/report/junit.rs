@@ -14,7 +14,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use super::{terminal_text, ReportError, Reports};
+use super::{terminal_text, RenderedCase, Reports};
 use crate::outcome::{CaseOutcome, Verdict};
 
 fn ms(v: f64) -> Duration {
@@ -179,7 +179,20 @@ fn test_case(x: &mut Xml, o: &CaseOutcome) {
     x.end("testcase");
 }
 
-pub fn render(r: &Reports) -> Result<String, ReportError> {
+/// One case's `<testcase>` element, laid out for its place in the document (inside
+/// `<testsuites>` and its `<testsuite>`).
+pub fn part(o: &CaseOutcome) -> String {
+    let mut x = Xml {
+        out: String::with_capacity(1536),
+        depth: 2,
+        line_break: true,
+    };
+    test_case(&mut x, o);
+    x.out
+}
+
+/// Writes the document: the suites' tags from the run's totals, each case's part as it is.
+pub fn write(r: &Reports, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let groups = r.by_target();
     let count = |cases: &[&CaseOutcome], v: Verdict| {
         cases.iter().filter(|o| o.verdict == v).count().to_string()
@@ -187,10 +200,17 @@ pub fn render(r: &Reports) -> Result<String, ReportError> {
     let time = |cases: &[&CaseOutcome]| -> Duration {
         cases.iter().map(|o| ms(o.case_ms.max(o.latency_ms))).sum()
     };
-    let all: Vec<&CaseOutcome> = groups.iter().flat_map(|(_, c)| c.iter().copied()).collect();
-    let total: Duration = groups.iter().map(|(_, c)| time(c)).sum();
+    let groups: Vec<(&str, Vec<&RenderedCase>, Vec<&CaseOutcome>)> = groups
+        .into_iter()
+        .map(|(t, cases)| {
+            let outcomes = cases.iter().map(|c| &c.outcome).collect();
+            (t, cases, outcomes)
+        })
+        .collect();
+    let all: Vec<&CaseOutcome> = groups.iter().flat_map(|g| g.2.iter().copied()).collect();
+    let total: Duration = groups.iter().map(|g| time(&g.2)).sum();
     let mut x = Xml {
-        out: String::with_capacity(2048 + 1536 * all.len()),
+        out: String::with_capacity(4096),
         depth: 0,
         line_break: false,
     };
@@ -211,7 +231,7 @@ pub fn render(r: &Reports) -> Result<String, ReportError> {
         crate::outcome::Mode::Live => "live",
         crate::outcome::Mode::Recorded => "recorded",
     };
-    for (target, cases) in &groups {
+    for (target, rendered, cases) in &groups {
         x.start(
             "testsuite",
             &[
@@ -229,14 +249,17 @@ pub fn render(r: &Reports) -> Result<String, ReportError> {
             ("mode", mode),
             ("base_url_alias", target),
         ]);
-        for o in cases {
-            test_case(&mut x, o);
+        out.write_all(x.out.as_bytes())?;
+        x.out.clear();
+        for c in rendered {
+            out.write_all(c.junit.as_bytes())?;
         }
+        x.line_break = true;
         x.end("testsuite");
     }
     x.end("testsuites");
     x.out.push('\n');
-    Ok(x.out)
+    out.write_all(x.out.as_bytes())
 }
 
 #[cfg(test)]

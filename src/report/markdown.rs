@@ -55,6 +55,29 @@ fn row(o: &CaseOutcome) -> String {
     )
 }
 
+/// One case's table row and, for a case that did not pass, its section.
+#[derive(Debug)]
+pub struct Parts {
+    row: String,
+    section: Option<String>,
+}
+
+impl Parts {
+    pub fn of(o: &CaseOutcome) -> Parts {
+        Parts {
+            row: row(o),
+            section: (o.verdict != Verdict::Pass).then(|| {
+                format!(
+                    "\n### {} {}\n\n{}",
+                    o.verdict.as_str().to_ascii_uppercase(),
+                    code(&o.id),
+                    fenced(&terminal_text(o))
+                )
+            }),
+        }
+    }
+}
+
 pub fn render(r: &Reports) -> String {
     let mode = match r.info.mode {
         crate::outcome::Mode::Live => "live",
@@ -68,24 +91,18 @@ pub fn render(r: &Reports) -> String {
     );
     out.push_str("| verdict | case | status | class | latency (ms) |\n");
     out.push_str("| --- | --- | ---: | --- | ---: |\n");
-    for o in &r.outcomes {
-        out.push_str(&row(o));
+    for c in &r.cases {
+        out.push_str(&c.markdown.row);
     }
-    let not_passing: Vec<&CaseOutcome> = r
-        .outcomes
+    let not_passing: Vec<&str> = r
+        .cases
         .iter()
-        .filter(|o| o.verdict != Verdict::Pass)
+        .filter_map(|c| c.markdown.section.as_deref())
         .collect();
     if !not_passing.is_empty() {
         out.push_str("\n## Cases that did not pass\n");
     }
-    for (i, o) in not_passing.iter().enumerate() {
-        let section = format!(
-            "\n### {} {}\n\n{}",
-            o.verdict.as_str().to_ascii_uppercase(),
-            code(&o.id),
-            fenced(&terminal_text(o))
-        );
+    for (i, section) in not_passing.iter().enumerate() {
         if out.len() + section.len() > MAX_BYTES {
             out.push_str(&format!(
                 "\n… {} more case(s) not shown here (the step summary's size limit); see report.json.\n",
@@ -93,7 +110,7 @@ pub fn render(r: &Reports) -> String {
             ));
             break;
         }
-        out.push_str(&section);
+        out.push_str(section);
     }
     out
 }

@@ -5,6 +5,11 @@
 //! Every report is rendered from one [`Reports`]: the run's outcomes after one more pass through
 //! the run's [`Sanitizer`]. The failure text in JUnit, Markdown and HTML is [`terminal_text`], the
 //! terminal's own text without colour.
+//!
+//! Each case's share of every report (its JUnit test case, its `report.json` object, its Markdown
+//! row and section, its HTML row, chart mark and details) is a [`RenderedCase`], rendered once
+//! when the case ends: `run` renders each case while the other requests are out, so after the last
+//! answer what is left is the run's totals, the charts' scale and putting the pieces in order.
 
 pub mod html;
 pub mod json;
@@ -31,12 +36,10 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn of(outcomes: &[CaseOutcome]) -> Summary {
-        let mut s = Summary {
-            total: outcomes.len(),
-            ..Summary::default()
-        };
+    pub fn of<'a>(outcomes: impl IntoIterator<Item = &'a CaseOutcome>) -> Summary {
+        let mut s = Summary::default();
         for o in outcomes {
+            s.total += 1;
             match o.verdict {
                 Verdict::Pass => s.passed += 1,
                 Verdict::Fail => s.failed += 1,
@@ -139,10 +142,6 @@ pub enum ReportError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot render junit.xml: {0}")]
-    Junit(#[from] quick_junit::SerializeError),
-    #[error("cannot render report.json: {0}")]
-    Json(#[from] serde_json::Error),
 }
 
 /// What the reports say about the run itself.
@@ -152,11 +151,36 @@ pub struct RunInfo {
     pub mode: Mode,
 }
 
-/// One run's outcomes, sanitized, ready for every renderer.
-#[derive(Debug, Clone)]
+/// One case's outcome, sanitized, with its share of every report rendered.
+#[derive(Debug)]
+pub struct RenderedCase {
+    pub outcome: CaseOutcome,
+    junit: String,
+    json: Result<String, serde_json::Error>,
+    markdown: markdown::Parts,
+    html: html::Parts,
+}
+
+impl RenderedCase {
+    /// Takes the outcome through the sanitizer once more (a no-op for the runner's own outcomes,
+    /// which already passed it), so no renderer sees an unsanitized text, and renders its parts.
+    pub fn new(outcome: CaseOutcome, sanitizer: &Sanitizer) -> RenderedCase {
+        let outcome = outcome.sanitize(sanitizer);
+        RenderedCase {
+            junit: junit::part(&outcome),
+            json: json::part(&outcome),
+            markdown: markdown::Parts::of(&outcome),
+            html: html::Parts::of(&outcome),
+            outcome,
+        }
+    }
+}
+
+/// One run's outcomes, sanitized and rendered, ready to be put together.
+#[derive(Debug)]
 pub struct Reports {
     pub info: RunInfo,
-    pub outcomes: Vec<CaseOutcome>,
+    pub cases: Vec<RenderedCase>,
     pub summary: Summary,
 }
 
@@ -173,8 +197,7 @@ pub struct Written {
 }
 
 impl Reports {
-    /// Takes the run's outcomes through the sanitizer once more (a no-op for the runner's own
-    /// outcomes, which already passed it), so no renderer sees an unsanitized text.
+    /// Every outcome through [`RenderedCase::new`], in the order given.
     pub fn new(info: RunInfo, outcomes: &[CaseOutcome], sanitizer: &Sanitizer) -> Reports {
         Reports::from_outcomes(info, outcomes.to_vec(), sanitizer)
     }
@@ -185,31 +208,59 @@ impl Reports {
         outcomes: Vec<CaseOutcome>,
         sanitizer: &Sanitizer,
     ) -> Reports {
-        let outcomes: Vec<CaseOutcome> = outcomes
+        let cases = outcomes
             .into_iter()
-            .map(|o| o.sanitize(sanitizer))
+            .map(|o| RenderedCase::new(o, sanitizer))
             .collect();
+        Reports::from_rendered(info, cases)
+    }
+
+    /// Cases rendered as they ended, in the order the reports list them.
+    pub fn from_rendered(info: RunInfo, cases: Vec<RenderedCase>) -> Reports {
         Reports {
-            summary: Summary::of(&outcomes),
+            summary: Summary::of(cases.iter().map(|c| &c.outcome)),
             info,
-            outcomes,
+            cases,
         }
+    }
+
+    /// The outcomes, in the reports' order.
+    pub fn outcomes(&self) -> impl Iterator<Item = &CaseOutcome> {
+        self.cases.iter().map(|c| &c.outcome)
     }
 
     /// Every report as (file name, bytes), in [`FILES`] order.
     pub fn render(&self) -> Result<Vec<(&'static str, Vec<u8>)>, ReportError> {
-        Ok(vec![
-            (FILES[0], junit::render(self)?.into_bytes()),
-            (FILES[1], json::render(self)?.into_bytes()),
-            (FILES[2], markdown::render(self).into_bytes()),
-            (FILES[3], html::render(self).into_bytes()),
-        ])
+        FILES
+            .into_iter()
+            .map(|name| {
+                let mut bytes = Vec::new();
+                self.render_to(name, &mut bytes)
+                    .map_err(|source| ReportError::Io {
+                        path: PathBuf::from(name),
+                        source,
+                    })?;
+                Ok((name, bytes))
+            })
+            .collect()
+    }
+
+    /// Writes the report named `name` (one of [`FILES`]) to `out`, piece by piece: the cases'
+    /// parts go out as they are, never copied into one document first.
+    pub fn render_to(&self, name: &str, out: &mut dyn Write) -> std::io::Result<()> {
+        match name {
+            "junit.xml" => junit::write(self, out),
+            "report.json" => json::write(self, out),
+            "summary.md" => out.write_all(markdown::render(self).as_bytes()),
+            "index.html" => html::write(self, out),
+            other => Err(std::io::Error::other(format!("no report named {other}"))),
+        }
     }
 
     /// Writes every report to `<reports>/<run-id>/` and puts the same files in
     /// `<reports>/latest/` (hard links where the file system has them, copies otherwise); each
     /// file is written to a temporary name and renamed into place, so a reader never sees half a
-    /// report. Two threads render and write two reports each.
+    /// report. Two threads write two reports each.
     pub fn write(&self, reports: &Path) -> Result<Written, ReportError> {
         let dir = reports.join(self.info.run_id.as_str());
         let latest = reports.join("latest");
@@ -219,18 +270,14 @@ impl Reports {
                 source,
             })?;
         }
-        let put = |name: &str, bytes: Vec<u8>| -> Result<(), ReportError> {
+        let put = |name: &str| -> Result<(), ReportError> {
             let file = dir.join(name);
-            write_atomic(&file, &bytes)?;
-            link_atomic(&file, &latest.join(name), &bytes)
+            write_atomic_with(&file, |out| self.render_to(name, out))?;
+            link_atomic(&file, &latest.join(name))
         };
         std::thread::scope(|scope| {
-            let other = scope.spawn(|| -> Result<(), ReportError> {
-                put(FILES[0], junit::render(self)?.into_bytes())?;
-                put(FILES[2], markdown::render(self).into_bytes())
-            });
-            let mine = put(FILES[1], json::render(self)?.into_bytes())
-                .and_then(|()| put(FILES[3], html::render(self).into_bytes()));
+            let other = scope.spawn(|| put(FILES[0]).and_then(|()| put(FILES[2])));
+            let mine = put(FILES[1]).and_then(|()| put(FILES[3]));
             let theirs = other
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -239,35 +286,37 @@ impl Reports {
         Ok(Written { dir, latest })
     }
 
-    /// The targets in the order they first appear, with their outcomes.
-    pub fn by_target(&self) -> Vec<(&str, Vec<&CaseOutcome>)> {
-        let mut groups: Vec<(&str, Vec<&CaseOutcome>)> = Vec::new();
-        for o in &self.outcomes {
-            match groups.iter_mut().find(|(t, _)| *t == o.target) {
-                Some((_, v)) => v.push(o),
-                None => groups.push((o.target.as_str(), vec![o])),
+    /// The targets in the order they first appear, with their cases.
+    pub fn by_target(&self) -> Vec<(&str, Vec<&RenderedCase>)> {
+        let mut groups: Vec<(&str, Vec<&RenderedCase>)> = Vec::new();
+        for c in &self.cases {
+            match groups.iter_mut().find(|(t, _)| *t == c.outcome.target) {
+                Some((_, v)) => v.push(c),
+                None => groups.push((c.outcome.target.as_str(), vec![c])),
             }
         }
         groups
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+/// Writes what `fill` writes to `path`, through a buffered temporary file in the same directory
+/// and a rename.
+fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), ReportError> {
     let io = |source| ReportError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let tmp = beside(path, "tmp");
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
+        // No fsync: the rename is what keeps a reader from seeing half a report. A report is
+        // the output of a run that can be made again; a fixture (`record`) is synced.
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, std::fs::File::create(&tmp)?);
+        fill(&mut out)?;
+        out.into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
@@ -276,15 +325,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     result.map_err(io)
 }
 
-/// Puts `from`'s file at `to` as a hard link, through a temporary name and a rename; writes
-/// `bytes` there instead where a link cannot be made.
-fn link_atomic(from: &Path, to: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let dir = to.parent().unwrap_or(Path::new("."));
-    let name = to
+/// A temporary name for `path`, in its directory: `.<name>.<pid>.<what>`.
+fn beside(path: &Path, what: &str) -> PathBuf {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.link", std::process::id()));
+    dir.join(format!(".{name}.{}.{what}", std::process::id()))
+}
+
+/// Puts `from`'s file at `to` as a hard link, through a temporary name and a rename; copies it
+/// there instead where a link cannot be made.
+fn link_atomic(from: &Path, to: &Path) -> Result<(), ReportError> {
+    let tmp = beside(to, "link");
     let _ = std::fs::remove_file(&tmp);
     if std::fs::hard_link(from, &tmp).is_ok() {
         match std::fs::rename(&tmp, to) {
@@ -294,7 +348,9 @@ fn link_atomic(from: &Path, to: &Path, bytes: &[u8]) -> Result<(), ReportError> 
             }
         }
     }
-    write_atomic(to, bytes)
+    write_atomic_with(to, |out| {
+        std::io::copy(&mut std::fs::File::open(from)?, out).map(|_| ())
+    })
 }
 
 /// Writes `<reports>/latest/report.json` alone, atomically, for a fresh run id; `run` writes
@@ -313,11 +369,10 @@ pub fn write_json(
         },
     };
     let r = Reports::new(info, outcomes, &Sanitizer::new());
-    let text = json::render(&r).map_err(std::io::Error::other)?;
     let dir = reports.join("latest");
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("report.json");
-    write_atomic(&path, text.as_bytes()).map_err(std::io::Error::other)?;
+    write_atomic_with(&path, |out| json::write(&r, out)).map_err(std::io::Error::other)?;
     Ok(path)
 }
 
