@@ -480,16 +480,42 @@ pub struct Plan {
     pub id: String,
     pub case: Arc<Case>,
     pub target: Arc<Target>,
-    pub body: BodyTemplate,
+    pub body: PlanBody,
     pub expect: Expect,
     /// Why the target skips this case, if it does.
     pub skip: Option<String>,
 }
 
+/// What a plan sends: the case's body with the target's `${var}`s filled in. A JSON body is kept
+/// as the bytes that go out (compact, keys in order), not as a tree: one tree per plan cost a
+/// thousand-case suite megabytes, and each request serialized it again.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlanBody {
+    None,
+    Json {
+        text: bytes::Bytes,
+        /// Its top-level `model`, when that is a string.
+        model: Option<String>,
+        /// Whether it offers `tools` (or the older `functions`).
+        tools: bool,
+    },
+    Raw(String),
+}
+
+impl PlanBody {
+    /// The JSON body as a tree (for a fixture's record of the request).
+    pub fn json(&self) -> Option<Value> {
+        match self {
+            PlanBody::Json { text, .. } => serde_json::from_slice(text).ok(),
+            _ => None,
+        }
+    }
+}
+
 impl Plan {
     pub fn model(&self) -> Option<&str> {
         match &self.body {
-            BodyTemplate::Json(b) => b.get("model").and_then(Value::as_str),
+            PlanBody::Json { model, .. } => model.as_deref(),
             _ => None,
         }
     }
@@ -951,9 +977,21 @@ fn locate_in_file(file: &Path, needle: &str) -> Location {
 
 fn plan(case: &Arc<Case>, target: &Arc<Target>) -> Result<Plan, ConfigError> {
     let body = match &case.body {
-        BodyTemplate::Json(v) => BodyTemplate::Json(substitute(v, case, target)?),
-        BodyTemplate::Raw(s) => BodyTemplate::Raw(substitute_str(s, case, target)?),
-        BodyTemplate::None => BodyTemplate::None,
+        BodyTemplate::Json(v) => {
+            let mut text = Vec::with_capacity(256);
+            write_substituted(v, case, target, &mut text)?;
+            let model = match v.get("model") {
+                Some(Value::String(m)) => Some(substitute_str(m, case, target)?),
+                _ => None,
+            };
+            PlanBody::Json {
+                text: text.into(),
+                model,
+                tools: v.get("tools").is_some() || v.get("functions").is_some(),
+            }
+        }
+        BodyTemplate::Raw(s) => PlanBody::Raw(substitute_str(s, case, target)?),
+        BodyTemplate::None => PlanBody::None,
     };
     let over = target.expect.get(&case.id);
     let pick =
@@ -1002,24 +1040,47 @@ fn plan(case: &Arc<Case>, target: &Arc<Target>) -> Result<Plan, ConfigError> {
     })
 }
 
-fn substitute(v: &Value, case: &Case, target: &Target) -> Result<Value, ConfigError> {
-    Ok(match v {
-        Value::String(s) => Value::String(substitute_str(s, case, target)?),
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|i| substitute(i, case, target))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(map) => {
-            let mut out = serde_json::Map::with_capacity(map.len());
-            for (k, v) in map {
-                out.insert(k.clone(), substitute(v, case, target)?);
+/// Writes `v` as compact JSON with every string's `${var}`s filled in: the bytes
+/// `serde_json::to_vec` gives for the filled-in tree, without building that tree.
+fn write_substituted(
+    v: &Value,
+    case: &Case,
+    target: &Target,
+    out: &mut Vec<u8>,
+) -> Result<(), ConfigError> {
+    match v {
+        Value::String(s) if s.contains("${") => put_json(out, &substitute_str(s, case, target)?),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_substituted(item, case, target, out)?;
             }
-            Value::Object(out)
+            out.push(b']');
         }
-        other => other.clone(),
-    })
+        Value::Object(map) => {
+            out.push(b'{');
+            for (i, (k, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                put_json(out, k);
+                out.push(b':');
+                write_substituted(item, case, target, out)?;
+            }
+            out.push(b'}');
+        }
+        other => put_json(out, other),
+    }
+    Ok(())
+}
+
+/// Writes a string, number, boolean or null (or a key) as compact JSON; into a `Vec` serde_json
+/// has no error to give.
+fn put_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    let _ = serde_json::to_writer(out, v);
 }
 
 /// Replaces `${name}` with the target's `vars.name`.
@@ -1087,6 +1148,32 @@ mod tests {
         assert_eq!(p.model(), Some("m1"));
         assert_eq!(p.expect.status, vec![200, 201]);
         assert_eq!(p.expect.class, Class::Ok);
+    }
+
+    #[test]
+    fn a_json_body_is_sent_as_the_compact_text_of_its_filled_in_tree() {
+        let case = Arc::new(parse_case(Path::new("c/happy.yaml"), CASE).unwrap());
+        let template = serde_json::json!({
+            "model": "${model}",
+            "messages": [{"role": "user", "content": "a ${model} \"q\" é\n\u{1}"}, [], {}],
+            "n": 1.5, "big": 18446744073709551615u64, "neg": -3, "x": null, "t": true,
+            "${model}": "keys are not filled in", "nested": {"deep": ["${model}-${model}"]}
+        });
+        let filled = serde_json::json!({
+            "model": "m1",
+            "messages": [{"role": "user", "content": "a m1 \"q\" é\n\u{1}"}, [], {}],
+            "n": 1.5, "big": 18446744073709551615u64, "neg": -3, "x": null, "t": true,
+            "${model}": "keys are not filled in", "nested": {"deep": ["m1-m1"]}
+        });
+        let mut text = Vec::new();
+        write_substituted(&template, &case, &target(), &mut text).unwrap();
+        assert_eq!(text, serde_json::to_vec(&filled).unwrap());
+        let mut c = (*case).clone();
+        c.body = BodyTemplate::Json(template);
+        let p = plan(&Arc::new(c), &target()).unwrap();
+        assert_eq!(p.body.json(), Some(filled));
+        assert_eq!(p.model(), Some("m1"));
+        assert!(matches!(p.body, PlanBody::Json { tools: false, .. }));
     }
 
     #[test]

@@ -450,7 +450,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
     let Some(cases) = rendered else {
         return ExitCode::from(3);
     };
-    let summary = Summary::of(cases.iter().map(|c| &c.outcome));
+    let summary = Summary::of(cases.iter().map(|c| c.brief.verdict));
     println!("\n{}", summary.line());
     if let Some((used, limit)) = runner.budget() {
         println!("requests: {used} of the budget of {limit}");

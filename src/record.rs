@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use crate::context::Secret;
-use crate::contract::{AuthMode, BodyTemplate, Plan};
+use crate::contract::{AuthMode, Plan, PlanBody};
 use crate::drift;
 use crate::fixture::{Fixture, FixtureRequest, FixtureResponse, WireChunk, WireEnd};
 use crate::recorded;
@@ -29,13 +29,13 @@ pub struct Capture {
 /// The request of a plan as a fixture records it.
 pub fn request_of(plan: &Plan, sanitizer: &Sanitizer) -> FixtureRequest {
     let (body, raw_body) = match &plan.body {
-        BodyTemplate::Json(v) => {
-            let mut v = v.clone();
+        PlanBody::Json { .. } => {
+            let mut v = plan.body.json().unwrap_or_default();
             sanitizer.json(&mut v);
             (Some(v), None)
         }
-        BodyTemplate::Raw(r) => (None, Some(sanitizer.text(r))),
-        BodyTemplate::None => (None, None),
+        PlanBody::Raw(r) => (None, Some(sanitizer.text(r))),
+        PlanBody::None => (None, None),
     };
     FixtureRequest {
         method: plan.case.family.method.to_string(),

@@ -14,7 +14,7 @@ use crate::classify::{
     self, ApiError, BodyKind, Class, Classification, Observation, Soft, TaskEnd,
 };
 use crate::context::Secret;
-use crate::contract::{AuthMode, BodyTemplate, Plan, RetryPolicy, StreamExpect};
+use crate::contract::{AuthMode, Plan, PlanBody, RetryPolicy, StreamExpect};
 use crate::drift::{self, StreamShape};
 use crate::family::{Family, KeyHeader, PollSpec};
 use crate::fixture::FixtureRequest;
@@ -793,11 +793,9 @@ impl Runner {
             },
         };
         let body = match &plan.body {
-            BodyTemplate::None => None,
-            BodyTemplate::Json(v) => Some(Bytes::from(
-                serde_json::to_vec(v).map_err(|e| e.to_string())?,
-            )),
-            BodyTemplate::Raw(s) => Some(Bytes::from(s.clone())),
+            PlanBody::None => None,
+            PlanBody::Json { text, .. } => Some(text.clone()),
+            PlanBody::Raw(s) => Some(Bytes::from(s.clone())),
         };
         let t = plan.target.timeouts;
         let idle = plan
@@ -918,7 +916,7 @@ impl Runner {
         };
         let success = (200..300).contains(&r.status);
         let content_type = r.content_type();
-        let tools_offered = matches!(&plan.body, BodyTemplate::Json(b) if b.get("tools").is_some() || b.get("functions").is_some());
+        let tools_offered = matches!(&plan.body, PlanBody::Json { tools: true, .. });
         match &r.body {
             ReceivedBody::Stream(read) => {
                 obs.body = Some(BodyKind::Stream);

@@ -8,7 +8,7 @@
 
 use std::fmt::Write;
 
-use super::{terminal_text, Reports};
+use super::{terminal_text, Part, Reports};
 use crate::outcome::{CaseOutcome, Verdict};
 
 /// Escapes text for HTML element content and attribute values.
@@ -128,53 +128,43 @@ fn width(v: f64, max: f64) -> f64 {
     (v.max(0.0) / max * BAR_W).min(BAR_W)
 }
 
-/// One case's share of the page: its chart mark around the numbers that depend on the whole run
-/// (its row's position and the bars' scale), its table row, and its details when it did not pass.
-#[derive(Debug)]
-pub struct Parts {
-    /// The mark's group, up to its vertical position.
-    mark_head: String,
-    /// From the position to the latency bar's width.
-    mark_mid: String,
-    /// The latency label's text, after its position.
-    mark_tail: String,
-    row: String,
-    details: Option<String>,
+/// A case's chart mark around the numbers that depend on the whole run (its row's position and
+/// the bars' scale): up to the position, from there to the latency bar's width, and the latency
+/// label's text.
+pub fn mark(o: &CaseOutcome) -> [String; 3] {
+    let id = escape(&o.id);
+    let v = verdict_class(o.verdict);
+    [
+        format!(r#"<g class="mark" data-case="{id}" data-verdict="{v}" transform="translate(0,"#),
+        format!(
+            r#")"><title>{id}: {v}, latency {lat_ms} ms, TTFB {ttfb_ms} ms, first token {ft} ms</title><text class="label" x="{lx}" y="15" text-anchor="end">{label}</text><rect class="bar-{v}" x="{LABEL_W}" y="3" width=""#,
+            lat_ms = format_args!("{:.1}", o.latency_ms),
+            ttfb_ms = fmt_ms(o.ttfb_ms),
+            ft = fmt_ms(o.first_token_ms),
+            lx = LABEL_W - 8.0,
+            label = escape(&clip(&o.id, 46)),
+        ),
+        format!("{:.1} ms</text></g>", o.latency_ms),
+    ]
 }
 
-impl Parts {
-    pub fn of(o: &CaseOutcome) -> Parts {
-        let id = escape(&o.id);
-        let v = verdict_class(o.verdict);
-        Parts {
-            mark_head: format!(
-                r#"<g class="mark" data-case="{id}" data-verdict="{v}" transform="translate(0,"#
-            ),
-            mark_mid: format!(
-                r#")"><title>{id}: {v}, latency {lat_ms} ms, TTFB {ttfb_ms} ms, first token {ft} ms</title><text class="label" x="{lx}" y="15" text-anchor="end">{label}</text><rect class="bar-{v}" x="{LABEL_W}" y="3" width=""#,
-                lat_ms = format_args!("{:.1}", o.latency_ms),
-                ttfb_ms = fmt_ms(o.ttfb_ms),
-                ft = fmt_ms(o.first_token_ms),
-                lx = LABEL_W - 8.0,
-                label = escape(&clip(&o.id, 46)),
-            ),
-            mark_tail: format!("{:.1} ms</text></g>", o.latency_ms),
-            row: row(o),
-            details: (o.verdict != Verdict::Pass).then(|| {
-                format!(
-                    r#"<details open id="case-{a}"><summary><span class="verdict {v}">{v}</span> <span class="mono">{id}</span></summary><pre>{text}</pre></details>"#,
-                    a = anchor(&o.id),
-                    text = escape(terminal_text(o).trim_end_matches('\n')),
-                )
-            }),
-        }
-    }
+/// A case's details, for a case that did not pass.
+pub fn details(o: &CaseOutcome) -> Option<String> {
+    (o.verdict != Verdict::Pass).then(|| {
+        format!(
+            r#"<details open id="case-{a}"><summary><span class="verdict {v}">{v}</span> <span class="mono">{id}</span></summary><pre>{text}</pre></details>"#,
+            a = anchor(&o.id),
+            v = verdict_class(o.verdict),
+            id = escape(&o.id),
+            text = escape(terminal_text(o).trim_end_matches('\n')),
+        )
+    })
 }
 
 /// Latency (coloured by verdict) with the time to first byte over it, one row per case.
 fn case_chart(r: &Reports, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let max = nice_max(
-        r.outcomes()
+        r.briefs()
             .flat_map(|o| [o.latency_ms, o.ttfb_ms.unwrap_or(0.0)])
             .fold(0.0, f64::max),
     );
@@ -186,13 +176,13 @@ fn case_chart(r: &Reports, out: &mut dyn std::io::Write) -> std::io::Result<()> 
     );
     axis(&mut svg, max, height);
     for (i, c) in r.cases.iter().enumerate() {
-        let (o, p) = (&c.outcome, &c.html);
+        let o = &c.brief;
         let y = TOP + ROW_H * i as f64;
         // Every case gets a visible mark, even one that took no time (a skip).
         let lat = width(o.latency_ms, max).max(2.0);
-        svg.push_str(&p.mark_head);
+        svg.push_str(c.part(Part::MarkHead));
         let _ = write!(svg, "{y:.1}");
-        svg.push_str(&p.mark_mid);
+        svg.push_str(c.part(Part::MarkMid));
         let _ = write!(svg, r#"{lat:.1}" height="16" rx="2"/>"#);
         if let Some(t) = o.ttfb_ms.map(|t| width(t, max)) {
             let _ = write!(
@@ -205,7 +195,7 @@ fn case_chart(r: &Reports, out: &mut dyn std::io::Write) -> std::io::Result<()> 
             r#"<text class="val" x="{:.1}" y="15">"#,
             LABEL_W + lat + 6.0
         );
-        svg.push_str(&p.mark_tail);
+        svg.push_str(c.part(Part::MarkTail));
         if svg.len() > 60 * 1024 {
             out.write_all(svg.as_bytes())?;
             svg.clear();
@@ -229,8 +219,8 @@ fn target_chart(r: &Reports) -> String {
         .into_iter()
         .map(|(target, cases)| {
             let n = cases.len();
-            let lat: Vec<f64> = cases.iter().map(|c| c.outcome.latency_ms).collect();
-            let ttfbs: Vec<f64> = cases.iter().filter_map(|c| c.outcome.ttfb_ms).collect();
+            let lat: Vec<f64> = cases.iter().map(|c| c.brief.latency_ms).collect();
+            let ttfbs: Vec<f64> = cases.iter().filter_map(|c| c.brief.ttfb_ms).collect();
             Row {
                 target,
                 n,
@@ -284,7 +274,8 @@ fn target_chart(r: &Reports) -> String {
 
 const TABLE_HEAD: &str = r#"<div class="table-wrap"><table><thead><tr><th>verdict</th><th>case</th><th class="num">status</th><th>class</th><th class="num">latency (ms)</th><th class="num">TTFB (ms)</th><th class="num">first token (ms)</th><th class="num">retries</th><th>parser</th><th>finish</th><th class="num">tokens</th><th>client request id</th></tr></thead><tbody>"#;
 
-fn row(o: &CaseOutcome) -> String {
+/// A case's row in the table.
+pub fn row(o: &CaseOutcome) -> String {
     let tokens = o
         .usage
         .and_then(|u| u.total_tokens)
@@ -313,7 +304,7 @@ fn row(o: &CaseOutcome) -> String {
 fn table(r: &Reports, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     out.write_all(TABLE_HEAD.as_bytes())?;
     for c in &r.cases {
-        out.write_all(c.html.row.as_bytes())?;
+        out.write_all(c.part(Part::HtmlRow).as_bytes())?;
     }
     out.write_all(b"</tbody></table></div>")
 }
@@ -393,7 +384,11 @@ pub fn write(r: &Reports, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     table(r, out)?;
     page.clear();
     page.push_str("\n</section>\n");
-    let mut failing = r.cases.iter().filter_map(|c| c.html.details.as_deref());
+    let mut failing = r
+        .cases
+        .iter()
+        .map(|c| c.part(Part::HtmlDetails))
+        .filter(|d| !d.is_empty());
     if let Some(first) = failing.next() {
         page.push_str("<section id=\"not-passing\">\n<h2>Cases that did not pass</h2>\n");
         for details in std::iter::once(first).chain(failing) {

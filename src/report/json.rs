@@ -233,9 +233,9 @@ pub fn write(r: &Reports, out: &mut dyn Write) -> std::io::Result<()> {
     out.write_all(open.as_bytes())?;
     out.write_all(b",\n  \"cases\": [")?;
     for (i, c) in r.cases.iter().enumerate() {
-        let part = c.json.as_ref().map_err(|e| {
-            std::io::Error::other(format!("report.json: case {}: {e}", c.outcome.id))
-        })?;
+        let part = c
+            .json()
+            .map_err(|e| std::io::Error::other(format!("report.json: case {}: {e}", c.brief.id)))?;
         if i > 0 {
             out.write_all(b",")?;
         }

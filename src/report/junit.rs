@@ -14,7 +14,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use super::{terminal_text, RenderedCase, Reports};
+use super::{terminal_text, Brief, Part, RenderedCase, Reports};
 use crate::outcome::{CaseOutcome, Verdict};
 
 fn ms(v: f64) -> Duration {
@@ -194,20 +194,19 @@ pub fn part(o: &CaseOutcome) -> String {
 /// Writes the document: the suites' tags from the run's totals, each case's part as it is.
 pub fn write(r: &Reports, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let groups = r.by_target();
-    let count = |cases: &[&CaseOutcome], v: Verdict| {
-        cases.iter().filter(|o| o.verdict == v).count().to_string()
-    };
-    let time = |cases: &[&CaseOutcome]| -> Duration {
+    let count =
+        |cases: &[&Brief], v: Verdict| cases.iter().filter(|o| o.verdict == v).count().to_string();
+    let time = |cases: &[&Brief]| -> Duration {
         cases.iter().map(|o| ms(o.case_ms.max(o.latency_ms))).sum()
     };
-    let groups: Vec<(&str, Vec<&RenderedCase>, Vec<&CaseOutcome>)> = groups
+    let groups: Vec<(&str, Vec<&RenderedCase>, Vec<&Brief>)> = groups
         .into_iter()
         .map(|(t, cases)| {
-            let outcomes = cases.iter().map(|c| &c.outcome).collect();
-            (t, cases, outcomes)
+            let briefs = cases.iter().map(|c| &c.brief).collect();
+            (t, cases, briefs)
         })
         .collect();
-    let all: Vec<&CaseOutcome> = groups.iter().flat_map(|g| g.2.iter().copied()).collect();
+    let all: Vec<&Brief> = groups.iter().flat_map(|g| g.2.iter().copied()).collect();
     let total: Duration = groups.iter().map(|g| time(&g.2)).sum();
     let mut x = Xml {
         out: String::with_capacity(4096),
@@ -252,7 +251,7 @@ pub fn write(r: &Reports, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         out.write_all(x.out.as_bytes())?;
         x.out.clear();
         for c in rendered {
-            out.write_all(c.junit.as_bytes())?;
+            out.write_all(c.part(Part::Junit).as_bytes())?;
         }
         x.line_break = true;
         x.end("testsuite");

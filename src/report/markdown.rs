@@ -2,7 +2,7 @@
 //! terminal's text without colour. Made for `$GITHUB_STEP_SUMMARY` (GitHub-flavoured Markdown,
 //! kept under its 1 MiB limit per step).
 
-use super::{terminal_text, Reports};
+use super::{terminal_text, Part, Reports};
 use crate::outcome::{CaseOutcome, Verdict};
 
 /// GitHub refuses a step summary over 1 MiB; stop adding sections well before it.
@@ -44,7 +44,8 @@ fn fenced(text: &str) -> String {
     format!("{fence}text\n{}\n{fence}\n", text.trim_end_matches('\n'))
 }
 
-fn row(o: &CaseOutcome) -> String {
+/// A case's row in the table.
+pub fn row(o: &CaseOutcome) -> String {
     format!(
         "| {} | {} | {} | {} | {:.1} |\n",
         mark(o.verdict),
@@ -55,27 +56,16 @@ fn row(o: &CaseOutcome) -> String {
     )
 }
 
-/// One case's table row and, for a case that did not pass, its section.
-#[derive(Debug)]
-pub struct Parts {
-    row: String,
-    section: Option<String>,
-}
-
-impl Parts {
-    pub fn of(o: &CaseOutcome) -> Parts {
-        Parts {
-            row: row(o),
-            section: (o.verdict != Verdict::Pass).then(|| {
-                format!(
-                    "\n### {} {}\n\n{}",
-                    o.verdict.as_str().to_ascii_uppercase(),
-                    code(&o.id),
-                    fenced(&terminal_text(o))
-                )
-            }),
-        }
-    }
+/// A case's section, for a case that did not pass.
+pub fn section(o: &CaseOutcome) -> Option<String> {
+    (o.verdict != Verdict::Pass).then(|| {
+        format!(
+            "\n### {} {}\n\n{}",
+            o.verdict.as_str().to_ascii_uppercase(),
+            code(&o.id),
+            fenced(&terminal_text(o))
+        )
+    })
 }
 
 pub fn render(r: &Reports) -> String {
@@ -92,12 +82,13 @@ pub fn render(r: &Reports) -> String {
     out.push_str("| verdict | case | status | class | latency (ms) |\n");
     out.push_str("| --- | --- | ---: | --- | ---: |\n");
     for c in &r.cases {
-        out.push_str(&c.markdown.row);
+        out.push_str(c.part(Part::MarkdownRow));
     }
     let not_passing: Vec<&str> = r
         .cases
         .iter()
-        .filter_map(|c| c.markdown.section.as_deref())
+        .map(|c| c.part(Part::MarkdownSection))
+        .filter(|s| !s.is_empty())
         .collect();
     if !not_passing.is_empty() {
         out.push_str("\n## Cases that did not pass\n");

@@ -36,11 +36,12 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn of<'a>(outcomes: impl IntoIterator<Item = &'a CaseOutcome>) -> Summary {
+    /// Counts the cases' verdicts.
+    pub fn of(verdicts: impl IntoIterator<Item = Verdict>) -> Summary {
         let mut s = Summary::default();
-        for o in outcomes {
+        for v in verdicts {
             s.total += 1;
-            match o.verdict {
+            match v {
                 Verdict::Pass => s.passed += 1,
                 Verdict::Fail => s.failed += 1,
                 Verdict::Error => s.errors += 1,
@@ -151,27 +152,116 @@ pub struct RunInfo {
     pub mode: Mode,
 }
 
-/// One case's outcome, sanitized, with its share of every report rendered.
+/// What the run's totals and charts need of a case once its parts are rendered; the rest of its
+/// outcome is let go then.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Brief {
+    pub id: String,
+    pub target: String,
+    pub verdict: Verdict,
+    pub latency_ms: f64,
+    pub ttfb_ms: Option<f64>,
+    pub case_ms: f64,
+}
+
+impl Brief {
+    pub fn of(o: &CaseOutcome) -> Brief {
+        Brief {
+            id: o.id.clone(),
+            target: o.target.clone(),
+            verdict: o.verdict,
+            latency_ms: o.latency_ms,
+            ttfb_ms: o.ttfb_ms,
+            case_ms: o.case_ms,
+        }
+    }
+}
+
+/// A case's parts, in the order [`RenderedCase`] keeps them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// Its `<testcase>` element.
+    Junit,
+    /// Its object in `report.json`'s `cases`.
+    Json,
+    /// Its row in `summary.md`'s table.
+    MarkdownRow,
+    /// Its section in `summary.md` (empty for a case that passed).
+    MarkdownSection,
+    /// Its mark in `index.html`'s per-case chart, around the numbers that depend on the whole
+    /// run: up to its row's position, from there to its bar's width, and its latency label.
+    MarkHead,
+    MarkMid,
+    MarkTail,
+    /// Its row in `index.html`'s table.
+    HtmlRow,
+    /// Its details in `index.html` (empty for a case that passed).
+    HtmlDetails,
+}
+
+const PARTS: usize = Part::HtmlDetails as usize + 1;
+
+/// One case's share of every report, rendered from its sanitized outcome. The parts are kept one
+/// after another in one string of their exact size: a run keeps a thousand cases' parts (a few
+/// kilobytes each) until the reports are written.
 #[derive(Debug)]
 pub struct RenderedCase {
-    pub outcome: CaseOutcome,
-    junit: String,
-    json: Result<String, serde_json::Error>,
-    markdown: markdown::Parts,
-    html: html::Parts,
+    pub brief: Brief,
+    text: Box<str>,
+    ends: [u32; PARTS],
+    /// Why the case's `report.json` object could not be written, if it could not.
+    json_error: Option<String>,
 }
 
 impl RenderedCase {
     /// Takes the outcome through the sanitizer once more (a no-op for the runner's own outcomes,
     /// which already passed it), so no renderer sees an unsanitized text, and renders its parts.
     pub fn new(outcome: CaseOutcome, sanitizer: &Sanitizer) -> RenderedCase {
-        let outcome = outcome.sanitize(sanitizer);
+        let o = outcome.sanitize(sanitizer);
+        let (json, json_error) = match json::part(&o) {
+            Ok(text) => (text, None),
+            Err(e) => (String::new(), Some(e.to_string())),
+        };
+        let [head, mid, tail] = html::mark(&o);
+        let parts = [
+            junit::part(&o),
+            json,
+            markdown::row(&o),
+            markdown::section(&o).unwrap_or_default(),
+            head,
+            mid,
+            tail,
+            html::row(&o),
+            html::details(&o).unwrap_or_default(),
+        ];
+        let mut text = String::with_capacity(parts.iter().map(String::len).sum());
+        let mut ends = [0; PARTS];
+        for (end, part) in ends.iter_mut().zip(&parts) {
+            text.push_str(part);
+            *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
+        }
         RenderedCase {
-            junit: junit::part(&outcome),
-            json: json::part(&outcome),
-            markdown: markdown::Parts::of(&outcome),
-            html: html::Parts::of(&outcome),
-            outcome,
+            brief: Brief::of(&o),
+            text: text.into_boxed_str(),
+            ends,
+            json_error,
+        }
+    }
+
+    /// One of its parts.
+    pub fn part(&self, part: Part) -> &str {
+        let i = part as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.text
+            .get(start..self.ends[i] as usize)
+            .unwrap_or_default()
+    }
+
+    /// Its `report.json` object, or why it could not be written.
+    pub fn json(&self) -> Result<&str, &str> {
+        match &self.json_error {
+            Some(e) => Err(e),
+            None => Ok(self.part(Part::Json)),
         }
     }
 }
@@ -218,15 +308,15 @@ impl Reports {
     /// Cases rendered as they ended, in the order the reports list them.
     pub fn from_rendered(info: RunInfo, cases: Vec<RenderedCase>) -> Reports {
         Reports {
-            summary: Summary::of(cases.iter().map(|c| &c.outcome)),
+            summary: Summary::of(cases.iter().map(|c| c.brief.verdict)),
             info,
             cases,
         }
     }
 
-    /// The outcomes, in the reports' order.
-    pub fn outcomes(&self) -> impl Iterator<Item = &CaseOutcome> {
-        self.cases.iter().map(|c| &c.outcome)
+    /// The cases' briefs, in the reports' order.
+    pub fn briefs(&self) -> impl Iterator<Item = &Brief> {
+        self.cases.iter().map(|c| &c.brief)
     }
 
     /// Every report as (file name, bytes), in [`FILES`] order.
@@ -290,9 +380,9 @@ impl Reports {
     pub fn by_target(&self) -> Vec<(&str, Vec<&RenderedCase>)> {
         let mut groups: Vec<(&str, Vec<&RenderedCase>)> = Vec::new();
         for c in &self.cases {
-            match groups.iter_mut().find(|(t, _)| *t == c.outcome.target) {
+            match groups.iter_mut().find(|(t, _)| *t == c.brief.target) {
                 Some((_, v)) => v.push(c),
-                None => groups.push((c.outcome.target.as_str(), vec![c])),
+                None => groups.push((c.brief.target.as_str(), vec![c])),
             }
         }
         groups
@@ -379,6 +469,69 @@ pub fn write_json(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn failed_outcome() -> CaseOutcome {
+        CaseOutcome {
+            id: "t::c".into(),
+            target: "t".into(),
+            case: "c".into(),
+            verdict: Verdict::Fail,
+            class: crate::classify::Class::ContractDrift,
+            reason: "a <reason> & more".into(),
+            status: Some(200),
+            latency_ms: 12.25,
+            ttfb_ms: Some(3.5),
+            failures: vec!["schema: /choices is required".into()],
+            expected_status: vec![200],
+            expected_class: crate::classify::Class::Ok,
+            mode: Mode::Live,
+            endpoint: "/chat/completions".into(),
+            model: Some("m".into()),
+            stream: false,
+            finish_reason: Some("stop".into()),
+            frames: None,
+            drift: Drift::NotRun {
+                reason: "not compared".into(),
+            },
+            error: None,
+            error_body: None,
+            first_token_ms: None,
+            max_gap_ms: None,
+            retries: 1,
+            attempt_statuses: vec![Some(503), Some(200)],
+            retry_waits_ms: vec![250.0],
+            case_ms: 300.5,
+            notes: vec!["a note".into()],
+            client_request_id: Some("llmc-1".into()),
+            usage: None,
+            parser_outcome: None,
+            task: None,
+        }
+    }
+
+    #[test]
+    fn a_rendered_case_gives_back_each_part_as_rendered() {
+        let o = failed_outcome();
+        let r = RenderedCase::new(o.clone(), &Sanitizer::new());
+        assert_eq!(r.part(Part::Junit), junit::part(&o));
+        assert_eq!(r.json(), Ok(json::part(&o).unwrap().as_str()));
+        assert_eq!(r.part(Part::MarkdownRow), markdown::row(&o));
+        assert_eq!(
+            Some(r.part(Part::MarkdownSection).to_string()),
+            markdown::section(&o)
+        );
+        let [head, mid, tail] = html::mark(&o);
+        assert_eq!(r.part(Part::MarkHead), head);
+        assert_eq!(r.part(Part::MarkMid), mid);
+        assert_eq!(r.part(Part::MarkTail), tail);
+        assert_eq!(r.part(Part::HtmlRow), html::row(&o));
+        assert_eq!(
+            Some(r.part(Part::HtmlDetails).to_string()),
+            html::details(&o)
+        );
+        assert!(!r.part(Part::MarkdownSection).is_empty());
+        assert_eq!(r.brief, Brief::of(&o));
+    }
 
     #[test]
     fn write_json_alone_writes_latest_report_json() {
