@@ -141,6 +141,8 @@ struct Attempt {
     out: CaseOutcome,
     observed: Classification,
     hint: Option<Duration>,
+    /// How long its request waited for a pass (for `--jobs`).
+    queued: Duration,
 }
 
 impl Runner {
@@ -310,9 +312,7 @@ impl Runner {
             }
         };
         let policy = self.policy(plan);
-        // The wait for the first pass is queueing, not the case's time: its clock starts after.
-        let mut first_pass = Some(gate.pass().await);
-        let started = Instant::now();
+        let mut started = Instant::now();
         let deadline = Duration::from_millis(policy.deadline_ms);
         let mut statuses = Vec::new();
         let mut waits_ms = Vec::new();
@@ -342,10 +342,14 @@ impl Runner {
                     outgoing.clone(),
                     fixture.as_deref(),
                     retry as usize,
-                    (gate, first_pass.take()),
+                    gate,
                     captured,
                 )
                 .await;
+            if retry == 0 {
+                // The first request's wait for its turn is queueing, not the case's time.
+                started += attempt.queued;
+            }
             statuses.push(attempt.out.status);
             if !attempt.observed.class.retryable() || retry + 1 >= policy.attempts {
                 break attempt;
@@ -449,8 +453,8 @@ impl Runner {
         }
     }
 
-    /// One request and its judgement. The request waits for a pass from the gate unless one is
-    /// given; the pass goes back before the answer is judged.
+    /// One request and its judgement. The request is built, then waits for a pass from the gate;
+    /// the pass goes back before the answer is judged.
     #[allow(clippy::too_many_arguments)]
     async fn attempt(
         &self,
@@ -459,7 +463,7 @@ impl Runner {
         outgoing: Outgoing,
         fixture: Option<&Fixture>,
         index: usize,
-        (gate, pass): (&Gate, Option<Pass>),
+        gate: &Gate,
         captured: &mut Vec<FixtureResponse>,
     ) -> Attempt {
         let mut out = blank(plan, endpoint.mode);
@@ -485,11 +489,12 @@ impl Runner {
         }
         // A task family polls with the submit's credential and deadlines.
         let submit = family.poll.map(|_| outgoing.clone());
-        let pass = match pass {
-            Some(p) => p,
-            None => gate.pass().await,
-        };
-        let sent = self.client.send(outgoing, &mut sink).await;
+        // Everything that can be done before it is this case's turn to send is done first.
+        let prepared = self.client.prepare(outgoing);
+        let queued = Instant::now();
+        let pass = gate.pass().await;
+        let queued = queued.elapsed();
+        let sent = self.client.send_prepared(prepared, &mut sink).await;
         gate.give_back(pass).await;
         match sent {
             Err(e) => {
@@ -498,6 +503,7 @@ impl Runner {
                     out,
                     observed,
                     hint: None,
+                    queued,
                 }
             }
             Ok(received) => {
@@ -543,6 +549,7 @@ impl Runner {
                         out,
                         observed,
                         hint,
+                        queued,
                     }
                 } else {
                     let observed = Classification {
@@ -554,6 +561,7 @@ impl Runner {
                         out,
                         observed,
                         hint: None,
+                        queued,
                     }
                 }
             }

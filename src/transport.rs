@@ -198,6 +198,14 @@ fn describe(err: &reqwest::Error) -> (TransportFailure, String) {
     (kind, message)
 }
 
+/// A request built by [`Client::prepare`], or why it could not be (an invalid URL or header, said
+/// when it is sent, as a transport failure).
+#[derive(Debug)]
+pub struct Prepared {
+    request: Result<reqwest::Request, reqwest::Error>,
+    deadlines: Deadlines,
+}
+
 impl Client {
     /// A client with the given connect timeout. Redirects are never followed: a 301 from a wrong
     /// base URL must be seen, not hidden.
@@ -225,13 +233,9 @@ impl Client {
         Ok(Client { http })
     }
 
-    /// Sends a request and reads its response; stream events go to `sink` as they arrive.
-    pub async fn send(
-        &self,
-        out: Outgoing,
-        sink: &mut (dyn FrameSink + Send),
-    ) -> Result<Received, TransportError> {
-        let start = Instant::now();
+    /// Builds the request (its URL parsed, its headers checked) without sending it, so a run can
+    /// have it ready before its turn to send comes.
+    pub fn prepare(&self, out: Outgoing) -> Prepared {
         let d = out.deadlines;
         // The client's own timer is a backstop; the deadlines below name what was hit.
         let mut req = self
@@ -249,8 +253,37 @@ impl Client {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body);
         }
+        Prepared {
+            request: req.build(),
+            deadlines: d,
+        }
+    }
+
+    /// Sends a request and reads its response; stream events go to `sink` as they arrive.
+    pub async fn send(
+        &self,
+        out: Outgoing,
+        sink: &mut (dyn FrameSink + Send),
+    ) -> Result<Received, TransportError> {
+        self.send_prepared(self.prepare(out), sink).await
+    }
+
+    /// [`Client::send`] for a request already built; its times count from here.
+    pub async fn send_prepared(
+        &self,
+        prepared: Prepared,
+        sink: &mut (dyn FrameSink + Send),
+    ) -> Result<Received, TransportError> {
+        let start = Instant::now();
+        let d = prepared.deadlines;
         let head_limit = d.first_byte.min(d.total);
-        let response = match tokio::time::timeout(head_limit, req.send()).await {
+        let sent = async {
+            match prepared.request {
+                Ok(req) => self.http.execute(req).await,
+                Err(e) => Err(e),
+            }
+        };
+        let response = match tokio::time::timeout(head_limit, sent).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
                 let (kind, message) = describe(&e);
