@@ -77,6 +77,58 @@ impl Provenance {
     }
 }
 
+/// A JSON body as a fixture holds it: its text, checked to be JSON when the fixture is read and
+/// made a tree only when a case compares with it or the recorded endpoint sends it. A thousand
+/// fixtures held as trees cost megabytes and most of the time it took to read them.
+#[derive(Clone)]
+pub struct JsonText(Box<serde_json::value::RawValue>);
+
+impl JsonText {
+    /// The body as a tree.
+    pub fn value(&self) -> Value {
+        // Checked when it was read (or made from a tree): it parses.
+        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+    }
+
+    /// The body's text, as it was in the fixture.
+    pub fn text(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl From<&Value> for JsonText {
+    fn from(v: &Value) -> JsonText {
+        let raw = serde_json::value::to_raw_value(v)
+            .unwrap_or_else(|_| serde_json::value::RawValue::NULL.to_owned());
+        JsonText(raw)
+    }
+}
+
+impl std::fmt::Debug for JsonText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.get())
+    }
+}
+
+impl PartialEq for JsonText {
+    fn eq(&self, other: &JsonText) -> bool {
+        self.0.get() == other.0.get() || self.value() == other.value()
+    }
+}
+
+impl Serialize for JsonText {
+    /// As a tree, so a pretty-printed fixture is indented throughout.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<JsonText, D::Error> {
+        Box::<serde_json::value::RawValue>::deserialize(d).map(JsonText)
+    }
+}
+
 /// The request as it was sent, sanitized.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,7 +139,7 @@ pub struct FixtureRequest {
     /// `[API_KEY]`, `[INVALID_KEY]`, or null when no Authorization header was sent.
     pub authorization: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<Value>,
+    pub body: Option<JsonText>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_body: Option<String>,
 }
@@ -138,7 +190,7 @@ pub struct FixtureResponse {
     pub headers: BTreeMap<String, String>,
     /// A JSON body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<Value>,
+    pub body: Option<JsonText>,
     /// A body that is not JSON (an HTML page, say), as text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_text: Option<String>,

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::context::Secret;
 use crate::contract::{AuthMode, Plan, PlanBody};
 use crate::drift;
-use crate::fixture::{Fixture, FixtureRequest, FixtureResponse, WireChunk, WireEnd};
+use crate::fixture::{Fixture, FixtureRequest, FixtureResponse, JsonText, WireChunk, WireEnd};
 use crate::recorded;
 use crate::runner::pinned_document;
 use crate::sanitize::{self, ExtraRule, Sanitizer, API_KEY, INVALID_KEY};
@@ -32,7 +32,7 @@ pub fn request_of(plan: &Plan, sanitizer: &Sanitizer) -> FixtureRequest {
         PlanBody::Json { .. } => {
             let mut v = plan.body.json().unwrap_or_default();
             sanitizer.json(&mut v);
-            (Some(v), None)
+            (Some(JsonText::from(&v)), None)
         }
         PlanBody::Raw(r) => (None, Some(sanitizer.text(r))),
         PlanBody::None => (None, None),
@@ -80,7 +80,7 @@ pub fn response_of(
         | ReceivedBody::Failed { prefix: b, .. } => match serde_json::from_slice::<Value>(b) {
             Ok(mut v) => {
                 sanitizer.fixture_json(&mut v, extra);
-                resp.body = Some(v);
+                resp.body = Some(JsonText::from(&v));
             }
             Err(_) if b.is_empty() => {}
             Err(_) => {

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use crate::drift;
-use crate::fixture::{FixtureRequest, FixtureResponse, FixtureStore, WireEnd};
+use crate::fixture::{FixtureRequest, FixtureResponse, FixtureStore, JsonText, WireEnd};
 use crate::sanitize::{self, Sanitizer};
 use crate::server::{Handler, Reply, Request, Server, StreamClose};
 
@@ -72,7 +72,7 @@ pub fn replay(resp: &FixtureResponse) -> Reply {
     } else {
         let body = match (&resp.body, &resp.body_text) {
             (Some(v), _) => {
-                let mut v = v.clone();
+                let mut v = v.value();
                 sanitize::rehydrate(&mut v);
                 Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
             }
@@ -120,7 +120,7 @@ fn verdict(kind: &str, status: u16, text: String) -> Reply {
 /// The canonical text of a request, as compared with the fixture's.
 pub fn request_text(req: &FixtureRequest) -> String {
     let body = match (&req.body, &req.raw_body) {
-        (Some(b), _) => drift::canonical(b),
+        (Some(b), _) => drift::canonical(&b.value()),
         (None, Some(r)) => format!("(raw) {r}"),
         (None, None) => "(no body)".to_string(),
     };
@@ -142,7 +142,7 @@ pub fn received_request(req: &Request, path: &str) -> FixtureRequest {
         match serde_json::from_slice::<Value>(&req.body) {
             Ok(mut v) => {
                 sanitizer.json(&mut v);
-                (Some(v), None)
+                (Some(JsonText::from(&v)), None)
             }
             Err(_) => (
                 None,

@@ -1283,7 +1283,7 @@ pub fn pinned_document(resp: &FixtureResponse) -> Value {
         }
         shape.into_value()
     } else if let Some(v) = &resp.body {
-        let mut v = v.clone();
+        let mut v = v.value();
         drift::mask(&mut v);
         v
     } else {
