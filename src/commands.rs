@@ -48,7 +48,7 @@ pub struct RecordArgs {
     /// Retries for transient failures (default: the target's policy).
     #[arg(long)]
     retries: Option<u32>,
-    /// Cases in flight at once.
+    /// Requests out at once.
     #[arg(long, default_value_t = 8)]
     jobs: usize,
     /// Multiply retry waits by this factor.

@@ -111,7 +111,7 @@ struct RunArgs {
     /// replay with the same one).
     #[arg(long)]
     model: Option<String>,
-    /// Cases in flight at once (I/O bound, not CPU bound).
+    /// Requests out at once (I/O bound, not CPU bound); each waits its turn once built.
     #[arg(long, default_value_t = 16)]
     jobs: usize,
     /// Where reports go (<dir>/latest/report.json).

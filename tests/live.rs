@@ -13,13 +13,17 @@ fn live(
     extra: &[&str],
     key: &str,
 ) -> (std::process::Output, tempfile::TempDir) {
+    live_at(&mock.base(behaviour), extra, key)
+}
+
+/// A live run of the repository's suite against `base`, reports in a temporary folder.
+fn live_at(base: &str, extra: &[&str], key: &str) -> (std::process::Output, tempfile::TempDir) {
     let reports = tempfile::tempdir().unwrap();
-    let base = mock.base(behaviour);
     let mut args = vec![
         "run",
         "--live",
         "--base-url",
-        &base,
+        base,
         "--api-key-env",
         KEY_ENV,
         "--model",
@@ -462,28 +466,12 @@ fn jobs_bounds_the_requests_out_at_once_not_the_cases_alive() {
             1.0,
         ))
         .unwrap();
-    let reports = tempfile::tempdir().unwrap();
     let base = format!("{}/conform/v1", server.url());
     let jobs = JOBS.to_string();
-    let out = llm_contract(
-        &[
-            "run",
-            "--live",
-            "--base-url",
-            &base,
-            "--api-key-env",
-            KEY_ENV,
-            "--model",
-            "mock-model-1",
-            "--jobs",
-            &jobs,
-            "--retries",
-            "0",
-            "--reports",
-            reports.path().to_str().unwrap(),
-        ],
-        &[(KEY_ENV, "test-key-jobs-0001")],
-        &common::root(),
+    let (out, reports) = live_at(
+        &base,
+        &["--jobs", &jobs, "--retries", "0"],
+        "test-key-jobs-0001",
     );
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
