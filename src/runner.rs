@@ -35,12 +35,12 @@ use crate::transport::{self, Client, Deadlines, Outgoing, Received, ReceivedBody
 /// while its request is out (sent, answered, the body read and, for a stream, checked frame by
 /// frame); it judges the answer, waits between retries and between polls without one, so the next
 /// case's request leaves as soon as an answer is in, not after it has been judged.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Gate(Option<Arc<tokio::sync::Semaphore>>);
 
 /// Leave to have one request out; given back when dropped.
 #[derive(Debug)]
-pub struct Pass(#[allow(dead_code)] Option<tokio::sync::OwnedSemaphorePermit>);
+pub struct Pass(Option<tokio::sync::OwnedSemaphorePermit>);
 
 impl Gate {
     /// No limit: every case sends when it is ready (`cargo test`'s trials, single cases).
