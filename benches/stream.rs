@@ -16,12 +16,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
+use llm_contract::baseline::sanitize::Sanitizer;
 use llm_contract::context::Context;
-use llm_contract::outcome::Verdict;
-use llm_contract::runner::{RunOptions, Runner};
-use llm_contract::sanitize::Sanitizer;
-use llm_contract::server::{Reply, Request, Server};
-use llm_contract::suite::{self, LiveOptions, Paths, Suite};
+use llm_contract::contract::suite::{Paths, Suite};
+use llm_contract::exchange::server::{Reply, Request, Server};
+use llm_contract::model::outcome::Verdict;
+use llm_contract::run::build::LiveOptions;
+use llm_contract::run::runner::{RunOptions, Runner};
 
 const FRAME: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"bench-model","system_fingerprint":"fp_bench","choices":[{"index":0,"delta":{"content":"token "},"logprobs":null,"finish_reason":null}]}"#;
 
@@ -100,14 +101,16 @@ fn measure(what: &str, frames: usize) {
                 model: Some("bench-model".into()),
                 ..LiveOptions::default()
             };
-            let (target, endpoint) = suite::live_target(&suite, &ctx, &opts).unwrap();
+            let (target, endpoint) =
+                llm_contract::run::build::live_target(&suite, &ctx, &opts).unwrap();
             let plan = suite
                 .plans(&[target], None)
                 .unwrap()
                 .into_iter()
                 .find(|p| p.case.id == "streaming")
                 .expect("the streaming case");
-            let client = llm_contract::transport::Client::new(Duration::from_secs(5)).unwrap();
+            let client =
+                llm_contract::exchange::transport::Client::new(Duration::from_secs(5)).unwrap();
             let runner = Runner::with_options(
                 client,
                 suite.schemas.clone(),

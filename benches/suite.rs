@@ -4,7 +4,7 @@
 //! release binary as a fresh process (start-up, suite loading, the run, the reports written at
 //! the end) and times it from spawn to exit; its peak memory is the child's own (`wait4`'s
 //! `ru_maxrss`). The server is this benchmark's own loopback server on 127.0.0.1
-//! ([`llm_contract::server`], answers precomputed), started and stopped here.
+//! ([`llm_contract::exchange::server`], answers precomputed), started and stopped here.
 //!
 //! Figures, each beside its baseline:
 //! - 1,000 full-checked cases (schema, classification, drift against a recorded fixture,
@@ -33,8 +33,8 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
-use llm_contract::sanitize::INVALID_TOKEN;
-use llm_contract::server::{Reply, Request, Server};
+use llm_contract::exchange::server::{Reply, Request, Server};
+use llm_contract::model::plan::INVALID_TOKEN;
 
 const CASES: usize = 1000;
 const MODEL: &str = "bench-model";

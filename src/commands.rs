@@ -8,14 +8,18 @@ use std::time::{Duration, SystemTime};
 
 use clap::Args;
 
+use llm_contract::baseline::record::{self, Written};
+use llm_contract::baseline::sanitize::{self, Sanitizer};
 use llm_contract::context::{Context, Secret};
-use llm_contract::contract::{AuthMode, Contracts};
-use llm_contract::fixture::{Fixture, FixtureStore, Provenance};
-use llm_contract::record::{self, Written};
+use llm_contract::contract::fixtures::FixtureStore;
+use llm_contract::contract::load::Contracts;
+use llm_contract::contract::suite::{Paths, Suite};
+use llm_contract::exchange::endpoint::Endpoint;
+use llm_contract::model::fixture::{Fixture, Provenance};
+use llm_contract::model::plan::AuthMode;
 use llm_contract::report;
-use llm_contract::runner::{self, Endpoint, RunOptions, Runner};
-use llm_contract::sanitize::{self, Sanitizer};
-use llm_contract::suite::{self, LiveOptions, Paths, Suite};
+use llm_contract::run::build::LiveOptions;
+use llm_contract::run::runner::{RunOptions, Runner};
 
 use crate::SuiteArgs;
 
@@ -104,7 +108,7 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
         api_key_env: args.api_key_env.clone(),
         model: args.model.clone(),
     };
-    let (target, endpoint) = match suite::live_target(&suite, ctx, &opts) {
+    let (target, endpoint) = match llm_contract::run::build::live_target(&suite, ctx, &opts) {
         Ok(t) => t,
         Err(e) => return crate::config_exit(e),
     };
@@ -136,7 +140,7 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return crate::config_exit(format!("error: cannot start the runtime: {e}")),
     };
-    let client = match llm_contract::transport::Client::new(Duration::from_millis(
+    let client = match llm_contract::exchange::transport::Client::new(Duration::from_millis(
         target.timeouts.connect_ms,
     )) {
         Ok(c) => c,
@@ -165,14 +169,17 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
             ""
         }
     );
-    let work: Vec<(llm_contract::contract::Plan, Endpoint)> = plans
+    let work: Vec<(llm_contract::model::plan::Plan, Endpoint)> = plans
         .iter()
         .cloned()
         .map(|p| (p, endpoint.clone()))
         .collect();
-    let done = rt.block_on(runner::run_all(runner.clone(), work, args.jobs, |o, c| {
-        (o, c)
-    }));
+    let done = rt.block_on(llm_contract::run::lanes::run_all(
+        runner.clone(),
+        work,
+        args.jobs,
+        |o, c| (o, c),
+    ));
     let now = SystemTime::now();
     // Not every answer carries the version header (early errors may not): the run's answers all
     // come from one server, so any of them tells its version.
@@ -204,7 +211,7 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
                     .or(capture.version.clone())
                     .or(run_version.clone())
                     .unwrap_or_else(|| "unknown".into()),
-                date: record::rfc3339(now),
+                date: llm_contract::util::time::rfc3339(now),
                 base_url: Some(sanitizer.text(&record::url_alias(&endpoint.base_url))),
                 harness: Some(format!("llm-contract {}", env!("CARGO_PKG_VERSION"))),
                 target: Some(target.name.clone()),

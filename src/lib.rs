@@ -12,30 +12,12 @@
 //!
 //! See the README for the contract format and the operator classes.
 
-pub mod check;
-pub mod classify;
+pub mod baseline;
 pub mod context;
 pub mod contract;
-pub mod drift;
-pub mod error;
-pub mod family;
-pub mod fixture;
-pub mod grammar;
-pub mod harness;
-pub mod lint;
-pub mod outcome;
-pub mod poll;
-pub mod progress;
-pub mod record;
-pub mod recorded;
+pub mod exchange;
+pub mod judge;
+pub mod model;
 pub mod report;
-pub mod retry;
-pub mod runid;
-pub mod runner;
-pub mod sanitize;
-pub mod schema;
-pub mod server;
-pub mod sse;
-pub mod suite;
-pub mod tape;
-pub mod transport;
+pub mod run;
+pub mod util;

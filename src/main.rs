@@ -10,16 +10,20 @@ use clap::{Args, Parser, Subcommand};
 
 mod commands;
 
+use llm_contract::baseline::replay as recorded;
+use llm_contract::baseline::sanitize::Sanitizer;
 use llm_contract::context::Context;
-use llm_contract::contract::Plan;
-use llm_contract::error::ConfigErrors;
-use llm_contract::outcome::Mode;
+use llm_contract::contract::schema::SchemaRegistry;
+use llm_contract::contract::suite::{self, Paths, Suite};
+use llm_contract::exchange::endpoint::Endpoint;
+use llm_contract::exchange::transport;
+use llm_contract::model::error::ConfigErrors;
+use llm_contract::model::outcome::Mode;
+use llm_contract::model::plan::Plan;
+use llm_contract::report::progress;
 use llm_contract::report::{self, Summary};
-use llm_contract::runner::{self, Endpoint, RunOptions, Runner};
-use llm_contract::sanitize::Sanitizer;
-use llm_contract::schema::SchemaRegistry;
-use llm_contract::suite::{self, LiveOptions, Paths, Suite};
-use llm_contract::{progress, recorded, transport};
+use llm_contract::run::build::LiveOptions;
+use llm_contract::run::runner::{RunOptions, Runner};
 
 const EXIT_CODES: &str = "Exit codes: 0 every case passed (skips allowed); 1 a contract failure or drift; \
 2 a configuration or contract-file error (nothing ran); 3 transport or harness errors only (nothing could be judged).";
@@ -195,7 +199,7 @@ fn lint(args: LintArgs) -> ExitCode {
     let paths = args.suite.paths();
     let problems = match Suite::load(&paths) {
         Ok(suite) => {
-            let (problems, counts) = llm_contract::lint::check(&suite);
+            let (problems, counts) = llm_contract::contract::lint::check(&suite);
             if problems.is_empty() {
                 println!("lint: no problems: {counts}");
                 return ExitCode::SUCCESS;
@@ -296,7 +300,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
             api_key_env: args.api_key_env.clone(),
             model: args.model.clone(),
         };
-        suite::live_target(&suite, ctx, &opts)
+        llm_contract::run::build::live_target(&suite, ctx, &opts)
             .map_err(ConfigErrors::from)
             .and_then(|(target, endpoint)| {
                 if let Some(k) = &endpoint.key {
@@ -322,7 +326,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
     if let Some(ep) = &live_endpoint {
         let needs_key = plans
             .iter()
-            .any(|p| p.case.auth == llm_contract::contract::AuthMode::Valid && p.skip.is_none());
+            .any(|p| p.case.auth == llm_contract::model::plan::AuthMode::Valid && p.skip.is_none());
         if needs_key && ep.key.is_none() {
             return config_exit(format!(
                 "error: {} is not set: a live run needs the target's API key (or --api-key-env VAR)",
@@ -388,7 +392,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
             .map(|p| {
                 let ep = match (&live_endpoint, &server) {
                     (Some(ep), _) => ep.clone(),
-                    (None, Some(s)) => suite::recorded_endpoint(&s.url(), &p),
+                    (None, Some(s)) => llm_contract::run::build::recorded_endpoint(&s.url(), &p),
                     (None, None) => unreachable!("a recorded run has a server"),
                 };
                 (p, ep)
@@ -424,7 +428,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         let mut flushed = std::time::Instant::now();
         // Each case is shown, then rendered for the reports, as it ends: while the other cases'
         // requests are out, not after the last answer.
-        let cases = runner::run_all(runner.clone(), work, args.jobs, |o, _| {
+        let cases = llm_contract::run::lanes::run_all(runner.clone(), work, args.jobs, |o, _| {
             let line = report::line(&o);
             let line = if color { paint(o.verdict, &line) } else { line };
             if let Some(p) = &progress {
@@ -437,7 +441,8 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
                     flushed = std::time::Instant::now();
                 }
             }
-            report::RenderedCase::new(o, &sanitizer)
+            // Once more through the sanitizer before anything is stored (the runner's pass already ran).
+            report::RenderedCase::new(sanitizer.outcome(o))
         })
         .await;
         let _ = out.flush();
@@ -494,8 +499,8 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn paint(v: llm_contract::outcome::Verdict, line: &str) -> String {
-    use llm_contract::outcome::Verdict;
+fn paint(v: llm_contract::model::outcome::Verdict, line: &str) -> String {
+    use llm_contract::model::outcome::Verdict;
     let code = match v {
         Verdict::Pass => "32",
         Verdict::Fail => "31",

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use common::{case, copy_dir, llm_contract, report, root, suite_copy, text};
 use llm_contract::context::Context;
-use llm_contract::suite::Paths;
+use llm_contract::contract::suite::Paths;
 
 fn write(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
     let p = dir.join(name);
@@ -291,7 +291,7 @@ fn a_filter_that_matches_nothing_is_an_error() {
 #[test]
 fn discovery_names_every_case_and_starts_nothing() {
     let ctx = Context::from_map([("PATH", "/usr/bin")]);
-    let trials = llm_contract::harness::trials(&Paths::under(&root()), &ctx).unwrap();
+    let trials = llm_contract::run::harness::trials(&Paths::under(&root()), &ctx).unwrap();
     let names: Vec<&str> = trials.iter().map(|t| t.name()).collect();
     for case in [
         "happy_path",
@@ -326,7 +326,7 @@ fn zero_discovered_cases_is_an_error() {
         &dir.path().join("contracts/targets"),
     );
     let ctx = Context::from_map([("PATH", "/usr/bin")]);
-    let err = llm_contract::harness::trials(&Paths::under(dir.path()), &ctx)
+    let err = llm_contract::run::harness::trials(&Paths::under(dir.path()), &ctx)
         .err()
         .unwrap();
     assert!(err.contains("no contract cases found"), "{err}");
@@ -344,7 +344,7 @@ fn live_only_cases_are_ignored_offline() {
     )
     .unwrap();
     let ctx = Context::from_map([("PATH", "/usr/bin")]);
-    let trials = llm_contract::harness::trials(&Paths::under(dir.path()), &ctx).unwrap();
+    let trials = llm_contract::run::harness::trials(&Paths::under(dir.path()), &ctx).unwrap();
     let t = trials
         .iter()
         .find(|t| t.name() == "cometapi::live_probe")
@@ -438,7 +438,7 @@ fn litellm_recordings_replay_offline_with_the_expected_verdicts() {
 #[test]
 fn a_plain_offline_run_leaves_out_targets_not_replayed_by_default() {
     let ctx = Context::from_map([("PATH", "/usr/bin")]);
-    let trials = llm_contract::harness::trials(&Paths::under(&root()), &ctx).unwrap();
+    let trials = llm_contract::run::harness::trials(&Paths::under(&root()), &ctx).unwrap();
     assert!(trials.iter().all(|t| !t.name().starts_with("litellm::")));
 }
 

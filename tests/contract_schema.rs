@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use common::root;
-use llm_contract::contract::{parse_case, parse_target};
+use llm_contract::contract::load::{parse_case, parse_target};
 
 fn validator() -> jsonschema::Validator {
     let text = std::fs::read_to_string(root().join("contracts/contract.schema.json")).unwrap();

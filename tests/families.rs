@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use llm_contract::server::{Reply, Request, Server, StreamClose};
+use llm_contract::exchange::server::{Reply, Request, Server, StreamClose};
 use serde_json::{json, Value};
 
 use common::{copy_dir, files, llm_contract, report, root, text};

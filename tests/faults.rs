@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
-use llm_contract::contract::Plan;
-use llm_contract::outcome::CaseOutcome;
-use llm_contract::runner::{RunOptions, Runner};
-use llm_contract::sanitize::Sanitizer;
-use llm_contract::server::Server;
-use llm_contract::suite::{self, Paths, Suite};
+use llm_contract::baseline::sanitize::Sanitizer;
+use llm_contract::contract::suite::{Paths, Suite};
+use llm_contract::exchange::server::Server;
+use llm_contract::model::outcome::CaseOutcome;
+use llm_contract::model::plan::Plan;
+use llm_contract::run::runner::{RunOptions, Runner};
 
 /// Retry waits are scaled by this in the tests (a 2 s Retry-After waits 100 ms).
 const TIME_SCALE: f64 = 0.05;
@@ -70,7 +70,8 @@ struct Shared {
 
 impl Shared {
     fn runner(&self, options: RunOptions) -> Runner {
-        let client = llm_contract::transport::Client::new(Duration::from_secs(2)).expect("client");
+        let client =
+            llm_contract::exchange::transport::Client::new(Duration::from_secs(2)).expect("client");
         Runner::with_options(
             client,
             self.suite.schemas.clone(),
@@ -82,7 +83,7 @@ impl Shared {
 
     fn server(&self) -> Server {
         self.rt
-            .block_on(llm_contract::recorded::start(
+            .block_on(llm_contract::baseline::replay::start(
                 self.suite.fixtures.clone(),
                 1.0,
             ))
@@ -90,7 +91,7 @@ impl Shared {
     }
 
     fn run(&self, runner: &Runner, server: &Server, plan: &Plan) -> CaseOutcome {
-        let endpoint = suite::recorded_endpoint(&server.url(), plan);
+        let endpoint = llm_contract::run::build::recorded_endpoint(&server.url(), plan);
         self.rt.block_on(runner.run(plan, &endpoint))
     }
 }
@@ -264,7 +265,7 @@ fn trials(root: &Path) -> Result<Vec<Trial>, String> {
             };
             // Expect ok so the quota answer would fail; --quota-is-skip turns it into a skip.
             let mut plan = plan;
-            plan.expect.class = llm_contract::classify::Class::Ok;
+            plan.expect.class = llm_contract::model::class::Class::Ok;
             plan.expect.status = vec![200];
             let shared = init_q();
             let server = shared.server();

@@ -6,13 +6,16 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use llm_contract::check::StreamCheck;
-use llm_contract::classify::{Class, StreamEnd};
-use llm_contract::contract::{Expect, Limits, StreamExpect};
-use llm_contract::family::{self, Family};
-use llm_contract::schema::SchemaRegistry;
-use llm_contract::sse::SseEvent;
-use llm_contract::transport::{FrameSink, StreamRead, StreamStop};
+use llm_contract::contract::schema::SchemaRegistry;
+use llm_contract::exchange::sse::SseEvent;
+use llm_contract::exchange::transport::{FrameSink, StreamRead, StreamStop};
+use llm_contract::judge::family::grammar as family_grammar;
+use llm_contract::judge::stream::StreamCheck;
+use llm_contract::model::class::Class;
+use llm_contract::model::family;
+use llm_contract::model::family::Family;
+use llm_contract::model::observation::StreamEnd;
+use llm_contract::model::plan::{Expect, Limits, StreamExpect};
 use serde_json::{json, Value};
 
 fn schemas() -> SchemaRegistry {
@@ -66,7 +69,7 @@ fn run(family: &Family, frames: Vec<F>, finish: Option<&[&str]>) -> Verdict {
         &schemas,
         family.chunk_schema,
         family.response_schema,
-        (family.grammar)(),
+        family_grammar(family),
     );
     let mut offset = 0u64;
     let mut events = 0;

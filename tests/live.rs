@@ -456,12 +456,12 @@ fn jobs_bounds_the_requests_out_at_once_not_the_cases_alive() {
         .build()
         .unwrap();
     let seen = arrivals.clone();
-    let handler = move |req: llm_contract::server::Request| {
+    let handler = move |req: llm_contract::exchange::server::Request| {
         seen.lock().unwrap().push(std::time::Instant::now());
-        llm_contract::server::Reply::After(D, Box::new(common::openai_mock(req)))
+        llm_contract::exchange::server::Reply::After(D, Box::new(common::openai_mock(req)))
     };
     let server = rt
-        .block_on(llm_contract::server::Server::start(
+        .block_on(llm_contract::exchange::server::Server::start(
             std::sync::Arc::new(handler),
             1.0,
         ))

@@ -402,8 +402,13 @@ fn killing_the_recorder_mid_write_leaves_pinned_fixtures_intact() {
                 .find(|p| p.file_name().unwrap().to_string_lossy().contains(".tmp-"))
         };
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        // The temporary file exists before its bytes are written: wait until it holds a whole
+        // JSON document (the writer then pauses before its rename).
         let tmp = loop {
-            if let Some(t) = temporary() {
+            if let Some(t) = temporary().filter(|t| {
+                std::fs::read(t)
+                    .is_ok_and(|b| serde_json::from_slice::<serde_json::Value>(&b).is_ok())
+            }) {
                 break t;
             }
             assert!(

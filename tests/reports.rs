@@ -418,8 +418,8 @@ fn every_request_carries_the_cases_client_request_id() {
         .unwrap();
     let record = seen.clone();
     let server = rt
-        .block_on(llm_contract::server::Server::start(
-            Arc::new(move |req: llm_contract::server::Request| {
+        .block_on(llm_contract::exchange::server::Server::start(
+            Arc::new(move |req: llm_contract::exchange::server::Request| {
                 record
                     .lock()
                     .unwrap()

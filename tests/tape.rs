@@ -5,9 +5,9 @@
 
 use std::path::PathBuf;
 
-use llm_contract::schema::SchemaRegistry;
-use llm_contract::sse::{SseItem, SseParser};
-use llm_contract::tape::{JsonRef, Tape};
+use llm_contract::contract::schema::SchemaRegistry;
+use llm_contract::exchange::sse::{SseItem, SseParser};
+use llm_contract::util::tape::{JsonRef, Tape};
 use serde_json::{json, Value};
 
 const STREAM_SCHEMAS: [&str; 3] = ["chat_completion_chunk", "messages_event", "responses_event"];

@@ -9,7 +9,7 @@
 use std::fmt::Write;
 
 use super::{terminal_text, Part, Reports};
-use crate::outcome::{CaseOutcome, Verdict};
+use crate::model::outcome::{CaseOutcome, Verdict};
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(s: &str) -> String {
@@ -326,8 +326,8 @@ fn anchor(id: &str) -> String {
 pub fn write(r: &Reports, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let s = &r.summary;
     let mode = match r.info.mode {
-        crate::outcome::Mode::Live => "live",
-        crate::outcome::Mode::Recorded => "recorded",
+        crate::model::outcome::Mode::Live => "live",
+        crate::model::outcome::Mode::Recorded => "recorded",
     };
     let mut page = String::with_capacity(16 * 1024);
     let _ = write!(

@@ -12,7 +12,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::{Reports, Summary};
-use crate::outcome::CaseOutcome;
+use crate::model::outcome::CaseOutcome;
 
 /// The fields every case carries, `null` when the case has no value for them.
 pub const CHECKLIST: [&str; 16] = [
@@ -42,7 +42,7 @@ struct Head<'a> {
     version: &'static str,
     run_id: &'a str,
     started_at: &'a str,
-    mode: crate::outcome::Mode,
+    mode: crate::model::outcome::Mode,
     exit_code: u8,
     summary: Summary,
 }

@@ -15,7 +15,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::{terminal_text, Brief, Part, RenderedCase, Reports};
-use crate::outcome::{CaseOutcome, Verdict};
+use crate::model::outcome::{CaseOutcome, Verdict};
 
 fn ms(v: f64) -> Duration {
     Duration::from_secs_f64((v.max(0.0)) / 1e3)
@@ -227,8 +227,8 @@ pub fn write(r: &Reports, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         ],
     );
     let mode = match r.info.mode {
-        crate::outcome::Mode::Live => "live",
-        crate::outcome::Mode::Recorded => "recorded",
+        crate::model::outcome::Mode::Live => "live",
+        crate::model::outcome::Mode::Recorded => "recorded",
     };
     for (target, rendered, cases) in &groups {
         x.start(

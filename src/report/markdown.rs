@@ -3,7 +3,7 @@
 //! kept under its 1 MiB limit per step).
 
 use super::{terminal_text, Part, Reports};
-use crate::outcome::{CaseOutcome, Verdict};
+use crate::model::outcome::{CaseOutcome, Verdict};
 
 /// GitHub refuses a step summary over 1 MiB; stop adding sections well before it.
 pub const MAX_BYTES: usize = 900 * 1024;
@@ -70,8 +70,8 @@ pub fn section(o: &CaseOutcome) -> Option<String> {
 
 pub fn render(r: &Reports) -> String {
     let mode = match r.info.mode {
-        crate::outcome::Mode::Live => "live",
-        crate::outcome::Mode::Recorded => "recorded",
+        crate::model::outcome::Mode::Live => "live",
+        crate::model::outcome::Mode::Recorded => "recorded",
     };
     let mut out = format!(
         "# llm-contract: {mode} run `{}`\n\n**{}** — exit code {}\n\n",

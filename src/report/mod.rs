@@ -2,8 +2,8 @@
 //! `reports/<run-id>/` and `reports/latest/`: `junit.xml`, `report.json`, `summary.md` and
 //! `index.html`.
 //!
-//! Every report is rendered from one [`Reports`]: the run's outcomes after one more pass through
-//! the run's [`Sanitizer`]. The failure text in JUnit, Markdown and HTML is [`terminal_text`], the
+//! Every report is rendered from one [`Reports`]: the run's outcomes, sanitized by the runner
+//! before they reach the reports. The failure text in JUnit, Markdown and HTML is [`terminal_text`], the
 //! terminal's own text without colour.
 //!
 //! Each case's share of every report (its JUnit test case, its `report.json` object, its Markdown
@@ -15,15 +15,16 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod progress;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::outcome::{CaseOutcome, Drift, Mode, Verdict};
-use crate::runid::RunId;
-use crate::sanitize::Sanitizer;
+use crate::model::outcome::{CaseOutcome, Drift, Mode, Verdict};
+use crate::model::runid::RunId;
+use crate::util::fs::{beside, write_atomic, Atomic};
 
 /// Counts by verdict.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -214,10 +215,9 @@ pub struct RenderedCase {
 }
 
 impl RenderedCase {
-    /// Takes the outcome through the sanitizer once more (a no-op for the runner's own outcomes,
-    /// which already passed it), so no renderer sees an unsanitized text, and renders its parts.
-    pub fn new(outcome: CaseOutcome, sanitizer: &Sanitizer) -> RenderedCase {
-        let o = outcome.sanitize(sanitizer);
+    /// Renders a case's parts from its outcome, which the caller has sanitized (the runner's
+    /// outcomes leave it sanitized; the reports never see the sanitizer).
+    pub fn new(o: CaseOutcome) -> RenderedCase {
         let (json, json_error) = match json::part(&o) {
             Ok(text) => (text, None),
             Err(e) => (String::new(), Some(e.to_string())),
@@ -288,20 +288,13 @@ pub struct Written {
 
 impl Reports {
     /// Every outcome through [`RenderedCase::new`], in the order given.
-    pub fn new(info: RunInfo, outcomes: &[CaseOutcome], sanitizer: &Sanitizer) -> Reports {
-        Reports::from_outcomes(info, outcomes.to_vec(), sanitizer)
+    pub fn new(info: RunInfo, outcomes: &[CaseOutcome]) -> Reports {
+        Reports::from_outcomes(info, outcomes.to_vec())
     }
 
     /// [`Reports::new`] for outcomes the caller no longer needs (no copy).
-    pub fn from_outcomes(
-        info: RunInfo,
-        outcomes: Vec<CaseOutcome>,
-        sanitizer: &Sanitizer,
-    ) -> Reports {
-        let cases = outcomes
-            .into_iter()
-            .map(|o| RenderedCase::new(o, sanitizer))
-            .collect();
+    pub fn from_outcomes(info: RunInfo, outcomes: Vec<CaseOutcome>) -> Reports {
+        let cases = outcomes.into_iter().map(RenderedCase::new).collect();
         Reports::from_rendered(info, cases)
     }
 
@@ -389,40 +382,16 @@ impl Reports {
     }
 }
 
-/// Writes what `fill` writes to `path`, through a buffered temporary file in the same directory
-/// and a rename.
+/// Writes a report atomically (no fsync: the rename is what keeps a reader from seeing half a
+/// report, and a report is the output of a run that can be made again).
 fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<(), ReportError> {
-    let io = |source| ReportError::Io {
+    write_atomic(path, Atomic::default(), fill).map_err(|source| ReportError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let tmp = beside(path, "tmp");
-    let result = (|| {
-        // No fsync: the rename is what keeps a reader from seeing half a report. A report is
-        // the output of a run that can be made again; a fixture (`record`) is synced.
-        let mut out = std::io::BufWriter::with_capacity(256 * 1024, std::fs::File::create(&tmp)?);
-        fill(&mut out)?;
-        out.into_inner()
-            .map_err(std::io::IntoInnerError::into_error)?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
-}
-
-/// A temporary name for `path`, in its directory: `.<name>.<pid>.<what>`.
-fn beside(path: &Path, what: &str) -> PathBuf {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    dir.join(format!(".{name}.{}.{what}", std::process::id()))
+    })
 }
 
 /// Puts `from`'s file at `to` as a hard link, through a temporary name and a rename; copies it
@@ -458,7 +427,7 @@ pub fn write_json(
             Mode::Recorded
         },
     };
-    let r = Reports::new(info, outcomes, &Sanitizer::new());
+    let r = Reports::new(info, outcomes);
     let dir = reports.join("latest");
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("report.json");
@@ -476,14 +445,14 @@ mod tests {
             target: "t".into(),
             case: "c".into(),
             verdict: Verdict::Fail,
-            class: crate::classify::Class::ContractDrift,
+            class: crate::model::class::Class::ContractDrift,
             reason: "a <reason> & more".into(),
             status: Some(200),
             latency_ms: 12.25,
             ttfb_ms: Some(3.5),
             failures: vec!["schema: /choices is required".into()],
             expected_status: vec![200],
-            expected_class: crate::classify::Class::Ok,
+            expected_class: crate::model::class::Class::Ok,
             mode: Mode::Live,
             endpoint: "/chat/completions".into(),
             model: Some("m".into()),
@@ -512,7 +481,7 @@ mod tests {
     #[test]
     fn a_rendered_case_gives_back_each_part_as_rendered() {
         let o = failed_outcome();
-        let r = RenderedCase::new(o.clone(), &Sanitizer::new());
+        let r = RenderedCase::new(o.clone());
         assert_eq!(r.part(Part::Junit), junit::part(&o));
         assert_eq!(r.json(), Ok(json::part(&o).unwrap().as_str()));
         assert_eq!(r.part(Part::MarkdownRow), markdown::row(&o));

@@ -11,9 +11,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use llm_contract::server::{Reply, Request, Server, StreamClose};
+use llm_contract::exchange::server::{Reply, Request, Server, StreamClose};
 
-pub const INVALID_TOKEN: &str = llm_contract::sanitize::INVALID_TOKEN;
+pub const INVALID_TOKEN: &str = llm_contract::model::plan::INVALID_TOKEN;
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,0 +1,280 @@
+//! JSON Schemas from `contracts/schemas/*.json`, compiled once and shared by every case.
+//!
+//! Schemas are draft 2020-12. References resolve only among the files in the directory (by their
+//! `$id`); nothing is ever fetched from the network.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use crate::model::error::{did_you_mean, ConfigError, ConfigErrors, Location};
+use crate::util::tape::{JsonRef, TapeJson};
+
+/// One way a document breaks a schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// JSON pointer into the document ("" is the root).
+    pub pointer: String,
+    /// JSON pointer into the schema, naming the keyword that failed.
+    pub schema_path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = if self.pointer.is_empty() {
+            "/"
+        } else {
+            &self.pointer
+        };
+        write!(f, "{at}: {} (schema {})", self.message, self.schema_path)
+    }
+}
+
+/// The most violations kept per document; the rest are counted.
+pub const MAX_VIOLATIONS: usize = 20;
+
+pub struct SchemaRegistry {
+    dir: PathBuf,
+    /// Every schema with an `$id`, for references between them.
+    registry: jsonschema::Registry<'static>,
+    schemas: BTreeMap<String, Entry>,
+}
+
+/// One schema file: parsed at load, compiled when first needed ([`SchemaRegistry::compile`]
+/// compiles the ones a run uses before it starts; `lint` compiles all).
+struct Entry {
+    path: PathBuf,
+    doc: Value,
+    validator: OnceLock<Result<jsonschema::Validator, String>>,
+    /// The same schema for a stream frame's [`Tape`](crate::util::tape::Tape), built on first use.
+    frames: OnceLock<Option<jsonschema::Validator<TapeJson>>>,
+}
+
+impl std::fmt::Debug for SchemaRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchemaRegistry")
+            .field("dir", &self.dir)
+            .field("schemas", &self.schemas.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl SchemaRegistry {
+    /// Loads every `*.json` schema in `dir` (the file stem is its name) and resolves the
+    /// references between them; each is compiled (and checked against the meta-schema) when
+    /// [`SchemaRegistry::compile`] names it or a document is first checked against it.
+    pub fn load(dir: &Path) -> Result<SchemaRegistry, ConfigErrors> {
+        let mut errors = Vec::new();
+        let mut docs: Vec<(String, PathBuf, Value)> = Vec::new();
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) => {
+                return Err(ConfigError::new(
+                    Location::file(dir),
+                    format!("cannot read schema directory: {e}"),
+                )
+                .into())
+            }
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("json"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let name = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_string();
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    errors.push(ConfigError::new(
+                        Location::file(&path),
+                        format!("cannot read schema: {e}"),
+                    ));
+                    continue;
+                }
+            };
+            match serde_json::from_str::<Value>(&text) {
+                Ok(v) => docs.push((name, path, v)),
+                Err(e) => errors.push(ConfigError::new(
+                    Location::at(&path, e.line(), e.column()),
+                    format!("schema is not valid JSON: {e}"),
+                )),
+            }
+        }
+        // Every schema with an `$id` is a resource the others may reference.
+        let mut resources = Vec::new();
+        for (_, _, doc) in &docs {
+            if let Some(id) = doc.get("$id").and_then(Value::as_str) {
+                resources.push((
+                    id.to_string(),
+                    jsonschema::Resource::from_contents(doc.clone()),
+                ));
+            }
+        }
+        let registry = match jsonschema::Registry::new()
+            .extend(resources)
+            .and_then(|r| r.prepare())
+        {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(
+                    ConfigError::new(Location::file(dir), format!("schema registry: {e}")).into(),
+                )
+            }
+        };
+        let mut schemas = BTreeMap::new();
+        for (name, path, doc) in docs {
+            schemas.insert(
+                name,
+                Entry {
+                    path,
+                    doc,
+                    validator: OnceLock::new(),
+                    frames: OnceLock::new(),
+                },
+            );
+        }
+        if schemas.is_empty() && errors.is_empty() {
+            errors.push(ConfigError::new(
+                Location::file(dir),
+                "no schemas (*.json) found",
+            ));
+        }
+        if errors.is_empty() {
+            Ok(SchemaRegistry {
+                dir: dir.to_path_buf(),
+                registry,
+                schemas,
+            })
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    /// Compiles the named schemas (unknown names are skipped: [`SchemaRegistry::contains`]
+    /// reports them); an invalid schema is a configuration error naming its file.
+    pub fn compile<'n>(
+        &self,
+        names: impl IntoIterator<Item = &'n str>,
+    ) -> Result<(), ConfigErrors> {
+        let mut errors = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for name in names {
+            if !seen.insert(name) {
+                continue;
+            }
+            if let Some(entry) = self.schemas.get(name) {
+                if let Err(e) = self.compiled(entry) {
+                    errors.push(ConfigError::new(Location::file(&entry.path), e.clone()));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    /// Compiles every schema in the folder (what `lint` checks).
+    pub fn compile_all(&self) -> Result<(), ConfigErrors> {
+        let names: Vec<&str> = self.names().collect();
+        self.compile(names)
+    }
+
+    fn compiled<'s>(&self, entry: &'s Entry) -> &'s Result<jsonschema::Validator, String> {
+        entry.validator.get_or_init(|| {
+            jsonschema::options()
+                .with_draft(jsonschema::Draft::Draft202012)
+                .offline()
+                .with_registry(&self.registry)
+                .build(&entry.doc)
+                .map_err(|e| format!("invalid schema: {e}"))
+        })
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.schemas.keys().map(String::as_str)
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.schemas.contains_key(name)
+    }
+
+    /// An error for a schema name that does not exist, with a suggestion.
+    pub fn unknown(&self, name: &str) -> ConfigError {
+        let mut e = ConfigError::new(
+            Location::file(&self.dir),
+            format!("no schema named `{name}`"),
+        );
+        e = match did_you_mean(name, self.names()) {
+            Some(s) => e.with_hint(format!("did you mean `{s}`?")),
+            None => e.with_hint(format!(
+                "schemas: {}",
+                self.names().collect::<Vec<_>>().join(", ")
+            )),
+        };
+        e
+    }
+
+    /// True when the document matches; cheap (no error collection).
+    pub fn is_valid(&self, name: &str, doc: &Value) -> Result<bool, ConfigError> {
+        Ok(self.get(name)?.is_valid(doc))
+    }
+
+    /// Every violation (up to [`MAX_VIOLATIONS`]) and the total count.
+    pub fn validate(
+        &self,
+        name: &str,
+        doc: &Value,
+    ) -> Result<(Vec<Violation>, usize), ConfigError> {
+        let validator = self.get(name)?;
+        if validator.is_valid(doc) {
+            return Ok((Vec::new(), 0));
+        }
+        let mut out = Vec::new();
+        let mut total = 0;
+        for err in validator.iter_errors(doc) {
+            total += 1;
+            if out.len() < MAX_VIOLATIONS {
+                out.push(Violation {
+                    pointer: err.instance_path().to_string(),
+                    schema_path: err.schema_path().to_string(),
+                    message: err.masked().to_string(),
+                });
+            }
+        }
+        Ok((out, total))
+    }
+
+    fn get(&self, name: &str) -> Result<&jsonschema::Validator, ConfigError> {
+        let entry = self.schemas.get(name).ok_or_else(|| self.unknown(name))?;
+        self.compiled(entry)
+            .as_ref()
+            .map_err(|e| ConfigError::new(Location::file(&entry.path), e.clone()))
+    }
+
+    /// Whether a stream frame, parsed into a [`Tape`](crate::util::tape::Tape), matches `name`: the same schema, compiled
+    /// once more for the tape representation. `None` when it cannot say (an unknown or invalid
+    /// schema): the caller then checks the frame as a `Value`.
+    pub fn frame_is_valid(&self, name: &str, frame: JsonRef<'_>) -> Option<bool> {
+        let entry = self.schemas.get(name)?;
+        self.compiled(entry).as_ref().ok()?;
+        let validator = entry.frames.get_or_init(|| {
+            jsonschema::options_for::<TapeJson>()
+                .with_draft(jsonschema::Draft::Draft202012)
+                .offline()
+                .with_registry(&self.registry)
+                .build(&entry.doc)
+                .ok()
+        });
+        validator.as_ref().map(|v| v.is_valid(frame))
+    }
+}

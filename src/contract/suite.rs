@@ -1,0 +1,215 @@
+//! A loaded suite (contracts, schemas, fixtures) and the choice of where its plans run.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::contract::fixtures::FixtureStore;
+use crate::contract::load::Contracts;
+use crate::contract::schema::SchemaRegistry;
+use crate::model::error::{ConfigError, ConfigErrors, Location};
+use crate::model::family;
+use crate::model::plan::{Plan, Target};
+
+/// The name of the generic target that `--base-url` fills.
+pub const GENERIC_TARGET: &str = "openai_compatible";
+
+/// Where a suite lives on disk.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub contracts: PathBuf,
+    pub fixtures: PathBuf,
+    /// Usually `<contracts>/schemas`.
+    pub schemas: PathBuf,
+}
+
+impl Paths {
+    /// `contracts/`, `fixtures/` and `contracts/schemas/` below `root`.
+    pub fn under(root: &Path) -> Paths {
+        Paths {
+            contracts: root.join("contracts"),
+            fixtures: root.join("fixtures"),
+            schemas: root.join("contracts").join("schemas"),
+        }
+    }
+}
+
+pub struct Suite {
+    pub contracts: Contracts,
+    pub schemas: Arc<SchemaRegistry>,
+    pub fixtures: Arc<FixtureStore>,
+}
+
+impl Suite {
+    /// Loads everything and checks that every schema a case or target names exists.
+    pub fn load(paths: &Paths) -> Result<Suite, ConfigErrors> {
+        // Contracts (YAML, the slowest to read) on this thread, schemas and fixtures beside them.
+        let (contracts, (schemas, fixtures)) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| {
+                (
+                    SchemaRegistry::load(&paths.schemas),
+                    FixtureStore::load(&paths.fixtures),
+                )
+            });
+            let contracts = Contracts::load(&paths.contracts);
+            let rest = other
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (contracts, rest)
+        });
+        let mut errors = Vec::new();
+        let (contracts, schemas, fixtures) = match (contracts, schemas, fixtures) {
+            (Ok(c), Ok(s), Ok(f)) => (c, s, f),
+            (c, s, f) => {
+                for e in [c.err(), s.err(), f.err()].into_iter().flatten() {
+                    errors.extend(e.0);
+                }
+                return Err(ConfigErrors(errors));
+            }
+        };
+        for fam in family::FAMILIES {
+            for name in fam.schemas() {
+                if !schemas.contains(name) {
+                    errors.push(schemas.unknown(name));
+                }
+            }
+        }
+        for case in &contracts.cases {
+            let named = [
+                case.expect.schema.as_deref(),
+                case.expect
+                    .stream
+                    .as_ref()
+                    .and_then(|s| s.chunk_schema.as_deref()),
+            ];
+            for name in named.into_iter().flatten() {
+                if !schemas.contains(name) {
+                    let mut e = schemas.unknown(name);
+                    e.location = Location::file(&case.file);
+                    errors.push(e);
+                }
+            }
+        }
+        for target in &contracts.targets {
+            let dialect = target.dialect.error_schema();
+            if !schemas.contains(dialect) {
+                let mut e = schemas.unknown(dialect);
+                e.location = Location::file(&target.file);
+                errors.push(e);
+            }
+            for over in target.expect.values() {
+                if let Some(name) = &over.schema {
+                    if !schemas.contains(name) {
+                        let mut e = schemas.unknown(name);
+                        e.location = Location::file(&target.file);
+                        errors.push(e);
+                    }
+                }
+            }
+        }
+        if errors.is_empty() {
+            // Compiled now: the schemas this suite's cases and targets use (an invalid one stops
+            // the run before its first request); the rest only when `lint` or `validate` asks.
+            let mut used: Vec<&str> = Vec::new();
+            for case in &contracts.cases {
+                used.extend(case.family.schemas());
+                used.extend(case.expect.schema.as_deref());
+                used.extend(
+                    case.expect
+                        .stream
+                        .as_ref()
+                        .and_then(|s| s.chunk_schema.as_deref()),
+                );
+            }
+            for target in &contracts.targets {
+                used.push(target.dialect.error_schema());
+                used.extend(target.expect.values().filter_map(|o| o.schema.as_deref()));
+            }
+            used.sort_unstable();
+            used.dedup();
+            if let Err(e) = schemas.compile(used) {
+                errors.extend(e.0);
+            }
+        }
+        if errors.is_empty() {
+            Ok(Suite {
+                contracts,
+                schemas: Arc::new(schemas),
+                fixtures: Arc::new(fixtures),
+            })
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    /// Targets a recorded run covers: the named ones, else every target with fixtures.
+    pub fn recorded_targets(&self, names: &[String]) -> Result<Vec<Arc<Target>>, ConfigErrors> {
+        if names.is_empty() {
+            let found: Vec<_> = self
+                .contracts
+                .targets
+                .iter()
+                .filter(|t| t.replay_by_default && self.fixtures.has_target(&t.name))
+                .cloned()
+                .collect();
+            if found.is_empty() {
+                return Err(ConfigError::new(
+                    Location::file(&self.fixtures.dir),
+                    "no target has fixtures to replay",
+                )
+                .with_hint("record fixtures, or run against a live endpoint with --live")
+                .into());
+            }
+            return Ok(found);
+        }
+        names
+            .iter()
+            .map(|n| self.contracts.target(n).map_err(ConfigErrors::from))
+            .collect()
+    }
+
+    /// Plans for the targets, filtered by a case pattern (a substring of the case id or of
+    /// `<target>::<case>`). No match is an error: a typo must not pass as an empty green run.
+    pub fn plans(
+        &self,
+        targets: &[Arc<Target>],
+        pattern: Option<&str>,
+    ) -> Result<Vec<Plan>, ConfigErrors> {
+        let mut plans = Vec::new();
+        for t in targets {
+            plans.extend(self.contracts.plans(t)?);
+        }
+        if let Some(p) = pattern {
+            plans.retain(|plan| plan.id.contains(p));
+            if plans.is_empty() {
+                return Err(ConfigError::new(
+                    Location::file(&self.contracts.dir),
+                    format!("no case matches `{p}`"),
+                )
+                .with_hint(format!(
+                    "cases: {}",
+                    self.contracts
+                        .cases
+                        .iter()
+                        .map(|c| c.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+                .into());
+            }
+        }
+        Ok(plans)
+    }
+}
+
+/// The targets with `${model}` set to `model`, when one is given.
+pub fn with_model(targets: Vec<Arc<Target>>, model: Option<&str>) -> Vec<Arc<Target>> {
+    let Some(m) = model else { return targets };
+    targets
+        .into_iter()
+        .map(|t| {
+            let mut t = (*t).clone();
+            t.vars.insert("model".into(), m.to_string());
+            Arc::new(t)
+        })
+        .collect()
+}

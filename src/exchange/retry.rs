@@ -1,0 +1,190 @@
+//! Retry arithmetic: which waits a transient failure earns, and the run's request budget.
+//!
+//! Backoff is exponential with full jitter (a uniform wait between zero and
+//! `min(max, base × 2^retry)`), unless the server named its own wait with `retry-after-ms` or
+//! `Retry-After` (seconds or an HTTP date), which is honoured as long as it fits in the time the
+//! case has left. Only the `retry` class is ever retried (see `Class::retryable`).
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use crate::model::plan::RetryPolicy;
+
+/// Where a wait came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitSource {
+    Backoff,
+    RetryAfter,
+}
+
+/// The server's own hint, from `retry-after-ms` (milliseconds) or `Retry-After` (seconds or an
+/// HTTP date, relative to `now`).
+pub fn server_hint(
+    retry_after_ms: Option<&str>,
+    retry_after: Option<&str>,
+    now: SystemTime,
+) -> Option<Duration> {
+    if let Some(ms) = retry_after_ms.and_then(|v| v.trim().parse::<f64>().ok()) {
+        if ms.is_finite() && ms >= 0.0 {
+            return Some(Duration::from_secs_f64(ms / 1000.0));
+        }
+    }
+    let v = retry_after?.trim();
+    if let Ok(secs) = v.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// A small, seedable random source for jitter (xorshift64*); no cryptographic use.
+#[derive(Debug)]
+pub struct Jitter(AtomicU64);
+
+impl Jitter {
+    pub fn new(seed: u64) -> Self {
+        Jitter(AtomicU64::new(seed | 1))
+    }
+
+    pub fn from_clock() -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0x9E37_79B9_7F4A_7C15, |d| d.as_nanos() as u64);
+        Jitter::new(nanos ^ u64::from(std::process::id()).rotate_left(32))
+    }
+
+    /// A uniform value in [0, 1).
+    pub fn unit(&self) -> f64 {
+        let mut x = self.0.load(Ordering::Relaxed);
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0.store(x, Ordering::Relaxed);
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The backoff ceiling before retry number `retry` (0-based): `min(max, base × 2^retry)`.
+pub fn ceiling(policy: &RetryPolicy, retry: u32) -> Duration {
+    let base = Duration::from_millis(policy.base_ms);
+    let factor = 2u32.saturating_pow(retry.min(30));
+    base.saturating_mul(factor)
+        .min(Duration::from_millis(policy.max_ms))
+}
+
+/// The wait before retry number `retry`: the server's hint when it gave one, else full jitter.
+pub fn wait(
+    policy: &RetryPolicy,
+    retry: u32,
+    hint: Option<Duration>,
+    jitter: &Jitter,
+) -> (Duration, WaitSource) {
+    match hint {
+        Some(h) => (h, WaitSource::RetryAfter),
+        None => (
+            ceiling(policy, retry).mul_f64(jitter.unit()),
+            WaitSource::Backoff,
+        ),
+    }
+}
+
+/// A cap on the requests a run may send, retries included.
+#[derive(Debug)]
+pub struct Budget {
+    limit: usize,
+    used: AtomicUsize,
+}
+
+impl Budget {
+    pub fn new(limit: usize) -> Self {
+        Budget {
+            limit,
+            used: AtomicUsize::new(0),
+        }
+    }
+
+    /// Takes one request from the budget; false when it is spent.
+    pub fn take(&self) -> bool {
+        self.used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |u| {
+                (u < self.limit).then_some(u + 1)
+            })
+            .is_ok()
+    }
+
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::SeqCst)
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            attempts: 4,
+            base_ms: 100,
+            max_ms: 1000,
+            deadline_ms: 10_000,
+        }
+    }
+
+    #[test]
+    fn ceilings_double_up_to_the_cap() {
+        let p = policy();
+        let got: Vec<u128> = (0..6).map(|r| ceiling(&p, r).as_millis()).collect();
+        assert_eq!(got, vec![100, 200, 400, 800, 1000, 1000]);
+    }
+
+    #[test]
+    fn full_jitter_stays_under_the_ceiling_and_varies() {
+        let p = policy();
+        let j = Jitter::new(42);
+        let waits: Vec<Duration> = (0..200).map(|_| wait(&p, 2, None, &j).0).collect();
+        assert!(waits.iter().all(|w| *w < Duration::from_millis(400)));
+        let distinct: std::collections::BTreeSet<u128> =
+            waits.iter().map(Duration::as_micros).collect();
+        assert!(
+            distinct.len() > 150,
+            "jitter should spread waits: {}",
+            distinct.len()
+        );
+        assert!(waits.iter().any(|w| *w < Duration::from_millis(100)));
+        assert!(waits.iter().any(|w| *w > Duration::from_millis(300)));
+    }
+
+    #[test]
+    fn server_hints_win() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        assert_eq!(
+            server_hint(None, Some("2"), now),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            server_hint(Some("1500"), Some("9"), now),
+            Some(Duration::from_millis(1500))
+        );
+        let date = httpdate::fmt_http_date(now + Duration::from_secs(7));
+        assert_eq!(
+            server_hint(None, Some(&date), now),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(server_hint(None, Some("soon"), now), None);
+        assert_eq!(server_hint(None, Some("-3"), now), None);
+        let (w, src) = wait(&policy(), 0, Some(Duration::from_secs(2)), &Jitter::new(1));
+        assert_eq!((w, src), (Duration::from_secs(2), WaitSource::RetryAfter));
+    }
+
+    #[test]
+    fn the_budget_is_shared_and_bounded() {
+        let b = Budget::new(3);
+        assert!(b.take() && b.take() && b.take());
+        assert!(!b.take());
+        assert_eq!(b.used(), 3);
+    }
+}

@@ -1,0 +1,335 @@
+//! Anthropic-style Messages streams:
+//!
+//! ```text
+//! message_start
+//!   (content_block_start(i) content_block_delta(i)* content_block_stop(i))*   blocks in order
+//! message_delta                                                               stop_reason, usage
+//! message_stop                                                                terminal, last
+//! ```
+//!
+//! `ping` may arrive anywhere before `message_stop`; an `error` event (after a 200) ends the
+//! stream as an error frame; event types the grammar does not know are accepted and skipped, as
+//! Anthropic asks of clients. A stream without `message_stop` is cut.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::util::tape::JsonRef;
+
+use super::{
+    event_type, finish_failures, reassembled_failures, Assembled, EndContext, Findings, Frame,
+    Grammar, Signals,
+};
+use crate::model::observation::ApiError;
+
+#[derive(Debug, Default)]
+struct Block {
+    kind: String,
+    open: bool,
+    /// A tool_use block's input, reassembled from `input_json_delta` pieces.
+    input: Assembled,
+    name: String,
+    chars: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct Messages {
+    signals: Signals,
+    /// The message of `message_start` (id, model, role, usage).
+    head: Option<Value>,
+    blocks: BTreeMap<usize, Block>,
+    message_delta: bool,
+    stop_sequence: Option<Value>,
+    stop: usize,
+    after_stop: usize,
+    unknown: usize,
+}
+
+pub fn new() -> Box<dyn Grammar> {
+    Box::<Messages>::default()
+}
+
+fn index_of(doc: JsonRef<'_>) -> Option<usize> {
+    doc.get("index")
+        .and_then(JsonRef::as_u64)
+        .map(|n| n as usize)
+}
+
+impl Messages {
+    fn open_block(&self) -> Option<usize> {
+        self.blocks.iter().find(|(_, b)| b.open).map(|(i, _)| *i)
+    }
+
+    fn content_event(&mut self, ty: &str, frame: &Frame, doc: JsonRef<'_>, out: &mut Findings) {
+        let at = format!("stream: frame {} (byte {})", frame.index, frame.offset);
+        if self.message_delta {
+            out.violation(format!("{at}: {ty} after message_delta"));
+        }
+        let Some(index) = index_of(doc) else {
+            return; // the event schema names the missing index
+        };
+        match ty {
+            "content_block_start" => {
+                if self.blocks.contains_key(&index) {
+                    out.violation(format!("{at}: content block {index} started a second time"));
+                    return;
+                }
+                if let Some(open) = self.open_block() {
+                    out.violation(format!(
+                        "{at}: content block {index} started while block {open} is still open"
+                    ));
+                }
+                if index != self.blocks.len() {
+                    out.violation(format!(
+                        "{at}: content block {index} started out of order (expected block {})",
+                        self.blocks.len()
+                    ));
+                }
+                let cb = doc.get("content_block");
+                let kind = cb
+                    .and_then(|b| b.get("type"))
+                    .and_then(JsonRef::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let mut block = Block {
+                    kind,
+                    open: true,
+                    name: cb
+                        .and_then(|b| b.get("name"))
+                        .and_then(JsonRef::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                    ..Block::default()
+                };
+                if block.kind == "tool_use" {
+                    self.signals.tool_calls = true;
+                }
+                if let Some(text) = cb.and_then(|b| b.get("text")).and_then(JsonRef::as_str) {
+                    block.chars += text.chars().count();
+                    self.signals.content_chars += text.chars().count();
+                }
+                self.blocks.insert(index, block);
+            }
+            "content_block_delta" => {
+                let Some(block) = self.blocks.get_mut(&index) else {
+                    out.violation(format!(
+                        "{at}: content_block_delta for block {index}, which never started"
+                    ));
+                    return;
+                };
+                if !block.open {
+                    out.violation(format!(
+                        "{at}: content_block_delta for block {index} after its content_block_stop"
+                    ));
+                    return;
+                }
+                let delta = doc.get("delta");
+                let dtype = delta
+                    .and_then(|d| d.get("type"))
+                    .and_then(JsonRef::as_str)
+                    .unwrap_or("");
+                match dtype {
+                    "text_delta" => {
+                        if let Some(t) = delta.and_then(|d| d.get("text")).and_then(JsonRef::as_str)
+                        {
+                            let n = t.chars().count();
+                            block.chars += n;
+                            self.signals.content_chars += n;
+                        }
+                    }
+                    "input_json_delta" => {
+                        if let Some(p) = delta
+                            .and_then(|d| d.get("partial_json"))
+                            .and_then(JsonRef::as_str)
+                        {
+                            block.input.push(p);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {
+                // content_block_stop
+                match self.blocks.get_mut(&index) {
+                    Some(b) if b.open => b.open = false,
+                    Some(_) => out.violation(format!(
+                        "{at}: content_block_stop for block {index} a second time"
+                    )),
+                    None => out.violation(format!(
+                        "{at}: content_block_stop for block {index}, which never started"
+                    )),
+                }
+            }
+        }
+    }
+
+    /// The message the events add up to, checked against the non-streamed shape.
+    fn reassembled(&self, cx: &EndContext, out: &mut Findings) {
+        for (i, b) in &self.blocks {
+            if b.kind == "tool_use" && !b.input.text.is_empty() {
+                b.input
+                    .check(&format!("tool_use block {i} ({})", b.name), out);
+            }
+        }
+        let Some(head) = &self.head else {
+            return;
+        };
+        let mut doc = head.clone();
+        let content: Vec<Value> = self
+            .blocks
+            .values()
+            .map(|b| match b.kind.as_str() {
+                "text" => serde_json::json!({"type": "text", "text": "[TEXT]"}),
+                "tool_use" => serde_json::json!({
+                    "type": "tool_use", "id": "toolu_[ID]", "name": b.name,
+                    "input": serde_json::from_str::<Value>(&b.input.text).unwrap_or(serde_json::json!({}))
+                }),
+                other => serde_json::json!({ "type": other }),
+            })
+            .collect();
+        if let Some(obj) = doc.as_object_mut() {
+            obj.insert("content".into(), Value::Array(content));
+            obj.insert(
+                "stop_reason".into(),
+                self.signals
+                    .finish
+                    .first()
+                    .and_then(|(_, r)| r.clone())
+                    .map_or(Value::Null, Value::String),
+            );
+            obj.insert(
+                "stop_sequence".into(),
+                self.stop_sequence.clone().unwrap_or(Value::Null),
+            );
+        }
+        reassembled_failures(cx, &doc, out);
+    }
+}
+
+impl Grammar for Messages {
+    fn terminal(&self) -> &'static str {
+        "`message_stop` event"
+    }
+
+    fn error(&self, frame: &Frame, doc: JsonRef<'_>) -> Option<ApiError> {
+        let is_error = frame.event == Some("error")
+            || doc.get("type").and_then(JsonRef::as_str) == Some("error");
+        is_error.then(|| super::error_of(doc))
+    }
+
+    fn frame(&mut self, frame: &Frame, doc: JsonRef<'_>, out: &mut Findings) {
+        let Some(ty) = event_type(frame, doc, out) else {
+            return; // the event schema names the missing type
+        };
+        let at = format!("stream: frame {} (byte {})", frame.index, frame.offset);
+        if self.stop > 0 {
+            self.after_stop += 1;
+            if ty != "message_stop" {
+                return;
+            }
+        }
+        match ty {
+            "ping" => {}
+            "message_start" => {
+                if self.head.is_some() {
+                    out.violation(format!("{at}: a second message_start"));
+                } else {
+                    self.head = doc.get("message").map(JsonRef::to_value);
+                    if let Some(u) = doc.pointer("/message/usage") {
+                        self.signals.usage = Some(u.to_value());
+                    }
+                }
+            }
+            _ if self.head.is_none() && !is_known(ty) => {}
+            _ if self.head.is_none() => {
+                out.violation(format!("{at}: {ty} before message_start"));
+            }
+            "content_block_start" | "content_block_delta" | "content_block_stop" => {
+                self.content_event(ty, frame, doc, out);
+            }
+            "message_delta" => {
+                if self.message_delta {
+                    out.violation(format!("{at}: a second message_delta"));
+                }
+                if let Some(open) = self.open_block() {
+                    out.violation(format!(
+                        "{at}: message_delta while content block {open} is still open"
+                    ));
+                }
+                self.message_delta = true;
+                let reason = doc
+                    .pointer("/delta/stop_reason")
+                    .and_then(JsonRef::as_str)
+                    .map(str::to_string);
+                self.signals.finish = vec![(0, reason)];
+                self.stop_sequence = doc.pointer("/delta/stop_sequence").map(JsonRef::to_value);
+                if let Some(u) = doc.get("usage") {
+                    // message_delta's usage is cumulative: it completes message_start's.
+                    let mut usage = self.signals.usage.take().unwrap_or(Value::Null);
+                    match (&mut usage, u.to_value()) {
+                        (Value::Object(a), Value::Object(b)) => {
+                            a.extend(b);
+                        }
+                        (_, u) => usage = u,
+                    }
+                    self.signals.usage = Some(usage);
+                }
+            }
+            "message_stop" => {
+                self.stop += 1;
+                if !self.message_delta {
+                    out.violation(format!("{at}: message_stop without a message_delta"));
+                }
+                if let Some(open) = self.open_block() {
+                    out.violation(format!(
+                        "{at}: message_stop while content block {open} is still open"
+                    ));
+                }
+            }
+            _ => self.unknown += 1,
+        }
+    }
+
+    fn terminated(&self) -> bool {
+        self.stop > 0
+    }
+
+    fn end(&mut self, cx: &EndContext, out: &mut Findings) {
+        if self.stop > 1 {
+            out.violation(format!("stream: message_stop arrived {} times", self.stop));
+        }
+        let after = self.after_stop.saturating_sub(self.stop.saturating_sub(1));
+        if after > 0 {
+            out.violation(format!("stream: {after} events arrived after message_stop"));
+        }
+        if cx.cut {
+            return;
+        }
+        if self.head.is_none() {
+            out.violation("stream: no message_start event".into());
+            return;
+        }
+        match self.signals.finish.first() {
+            Some((_, Some(_))) => finish_failures(&self.signals.finish, cx.allowed, out),
+            _ => out.fail("stream: no message_delta carried a stop_reason".into()),
+        }
+        self.reassembled(cx, out);
+    }
+
+    fn signals(&self) -> &Signals {
+        &self.signals
+    }
+}
+
+/// Event types of the Messages grammar; others are accepted as extensions.
+fn is_known(ty: &str) -> bool {
+    matches!(
+        ty,
+        "content_block_start"
+            | "content_block_delta"
+            | "content_block_stop"
+            | "message_delta"
+            | "message_stop"
+    )
+}

@@ -1,0 +1,197 @@
+//! Stream grammars: what a family's stream must look like, frame by frame.
+//!
+//! The stream driver ([`crate::judge::stream::StreamCheck`]) does what every family shares: SSE framing as
+//! bytes arrive, JSON parsing, the frame schema, error frames, gaps, the drift shape and how the
+//! connection ended. A grammar adds what is particular to one family: the order of its events,
+//! its terminal event, its end reason, and the answer its frames add up to. Each grammar is a
+//! small state machine fed one parsed frame at a time; none keeps the stream.
+
+pub mod chat;
+pub mod messages;
+pub mod responses;
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::util::tape::JsonRef;
+
+use crate::contract::schema::SchemaRegistry;
+use crate::judge::body::excerpt;
+use crate::model::observation::ApiError;
+use crate::model::plan::{Expect, StreamExpect};
+
+/// Most failures reported per stream; the rest are counted.
+pub const MAX_FAILURES: usize = 10;
+
+/// One data frame's place in the stream.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    /// Position among the stream's events, from 0.
+    pub index: usize,
+    /// Byte offset of the event in the body.
+    pub offset: u64,
+    /// The SSE `event:` name, when the frame had one.
+    pub event: Option<&'a str>,
+    pub at: Duration,
+}
+
+/// Failures a stream check found, capped at [`MAX_FAILURES`].
+#[derive(Debug, Default)]
+pub struct Findings {
+    pub failures: Vec<String>,
+    pub suppressed: usize,
+    /// The stream broke its grammar (as opposed to ending early).
+    pub malformed: bool,
+}
+
+impl Findings {
+    pub fn fail(&mut self, message: String) {
+        if self.failures.len() < MAX_FAILURES {
+            self.failures.push(message);
+        } else {
+            self.suppressed += 1;
+        }
+    }
+
+    /// A grammar violation: the frame arrived, but not where or how the grammar allows.
+    pub fn violation(&mut self, message: String) {
+        self.malformed = true;
+        self.fail(message);
+    }
+}
+
+/// What a stream said about its answer.
+#[derive(Debug, Clone, Default)]
+pub struct Signals {
+    /// The end reasons in the family's own words (`stop`, `end_turn`, `completed`), per choice.
+    pub finish: Vec<(usize, Option<String>)>,
+    /// Characters of answer text.
+    pub content_chars: usize,
+    /// Whether a tool call (a function call, a tool_use block) arrived.
+    pub tool_calls: bool,
+    /// The last usage object a frame carried.
+    pub usage: Option<Value>,
+}
+
+/// What a grammar's end checks may look at.
+pub struct EndContext<'a> {
+    pub schemas: &'a SchemaRegistry,
+    /// Schema of the family's non-streamed answer, for the reassembled message.
+    pub response_schema: &'a str,
+    pub expect: &'a StreamExpect,
+    pub allowed: &'a Expect,
+    /// The terminal event never arrived (the driver has said so already).
+    pub cut: bool,
+}
+
+/// A family's stream grammar.
+pub trait Grammar: Send {
+    /// How failures name the stream's terminal event: "`data: [DONE]`", "`message_stop`".
+    fn terminal(&self) -> &'static str;
+
+    /// A data frame that is not JSON. True when the grammar knows it (a `[DONE]` marker);
+    /// anything else is reported as invalid JSON.
+    fn marker(&mut self, _frame: &Frame, _data: &str, _out: &mut Findings) -> bool {
+        false
+    }
+
+    /// The error this frame carries, if it is an error frame. Processing stops at the first one.
+    fn error(&self, frame: &Frame, doc: JsonRef<'_>) -> Option<ApiError> {
+        if frame.event == Some("error") || doc.get("error").is_some() {
+            Some(error_of(doc))
+        } else {
+            None
+        }
+    }
+
+    /// A JSON frame (already checked against the frame schema).
+    fn frame(&mut self, frame: &Frame, doc: JsonRef<'_>, out: &mut Findings);
+
+    /// Whether the terminal event arrived.
+    fn terminated(&self) -> bool;
+
+    /// The body ended: the checks that need the whole stream.
+    fn end(&mut self, cx: &EndContext, out: &mut Findings);
+
+    fn signals(&self) -> &Signals;
+}
+
+/// The error envelope of an error frame, or its excerpt when it has none.
+pub fn error_of(doc: JsonRef<'_>) -> ApiError {
+    let doc = doc.to_value();
+    ApiError::from_body(&doc).unwrap_or_else(|| ApiError {
+        message: Some(excerpt(doc.to_string().as_bytes())),
+        ..ApiError::default()
+    })
+}
+
+/// The `type` of an event's data, checked against its SSE `event:` name when it has one.
+/// Messages and Responses streams name each event twice; the two must agree.
+pub fn event_type<'a>(frame: &Frame, doc: JsonRef<'a>, out: &mut Findings) -> Option<&'a str> {
+    let ty = doc.get("type").and_then(JsonRef::as_str);
+    if let (Some(name), Some(ty)) = (frame.event, ty) {
+        if name != ty {
+            out.violation(format!(
+                "stream: frame {} (byte {}): `event: {name}` but its data says type \"{ty}\"",
+                frame.index, frame.offset
+            ));
+        }
+    }
+    ty
+}
+
+/// Checks end reasons against the allowed set, prefixing each failure with `stream: `.
+pub fn finish_failures(finish: &[(usize, Option<String>)], allowed: &Expect, out: &mut Findings) {
+    let mut f = Vec::new();
+    crate::judge::body::finish_reason_failures(finish, allowed, &mut f);
+    for m in f {
+        out.fail(format!("stream: {m}"));
+    }
+}
+
+/// Checks a reassembled answer against the family's non-streamed schema.
+pub fn reassembled_failures(cx: &EndContext, doc: &Value, out: &mut Findings) {
+    let mut f = Vec::new();
+    if !crate::judge::body::schema_failures(cx.schemas, cx.response_schema, doc, &mut f) {
+        for v in f.into_iter().take(3) {
+            out.fail(format!(
+                "stream: the reassembled message breaks the non-streamed shape: {v}"
+            ));
+        }
+    }
+}
+
+/// Arguments of tool calls are kept up to this many bytes for the JSON check.
+pub const MAX_ARGUMENTS: usize = 1 << 20;
+
+/// A JSON text assembled from deltas (tool-call arguments, tool_use input), bounded.
+#[derive(Debug, Clone, Default)]
+pub struct Assembled {
+    pub text: String,
+    pub truncated: bool,
+}
+
+impl Assembled {
+    pub fn push(&mut self, piece: &str) {
+        if self.text.len() + piece.len() > MAX_ARGUMENTS {
+            self.truncated = true;
+        } else {
+            self.text.push_str(piece);
+        }
+    }
+
+    /// Reports arguments that are not JSON; `what` names them in the failure.
+    pub fn check(&self, what: &str, out: &mut Findings) {
+        if self.truncated {
+            out.fail(format!(
+                "stream: {what}: arguments over {MAX_ARGUMENTS} bytes, not checked"
+            ));
+        } else if serde_json::from_str::<Value>(&self.text).is_err() {
+            out.fail(format!(
+                "stream: {what}: the reassembled arguments are not valid JSON: {}",
+                excerpt(self.text.as_bytes())
+            ));
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! OpenAI-style Responses streams:
+//!
+//! ```text
+//! response.created (response.queued / response.in_progress may come first or next)
+//!   response.output_item.added(i) … deltas of item i … response.output_item.done(i)
+//! response.completed | response.incomplete                      terminal, last
+//! [data: [DONE]]                                                 a gateway's addition, optional
+//! ```
+//!
+//! `sequence_number` must increase; a delta must belong to an output item that was added and not
+//! yet done. An `error` event, or `response.failed`, ends the stream as an error frame (gateways
+//! send `error`, then `response.failed`, then `[DONE]`). Unknown event types are accepted.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::util::tape::JsonRef;
+
+use super::{
+    event_type, finish_failures, Assembled, EndContext, Findings, Frame, Grammar, Signals,
+};
+use crate::model::observation::ApiError;
+
+#[derive(Debug, Default)]
+struct Item {
+    kind: String,
+    open: bool,
+    arguments: Assembled,
+    name: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Responses {
+    signals: Signals,
+    created: bool,
+    last_sequence: Option<u64>,
+    items: BTreeMap<u64, Item>,
+    terminal: usize,
+    after_terminal: usize,
+    done_marker: usize,
+    /// The final response object (of response.completed or response.incomplete).
+    last: Option<Value>,
+}
+
+pub fn new() -> Box<dyn Grammar> {
+    Box::<Responses>::default()
+}
+
+fn is_terminal(ty: &str) -> bool {
+    matches!(ty, "response.completed" | "response.incomplete")
+}
+
+impl Responses {
+    /// The output item an item-scoped event names, by `output_index` (or `item_id`).
+    fn item_event(&mut self, ty: &str, at: &str, doc: JsonRef<'_>, out: &mut Findings) {
+        let Some(index) = doc.get("output_index").and_then(JsonRef::as_u64) else {
+            return;
+        };
+        match ty {
+            "response.output_item.added" => {
+                if self.items.contains_key(&index) {
+                    out.violation(format!("{at}: output item {index} added a second time"));
+                    return;
+                }
+                let item = doc.get("item");
+                let kind = item
+                    .and_then(|i| i.get("type"))
+                    .and_then(JsonRef::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                if kind == "function_call" {
+                    self.signals.tool_calls = true;
+                }
+                let name = item
+                    .and_then(|i| i.get("name"))
+                    .and_then(JsonRef::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                self.items.insert(
+                    index,
+                    Item {
+                        kind,
+                        open: true,
+                        name,
+                        ..Item::default()
+                    },
+                );
+            }
+            "response.output_item.done" => match self.items.get_mut(&index) {
+                Some(i) if i.open => i.open = false,
+                Some(_) => out.violation(format!("{at}: output item {index} done a second time")),
+                None => out.violation(format!(
+                    "{at}: {ty} for output item {index}, which was never added"
+                )),
+            },
+            _ => {
+                let Some(item) = self.items.get_mut(&index) else {
+                    out.violation(format!(
+                        "{at}: {ty} for output item {index}, which was never added"
+                    ));
+                    return;
+                };
+                if !item.open {
+                    out.violation(format!(
+                        "{at}: {ty} for output item {index} after its response.output_item.done"
+                    ));
+                    return;
+                }
+                match ty {
+                    "response.output_text.delta" => {
+                        if let Some(d) = doc.get("delta").and_then(JsonRef::as_str) {
+                            self.signals.content_chars += d.chars().count();
+                        }
+                    }
+                    "response.function_call_arguments.delta" => {
+                        if let Some(d) = doc.get("delta").and_then(JsonRef::as_str) {
+                            item.arguments.push(d);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+impl Grammar for Responses {
+    fn terminal(&self) -> &'static str {
+        "`response.completed` event"
+    }
+
+    fn marker(&mut self, _frame: &Frame, data: &str, _out: &mut Findings) -> bool {
+        if data.trim() == "[DONE]" {
+            self.done_marker += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn error(&self, frame: &Frame, doc: JsonRef<'_>) -> Option<ApiError> {
+        let ty = doc.get("type").and_then(JsonRef::as_str);
+        let text = |v: Option<JsonRef<'_>>| {
+            v.and_then(JsonRef::as_str)
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_string)
+        };
+        if frame.event == Some("error") || ty == Some("error") {
+            // The Responses error event keeps code and message at the top level; a gateway may
+            // send the chat-style envelope instead.
+            if doc.get("error").is_some() {
+                return Some(super::error_of(doc));
+            }
+            return Some(ApiError {
+                r#type: Some("error".into()),
+                code: text(doc.get("code")),
+                message: text(doc.get("message")),
+                param: text(doc.get("param")),
+                doc_url: None,
+            });
+        }
+        if ty == Some("response.failed") {
+            let err = doc.pointer("/response/error");
+            return Some(ApiError {
+                r#type: Some("response.failed".into()),
+                code: text(err.and_then(|e| e.get("code"))),
+                message: text(err.and_then(|e| e.get("message")))
+                    .or_else(|| Some("response.failed without an error object".into())),
+                ..ApiError::default()
+            });
+        }
+        if doc.get("error").is_some_and(JsonRef::is_object) && ty.is_none() {
+            return Some(super::error_of(doc));
+        }
+        None
+    }
+
+    fn frame(&mut self, frame: &Frame, doc: JsonRef<'_>, out: &mut Findings) {
+        let Some(ty) = event_type(frame, doc, out) else {
+            return;
+        };
+        let at = format!("stream: frame {} (byte {})", frame.index, frame.offset);
+        if let Some(n) = doc.get("sequence_number").and_then(JsonRef::as_u64) {
+            if let Some(last) = self.last_sequence {
+                if n <= last {
+                    out.violation(format!(
+                        "{at}: sequence_number {n} after {last} (out of order)"
+                    ));
+                }
+            }
+            self.last_sequence = Some(n);
+        }
+        if self.terminal > 0 {
+            self.after_terminal += 1;
+            return;
+        }
+        match ty {
+            "response.created" => {
+                if self.created {
+                    out.violation(format!("{at}: a second response.created"));
+                }
+                self.created = true;
+                return;
+            }
+            "response.queued" | "response.in_progress" => return,
+            _ if !self.created && ty.starts_with("response.") => {
+                out.violation(format!("{at}: {ty} before response.created"));
+            }
+            _ => {}
+        }
+        if is_terminal(ty) {
+            self.terminal += 1;
+            if let Some(open) = self.items.iter().find(|(_, i)| i.open).map(|(k, _)| *k) {
+                out.violation(format!("{at}: {ty} while output item {open} is still open"));
+            }
+            if let Some(resp) = doc.get("response") {
+                let resp = resp.to_value();
+                self.signals.finish = vec![(0, responses_reason(&resp))];
+                if let Some(u) = resp.get("usage").filter(|u| u.is_object()) {
+                    self.signals.usage = Some(u.clone());
+                }
+                self.last = Some(resp);
+            }
+            return;
+        }
+        if doc.get("output_index").is_some() {
+            self.item_event(ty, &at, doc, out);
+        }
+    }
+
+    fn terminated(&self) -> bool {
+        self.terminal > 0
+    }
+
+    fn end(&mut self, cx: &EndContext, out: &mut Findings) {
+        if self.terminal > 1 {
+            out.violation(format!(
+                "stream: the terminal event arrived {} times",
+                self.terminal
+            ));
+        }
+        if self.after_terminal > 0 {
+            out.violation(format!(
+                "stream: {} events arrived after the terminal event",
+                self.after_terminal
+            ));
+        }
+        if self.done_marker > 1 {
+            out.violation(format!(
+                "stream: `data: [DONE]` arrived {} times",
+                self.done_marker
+            ));
+        }
+        if cx.cut {
+            return;
+        }
+        if !self.created {
+            out.violation("stream: no response.created event".into());
+        }
+        for (i, item) in &self.items {
+            if item.kind == "function_call" {
+                item.arguments
+                    .check(&format!("function call {i} ({})", item.name), out);
+            }
+        }
+        finish_failures(&self.signals.finish, cx.allowed, out);
+        if let Some(resp) = &self.last {
+            super::reassembled_failures(cx, resp, out);
+        }
+    }
+
+    fn signals(&self) -> &Signals {
+        &self.signals
+    }
+}
+
+/// A Responses answer's end reason: its status, or why it is incomplete.
+pub fn responses_reason(response: &Value) -> Option<String> {
+    let status = response.get("status").and_then(Value::as_str)?;
+    if status == "incomplete" {
+        if let Some(r) = response
+            .pointer("/incomplete_details/reason")
+            .and_then(Value::as_str)
+        {
+            return Some(r.to_string());
+        }
+    }
+    Some(status.to_string())
+}

@@ -1,0 +1,12 @@
+//! Layer 1: the data every other layer shares (plans, outcomes, failures, classes, errors). It
+//! imports nothing of the crate but `util` and `context`.
+
+pub mod class;
+pub mod drift;
+pub mod error;
+pub mod family;
+pub mod fixture;
+pub mod observation;
+pub mod outcome;
+pub mod plan;
+pub mod runid;

@@ -1,0 +1,246 @@
+//! What one case produced: the data every report renders.
+
+use serde::Serialize;
+
+use crate::model::observation::ApiError;
+
+use crate::model::class::Class;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    /// The endpoint broke the contract.
+    Fail,
+    /// Nothing could be judged: no response, or the harness itself could not run the case.
+    Error,
+    Skip,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+            Verdict::Skip => "skip",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Live,
+    Recorded,
+}
+
+/// The drift check's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Drift {
+    /// The canonical response equals the pinned fixture's.
+    Match,
+    /// It differs: each change labelled, and whether the drift policy fails it. When one fails,
+    /// the labels and the diff are among the failures.
+    Changed {
+        labels: Vec<crate::model::drift::Label>,
+    },
+    /// Not compared, and why (no baseline yet, and the command that would pin one).
+    NotRun { reason: String },
+}
+
+/// The outcome of one case on one target.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseOutcome {
+    /// `<target>::<case>`
+    pub id: String,
+    pub target: String,
+    pub case: String,
+    pub verdict: Verdict,
+    /// The operator class of what happened.
+    pub class: Class,
+    /// Why that class: the deciding status, code, body or frame.
+    pub reason: String,
+    pub status: Option<u16>,
+    pub latency_ms: f64,
+    pub ttfb_ms: Option<f64>,
+    pub failures: Vec<String>,
+    pub expected_status: Vec<u16>,
+    pub expected_class: Class,
+    pub mode: Mode,
+    /// The endpoint path below the base URL.
+    pub endpoint: String,
+    pub model: Option<String>,
+    pub stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frames: Option<usize>,
+    pub drift: Drift,
+    /// The error envelope the endpoint sent (HTTP body or stream error frame), sanitized.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ApiError>,
+    /// An error body of no known dialect, as it came (sanitized, shortened).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_body: Option<String>,
+    /// Time to the first non-empty content delta of a stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_token_ms: Option<f64>,
+    /// Largest gap between two stream frames.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_gap_ms: Option<f64>,
+    /// Retries made (attempts − 1).
+    pub retries: u32,
+    /// The status of each attempt, in order (null where none came).
+    pub attempt_statuses: Vec<Option<u16>>,
+    /// The waits before each retry, unscaled.
+    pub retry_waits_ms: Vec<f64>,
+    /// The whole case, retries and waits included.
+    pub case_ms: f64,
+    /// Things worth knowing that fail nothing (an old fixture, say).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// The `X-Client-Request-Id` header this case's requests carried (`llmc-<run-id>-<n>`, the
+    /// same on every attempt); `None` when nothing was sent.
+    pub client_request_id: Option<String>,
+    /// Token counts, when the response body or the stream's usage chunk carried them.
+    pub usage: Option<Usage>,
+    /// What a client's parser made of the response; `None` when nothing was sent or judged.
+    pub parser_outcome: Option<ParserOutcome>,
+    /// How a polled task went (video tasks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskOutcome>,
+}
+
+/// What the polls of an asynchronous task showed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskOutcome {
+    pub id: Option<String>,
+    pub polls: u32,
+    /// Each poll's status in order, repeats collapsed: `queued ×3 → in_progress → succeeded`.
+    pub statuses: String,
+    pub last_status: Option<String>,
+    /// The last progress reported, in percent.
+    pub progress: Option<f64>,
+    /// How the task ended; `None` when the polls stopped on an HTTP or transport failure.
+    pub end: Option<crate::model::observation::TaskEnd>,
+    /// Time counted toward the poll deadline (requests and the waits between them).
+    pub counted_ms: f64,
+}
+
+/// Token usage as the endpoint reported it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: Option<u64>,
+    pub total_tokens: Option<u64>,
+}
+
+impl Usage {
+    /// Reads a `usage` object; `None` when it is not an object or carries none of the counts.
+    pub fn from_value(v: &serde_json::Value) -> Option<Usage> {
+        let count = |k: &str| v.get(k).and_then(serde_json::Value::as_u64);
+        let u = Usage {
+            prompt_tokens: count("prompt_tokens").or_else(|| count("input_tokens")),
+            completion_tokens: count("completion_tokens").or_else(|| count("output_tokens")),
+            total_tokens: count("total_tokens"),
+        };
+        (v.is_object() && u != Usage::default()).then_some(u)
+    }
+}
+
+/// What a client parsing the response would have got, in one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParserOutcome {
+    /// The body (or every frame) parsed and matched its schema, with content where some was due.
+    Success,
+    /// The body or a frame was not JSON (an HTML page, text, an empty or oversized body).
+    InvalidJson,
+    /// JSON that breaks its schema: a required field missing or of the wrong type.
+    MissingField,
+    /// A finished answer with no content and no tool calls.
+    EmptyContent,
+    /// A deadline passed: before the head, or a stream went silent or overran.
+    Timeout,
+    /// The connection failed (refused, reset) with no complete response.
+    Transport,
+    /// A stream ended without its terminal event.
+    StreamCut,
+    /// An in-band error frame arrived inside a 200 stream.
+    ErrorFrame,
+}
+
+impl ParserOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParserOutcome::Success => "success",
+            ParserOutcome::InvalidJson => "invalid_json",
+            ParserOutcome::MissingField => "missing_field",
+            ParserOutcome::EmptyContent => "empty_content",
+            ParserOutcome::Timeout => "timeout",
+            ParserOutcome::Transport => "transport",
+            ParserOutcome::StreamCut => "stream_cut",
+            ParserOutcome::ErrorFrame => "error_frame",
+        }
+    }
+}
+
+impl CaseOutcome {
+    /// Calls `fix` on every text the outcome carries that came from outside (reasons, failures,
+    /// notes, drift labels, the error envelope, the task's statuses): what a sanitizer must see
+    /// before an outcome is printed or stored.
+    pub fn texts_mut(&mut self, fix: &mut dyn FnMut(&mut String)) {
+        fix(&mut self.reason);
+        for f in self.failures.iter_mut().chain(self.notes.iter_mut()) {
+            fix(f);
+        }
+        match &mut self.drift {
+            Drift::NotRun { reason } => fix(reason),
+            Drift::Changed { labels } => {
+                for l in labels {
+                    fix(&mut l.path);
+                    for v in [&mut l.from, &mut l.to].into_iter().flatten() {
+                        fix(v);
+                    }
+                }
+            }
+            Drift::Match => {}
+        }
+        for field in [&mut self.model, &mut self.finish_reason]
+            .into_iter()
+            .flatten()
+        {
+            fix(field);
+        }
+        if let Some(t) = &mut self.task {
+            fix(&mut t.statuses);
+            for field in [&mut t.id, &mut t.last_status].into_iter().flatten() {
+                fix(field);
+            }
+        }
+        if let Some(b) = &mut self.error_body {
+            fix(b);
+        }
+        if let Some(e) = &mut self.error {
+            for field in [
+                &mut e.r#type,
+                &mut e.code,
+                &mut e.message,
+                &mut e.param,
+                &mut e.doc_url,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                fix(field);
+            }
+        }
+    }
+}
+
+/// A duration in milliseconds, to the microsecond: how every outcome reports its times.
+pub fn ms(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}

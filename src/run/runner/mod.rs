@@ -1,0 +1,578 @@
+//! From plan to outcome: build the request, send it (again, for transient failures), run the
+//! checks, classify, compare with the pinned fixture. Live and recorded runs take the same path;
+//! only the endpoint differs.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::baseline::compare;
+use crate::baseline::drift::StreamShape;
+use crate::baseline::record::{self, Capture};
+use crate::baseline::replay;
+use crate::baseline::sanitize::Sanitizer;
+use crate::contract::fixtures::FixtureStore;
+use crate::contract::schema::SchemaRegistry;
+use crate::exchange::endpoint::Endpoint;
+use crate::exchange::gate::Gate;
+use crate::exchange::retry::{self, Budget, Jitter, WaitSource};
+use crate::judge;
+use crate::judge::classify::Classification;
+use crate::judge::stream::{FrameWatch, StreamCheck};
+use crate::model::class::Class;
+use crate::model::fixture::{Fixture, FixtureResponse, Provenance};
+use crate::model::outcome::{ms, CaseOutcome, Drift, Mode, Verdict};
+use crate::model::plan::{Plan, RetryPolicy};
+use crate::model::runid::{RunId, CLIENT_REQUEST_ID_HEADER};
+
+use crate::exchange::transport::{Client, Outgoing};
+
+/// Run-wide settings.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Multiplies every wait the harness itself makes (retry backoff, Retry-After); tests use a
+    /// small value. Reported waits are the unscaled ones.
+    pub time_scale: f64,
+    /// Overrides the targets' retry attempts: `Some(0)` disables retries.
+    pub retries: Option<u32>,
+    /// A quota outcome counts as skipped, not failed (scheduled jobs do not page for billing).
+    pub quota_is_skip: bool,
+    /// At most this many requests in the whole run, retries included.
+    pub max_requests: Option<usize>,
+    /// Every kind of drift fails, additions included.
+    pub strict: bool,
+    /// Keep each attempt's exchange for `record`.
+    pub record: bool,
+    /// Note fixtures older than this many days.
+    pub warn_fixture_age_days: i64,
+    /// Fail cases whose fixture is older than this many days.
+    pub max_fixture_age_days: Option<i64>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            time_scale: 1.0,
+            retries: None,
+            quota_is_skip: false,
+            max_requests: None,
+            strict: false,
+            record: false,
+            warn_fixture_age_days: 90,
+            max_fixture_age_days: None,
+        }
+    }
+}
+
+/// Runs plans. Shared by the CLI and the test harness.
+pub struct Runner {
+    client: Client,
+    schemas: Arc<SchemaRegistry>,
+    fixtures: Arc<FixtureStore>,
+    sanitizer: Sanitizer,
+    options: RunOptions,
+    budget: Option<Budget>,
+    jitter: Jitter,
+    /// Names this run in every client request id.
+    run_id: RunId,
+    /// Cases sent so far: the `<n>` of `llmc-<run-id>-<n>`.
+    sent: std::sync::atomic::AtomicU64,
+}
+
+/// One attempt's judged result, before the retry decision and the class expectation.
+struct Attempt {
+    out: CaseOutcome,
+    observed: Classification,
+    hint: Option<Duration>,
+    /// How long its request waited for a pass (for `--jobs`).
+    queued: Duration,
+}
+
+mod task;
+
+use task::Task;
+
+impl Runner {
+    pub fn new(
+        client: Client,
+        schemas: Arc<SchemaRegistry>,
+        fixtures: Arc<FixtureStore>,
+        sanitizer: Sanitizer,
+    ) -> Self {
+        Runner::with_options(client, schemas, fixtures, sanitizer, RunOptions::default())
+    }
+
+    pub fn with_options(
+        client: Client,
+        schemas: Arc<SchemaRegistry>,
+        fixtures: Arc<FixtureStore>,
+        sanitizer: Sanitizer,
+        options: RunOptions,
+    ) -> Self {
+        Runner {
+            client,
+            schemas,
+            fixtures,
+            sanitizer,
+            budget: options.max_requests.map(Budget::new),
+            options,
+            jitter: Jitter::from_clock(),
+            run_id: RunId::new(),
+            sent: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Uses the given run id in client request ids (the CLI's, which also names the reports).
+    pub fn with_run_id(mut self, run_id: RunId) -> Self {
+        self.run_id = run_id;
+        self
+    }
+
+    pub fn run_id(&self) -> &RunId {
+        &self.run_id
+    }
+
+    pub fn sanitizer(&self) -> &Sanitizer {
+        &self.sanitizer
+    }
+
+    /// Requests sent so far and the budget, when one is set.
+    pub fn budget(&self) -> Option<(usize, usize)> {
+        self.budget.as_ref().map(|b| (b.used(), b.limit()))
+    }
+
+    /// Runs one plan against one endpoint. Never panics on what the endpoint sends; every
+    /// outcome leaves sanitized.
+    pub async fn run(&self, plan: &Plan, endpoint: &Endpoint) -> CaseOutcome {
+        self.run_capturing(plan, endpoint).await.0
+    }
+
+    /// Runs one plan and, when the runner records, returns the sanitized exchange too: the
+    /// request and the answer to every attempt.
+    pub async fn run_capturing(
+        &self,
+        plan: &Plan,
+        endpoint: &Endpoint,
+    ) -> (CaseOutcome, Option<Capture>) {
+        self.run_gated(plan, endpoint, &Gate::open()).await
+    }
+
+    /// [`Runner::run_capturing`], with the run's requests in flight limited by `gate`.
+    pub async fn run_gated(
+        &self,
+        plan: &Plan,
+        endpoint: &Endpoint,
+        gate: &Gate,
+    ) -> (CaseOutcome, Option<Capture>) {
+        let mut captured = Vec::new();
+        let out = self.run_inner(plan, endpoint, gate, &mut captured).await;
+        let out = self.sanitizer.outcome(out);
+        if captured.is_empty() {
+            return (out, None);
+        }
+        let version = plan.target.version_header.as_ref().and_then(|h| {
+            captured
+                .iter()
+                .rev()
+                .find_map(|r: &FixtureResponse| r.headers.get(&h.to_ascii_lowercase()).cloned())
+        });
+        let capture = Capture {
+            request: record::request_of(plan, &self.sanitizer),
+            responses: captured,
+            version,
+        };
+        (out, Some(capture))
+    }
+
+    fn compare_cx(&self) -> compare::CompareCx<'_> {
+        compare::CompareCx {
+            fixtures: &self.fixtures,
+            sanitizer: &self.sanitizer,
+            strict: self.options.strict,
+        }
+    }
+
+    fn policy(&self, plan: &Plan) -> RetryPolicy {
+        let mut p = plan.target.retry;
+        if let Some(r) = self.options.retries {
+            p.attempts = r.saturating_add(1);
+        }
+        p.attempts = p.attempts.max(1);
+        p
+    }
+
+    async fn run_inner(
+        &self,
+        plan: &Plan,
+        endpoint: &Endpoint,
+        gate: &Gate,
+        captured: &mut Vec<FixtureResponse>,
+    ) -> CaseOutcome {
+        let mut out = blank(plan, endpoint.mode);
+        if let Some(reason) = &plan.skip {
+            out.verdict = Verdict::Skip;
+            out.reason = format!("skipped by target {}: {reason}", plan.target.name);
+            return out;
+        }
+        let fixture = self.fixtures.get(&plan.target.name, &plan.case.id);
+        let fixture_path = self.fixtures.path(&plan.target.name, &plan.case.id);
+        if endpoint.mode == Mode::Recorded {
+            if plan.case.live_only {
+                out.verdict = Verdict::Skip;
+                out.reason = "live-only case: nothing to replay".into();
+                return out;
+            }
+            if fixture.is_none() {
+                out.verdict = Verdict::Error;
+                out.class = Class::ConfigurationDrift;
+                out.reason = "no pinned fixture to replay".into();
+                out.failures.push(format!(
+                    "fixture: {} does not exist; {}",
+                    fixture_path.display(),
+                    compare::record_hint(plan)
+                ));
+                out.drift = Drift::NotRun {
+                    reason: "no pinned fixture".into(),
+                };
+                return out;
+            }
+        }
+        let mut outgoing = match crate::exchange::request::outgoing(plan, endpoint) {
+            Ok(o) => o,
+            Err(message) => {
+                out.verdict = Verdict::Error;
+                out.class = Class::RefreshCredentials;
+                out.reason = message.clone();
+                out.failures.push(format!("config: {message}"));
+                return out;
+            }
+        };
+        // One client request id per case, the same on each of its attempts; a case that sets the
+        // header itself keeps its own.
+        let client_request_id = match outgoing
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(CLIENT_REQUEST_ID_HEADER))
+        {
+            Some((_, v)) => v.clone(),
+            None => {
+                let n = self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                let id = self.run_id.client_request_id(n);
+                outgoing
+                    .headers
+                    .push((CLIENT_REQUEST_ID_HEADER.to_string(), id.clone()));
+                id
+            }
+        };
+        let policy = self.policy(plan);
+        let mut started = Instant::now();
+        let deadline = Duration::from_millis(policy.deadline_ms);
+        let mut statuses = Vec::new();
+        let mut waits_ms = Vec::new();
+        let mut note = None;
+        let mut retry = 0u32;
+        if let Some(b) = &self.budget {
+            if !b.take() {
+                let message = format!("the request budget (--max-requests {}) is spent", b.limit());
+                out.verdict = Verdict::Error;
+                out.class = Class::Retry;
+                out.reason = format!("{message}: not sent");
+                out.failures
+                    .push(format!("budget: {message}; this case was not sent"));
+                out.drift = Drift::NotRun {
+                    reason: "not sent".into(),
+                };
+                return out;
+            }
+        }
+        let Attempt {
+            mut out, observed, ..
+        } = loop {
+            let attempt = self
+                .attempt(
+                    plan,
+                    endpoint,
+                    outgoing.clone(),
+                    fixture.as_deref(),
+                    retry as usize,
+                    gate,
+                    captured,
+                )
+                .await;
+            if retry == 0 {
+                // The first request's wait for its turn is queueing, not the case's time.
+                started += attempt.queued;
+            }
+            statuses.push(attempt.out.status);
+            if !attempt.observed.class.retryable() || retry + 1 >= policy.attempts {
+                break attempt;
+            }
+            let (wait, source) = retry::wait(&policy, retry, attempt.hint, &self.jitter);
+            let remaining = deadline.saturating_sub(started.elapsed());
+            if wait > remaining {
+                note = Some(format!(
+                    "{} of {} ms is past the case's remaining deadline ({} ms): not retried",
+                    match source {
+                        WaitSource::RetryAfter => "the server's Retry-After",
+                        WaitSource::Backoff => "the backoff",
+                    },
+                    wait.as_millis(),
+                    remaining.as_millis()
+                ));
+                break attempt;
+            }
+            if let Some(b) = &self.budget {
+                if !b.take() {
+                    note = Some(format!(
+                        "the request budget (--max-requests {}) is spent: not retried",
+                        b.limit()
+                    ));
+                    break attempt;
+                }
+            }
+            waits_ms.push(ms(wait));
+            let scaled = wait.mul_f64(self.options.time_scale.max(0.0));
+            if !scaled.is_zero() {
+                tokio::time::sleep(scaled).await;
+            }
+            retry += 1;
+        };
+        if let Some(f) = &fixture {
+            self.fixture_age(f, &fixture_path, &mut out);
+        }
+        out.client_request_id = Some(client_request_id);
+        out.retries = retry;
+        out.attempt_statuses = statuses;
+        out.retry_waits_ms = waits_ms;
+        out.case_ms = ms(started.elapsed());
+        let mut class = observed.class;
+        let mut reason = observed.reason;
+        if class == Class::Retry && retry > 0 && retry + 1 >= policy.attempts && note.is_none() {
+            class = Class::FallBack;
+            reason = format!(
+                "still transient after {} attempts, fall back: {reason}",
+                retry + 1
+            );
+        }
+        if let Some(n) = note {
+            reason = format!("{reason}; {n}");
+        }
+        // A class is only compared when something was judged (not for transport errors, nor
+        // for the recorded endpoint's own verdicts).
+        if out.verdict != Verdict::Error && observed.rule != "replay" && class != plan.expect.class
+        {
+            let at = usize::from(
+                out.failures
+                    .first()
+                    .is_some_and(|f| f.starts_with("status:")),
+            );
+            out.failures.insert(
+                at,
+                format!(
+                    "class: expected {}, got {} — {}",
+                    plan.expect.class, class, reason
+                ),
+            );
+        }
+        out.class = class;
+        out.reason = reason;
+        judge::exchange::finalize(&mut out);
+        if out.class == Class::Quota && self.options.quota_is_skip && out.verdict != Verdict::Pass {
+            out.verdict = Verdict::Skip;
+            out.reason = format!("quota counted as skipped (--quota-is-skip): {}", out.reason);
+        }
+        out
+    }
+
+    /// Notes an old fixture, or fails the case past `--max-fixture-age`.
+    fn fixture_age(&self, f: &Fixture, path: &std::path::Path, out: &mut CaseOutcome) {
+        let Some(age) = crate::util::time::age_days(f.provenance.date(), SystemTime::now()) else {
+            return;
+        };
+        let hint = format!(
+            "re-record it: `llm-contract record --target {} --case {}`",
+            out.target, out.case
+        );
+        match self.options.max_fixture_age_days {
+            Some(max) if age > max => out.failures.push(format!(
+                "fixture: {} is {age} days old, past --max-fixture-age {max}; {hint}",
+                path.display()
+            )),
+            _ if age > self.options.warn_fixture_age_days => out.notes.push(format!(
+                "fixture {} is {age} days old; {hint}",
+                path.display()
+            )),
+            _ => {}
+        }
+    }
+
+    /// One request and its judgement. The request is built, then waits for a pass from the gate;
+    /// the pass goes back before the answer is judged.
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt(
+        &self,
+        plan: &Plan,
+        endpoint: &Endpoint,
+        outgoing: Outgoing,
+        fixture: Option<&Fixture>,
+        index: usize,
+        gate: &Gate,
+        captured: &mut Vec<FixtureResponse>,
+    ) -> Attempt {
+        let mut out = blank(plan, endpoint.mode);
+        let family = plan.case.family;
+        let chunk_schema = plan
+            .expect
+            .stream
+            .as_ref()
+            .and_then(|s| s.chunk_schema.clone())
+            .unwrap_or_else(|| family.chunk_schema.to_string());
+        // Frames are kept for drift only when there is a baseline to compare them with.
+        let collect_shape = fixture.is_some_and(|f| {
+            endpoint.mode == Mode::Recorded || matches!(f.provenance, Provenance::Recorded { .. })
+        });
+        let mut shape = StreamShape::default();
+        let mut sink = StreamCheck::new(
+            &self.schemas,
+            &chunk_schema,
+            family.response_schema,
+            crate::judge::family::grammar(family),
+        )
+        .watching(collect_shape.then_some(&mut shape as &mut dyn FrameWatch));
+        if self.options.record {
+            sink.raw = Some(Vec::new());
+        }
+        // A task family polls with the submit's credential and deadlines.
+        let submit = family.poll.map(|_| outgoing.clone());
+        // Everything that can be done before it is this case's turn to send is done first.
+        let prepared = self.client.prepare(outgoing);
+        let queued = Instant::now();
+        let pass = gate.pass().await;
+        let queued = queued.elapsed();
+        let sent = self.client.send_prepared(prepared, &mut sink).await;
+        gate.give_back(pass).await;
+        match sent {
+            Err(e) => {
+                let observed = judge::exchange::transport_failure(&mut out, e);
+                Attempt {
+                    out,
+                    observed,
+                    hint: None,
+                    queued,
+                }
+            }
+            Ok(received) => {
+                let hint = retry::server_hint(
+                    received.header("retry-after-ms"),
+                    received.header("retry-after"),
+                    SystemTime::now(),
+                );
+                let fixture_path = self.fixtures.path(&plan.target.name, &plan.case.id);
+                let observed = if endpoint.mode == Mode::Recorded
+                    && replay::settle(&mut out, &received, &fixture_path)
+                {
+                    None
+                } else {
+                    Some(judge::exchange::judge(
+                        &self.schemas,
+                        plan,
+                        &mut out,
+                        &received,
+                        &mut sink,
+                    ))
+                };
+                if self.options.record {
+                    captured.push(record::response_of(
+                        &received,
+                        sink.raw.as_deref(),
+                        &self.sanitizer,
+                        &plan.target.sanitize,
+                    ));
+                }
+                drop(sink);
+                if let Some(mut observed) = observed {
+                    compare::compare(
+                        &self.compare_cx(),
+                        plan,
+                        &mut out,
+                        &received,
+                        shape,
+                        fixture,
+                        compare::Step::Request(index),
+                    );
+                    let accepted = (200..300).contains(&received.status)
+                        && observed.class == Class::Ok
+                        && out.failures.is_empty();
+                    if let (Some(spec), Some(submit), true) = (&family.poll, &submit, accepted) {
+                        let task = Task {
+                            spec,
+                            submit,
+                            submitted: &received,
+                            fixture,
+                            index,
+                        };
+                        observed = self
+                            .follow(plan, endpoint, task, gate, &mut out, captured)
+                            .await;
+                    }
+                    Attempt {
+                        out,
+                        observed,
+                        hint,
+                        queued,
+                    }
+                } else {
+                    let observed = Classification {
+                        class: out.class,
+                        reason: out.reason.clone(),
+                        rule: "replay",
+                    };
+                    Attempt {
+                        out,
+                        observed,
+                        hint: None,
+                        queued,
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn blank(plan: &Plan, mode: Mode) -> CaseOutcome {
+    CaseOutcome {
+        id: plan.id.clone(),
+        target: plan.target.name.clone(),
+        case: plan.case.id.clone(),
+        verdict: Verdict::Pass,
+        class: Class::Ok,
+        reason: String::new(),
+        status: None,
+        latency_ms: 0.0,
+        ttfb_ms: None,
+        failures: Vec::new(),
+        expected_status: plan.expect.status.clone(),
+        expected_class: plan.expect.class,
+        mode,
+        endpoint: plan.case.family.path.to_string(),
+        model: plan.model().map(str::to_string),
+        stream: plan.case.streams(),
+        finish_reason: None,
+        frames: None,
+        drift: Drift::NotRun {
+            reason: "not compared".into(),
+        },
+        error: None,
+        error_body: None,
+        first_token_ms: None,
+        max_gap_ms: None,
+        retries: 0,
+        attempt_statuses: Vec::new(),
+        retry_waits_ms: Vec::new(),
+        case_ms: 0.0,
+        notes: Vec::new(),
+        client_request_id: None,
+        usage: None,
+        parser_outcome: None,
+        task: None,
+    }
+}

@@ -1,0 +1,268 @@
+//! Following a submitted task: its polls, the task's end judged, its last poll compared with the
+//! fixture.
+
+use super::Runner;
+use crate::baseline::compare;
+use crate::baseline::drift::StreamShape;
+use crate::baseline::record::{self};
+use crate::baseline::replay;
+use crate::exchange::endpoint::Endpoint;
+use crate::exchange::gate::Gate;
+use crate::exchange::poll;
+use crate::exchange::transport::{Outgoing, Received, ReceivedBody};
+use crate::judge;
+use crate::judge::body as check;
+use crate::judge::classify::{self, Classification};
+use crate::judge::stream::StreamCheck;
+use crate::model::family::PollSpec;
+use crate::model::fixture::FixtureRequest;
+use crate::model::fixture::{Fixture, FixtureResponse};
+use crate::model::observation::{ApiError, BodyKind, Observation, TaskEnd};
+use crate::model::outcome::TaskOutcome;
+use crate::model::outcome::{ms, CaseOutcome, Drift, Mode};
+use crate::model::plan::Plan;
+use serde_json::Value;
+
+/// A submitted task, for the poll loop.
+pub(super) struct Task<'a> {
+    pub(super) spec: &'a PollSpec,
+    pub(super) submit: &'a Outgoing,
+    pub(super) submitted: &'a Received,
+    pub(super) fixture: Option<&'a Fixture>,
+    /// The submit's request index (its attempt).
+    pub(super) index: usize,
+}
+
+impl Runner {
+    /// Polls a submitted task to its end and judges it: the task's status decides the class, the
+    /// last poll is checked against the family's task schema and compared with the fixture.
+    pub(super) async fn follow(
+        &self,
+        plan: &Plan,
+        endpoint: &Endpoint,
+        task: Task<'_>,
+        gate: &Gate,
+        out: &mut CaseOutcome,
+        captured: &mut Vec<FixtureResponse>,
+    ) -> Classification {
+        let submitted = match &task.submitted.body {
+            ReceivedBody::Bytes(b) => serde_json::from_slice::<Value>(b).unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        let settings = plan.case.poll;
+        let request = poll::PollRequest {
+            client: &self.client,
+            gate,
+            spec: task.spec,
+            settings,
+            submit: task.submit,
+            base_url: &endpoint.base_url,
+            sleep_scale: match endpoint.mode {
+                Mode::Recorded => 0.0,
+                Mode::Live => self.options.time_scale,
+            },
+        };
+        let report = poll::run(request, &submitted).await;
+        if self.options.record {
+            for (path, r) in &report.exchanges {
+                let mut resp = record::response_of(r, None, &self.sanitizer, &plan.target.sanitize);
+                resp.request = Some(FixtureRequest {
+                    method: "GET".into(),
+                    // The submit's `id` is pinned as `<prefix>_[ID]`: the poll path names it so.
+                    path: self.sanitizer.text(&match &report.task_id {
+                        Some(id) => path
+                            .replace(id.as_str(), &crate::baseline::sanitize::id_placeholder(id)),
+                        None => path.clone(),
+                    }),
+                    authorization: record::request_of(plan, &self.sanitizer).authorization,
+                    body: None,
+                    raw_body: None,
+                });
+                captured.push(resp);
+            }
+        }
+        let id = report.task_id.clone().unwrap_or_default();
+        let trail = report.trail();
+        let last_status = report.statuses.last().cloned();
+        out.task = Some(TaskOutcome {
+            id: report.task_id.clone(),
+            polls: report.polls,
+            statuses: trail.clone(),
+            last_status: last_status.clone(),
+            progress: report.progress,
+            end: match report.end {
+                poll::PollEnd::Task(end) => Some(end),
+                _ => None,
+            },
+            counted_ms: ms(report.counted),
+        });
+        if endpoint.mode == Mode::Recorded && report.polls > 1 {
+            out.notes.push(format!(
+                "offline, the {} ms between polls were counted toward the poll deadline, not slept",
+                settings.interval_ms
+            ));
+        }
+        let polled = format!(
+            "task {id} after {} poll{}{}",
+            report.polls,
+            if report.polls == 1 { "" } else { "s" },
+            if trail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({trail})")
+            }
+        );
+        let end = match report.end {
+            poll::PollEnd::NoId => {
+                out.failures.push(format!(
+                    "task: the submit answer carries no task id (looked at {})",
+                    task.spec.id.join(", ")
+                ));
+                let obs = Observation {
+                    status: Some(task.submitted.status),
+                    body: Some(BodyKind::Json),
+                    schema_ok: Some(false),
+                    ..Observation::default()
+                };
+                return classify::classify(&obs);
+            }
+            poll::PollEnd::Transport(e) => {
+                let c = judge::exchange::transport_failure(out, e);
+                out.failures.insert(
+                    0,
+                    format!("task: poll {} of task {id} failed", report.polls + 1),
+                );
+                return c;
+            }
+            poll::PollEnd::Http(received) => {
+                let chunk = task.spec.schema;
+                let mut sink = StreamCheck::new(
+                    &self.schemas,
+                    chunk,
+                    chunk,
+                    crate::judge::family::grammar(plan.case.family),
+                );
+                let fixture_path = self.fixtures.path(&plan.target.name, &plan.case.id);
+                let c = if endpoint.mode == Mode::Recorded
+                    && replay::settle(out, &received, &fixture_path)
+                {
+                    None
+                } else {
+                    Some(judge::exchange::judge(
+                        &self.schemas,
+                        plan,
+                        out,
+                        &received,
+                        &mut sink,
+                    ))
+                };
+                out.failures.insert(
+                    0,
+                    format!(
+                        "task: poll {} of task {id} answered {}{}",
+                        report.polls,
+                        received.status,
+                        if trail.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (earlier polls: {trail})")
+                        }
+                    ),
+                );
+                return c.unwrap_or(Classification {
+                    class: out.class,
+                    reason: out.reason.clone(),
+                    rule: "replay",
+                });
+            }
+            poll::PollEnd::Task(end) => end,
+        };
+        let mut obs = Observation {
+            status: report.last.as_ref().map(|r| r.status),
+            body: Some(BodyKind::Json),
+            error: report.error.clone(),
+            ..Observation::default()
+        };
+        if let Some(doc) = &report.last_doc {
+            let ok =
+                check::schema_failures(&self.schemas, task.spec.schema, doc, &mut out.failures);
+            obs.schema_ok = Some(ok);
+            if end == TaskEnd::Done {
+                check::pointer_failures(doc, &plan.expect, &mut out.failures);
+            }
+        }
+        out.finish_reason = last_status.clone();
+        out.error = report.error.clone();
+        let detail = |e: &ApiError| {
+            format!(
+                "{} — {}",
+                e.describe(),
+                e.message.as_deref().unwrap_or("(no message)")
+            )
+        };
+        match end {
+            TaskEnd::Done => out.notes.push(format!("task: done: {polled}")),
+            TaskEnd::Failed => out.failures.push(format!(
+                "task: failed: {polled}: {}",
+                report.error.as_ref().map(detail).unwrap_or_default()
+            )),
+            TaskEnd::FailedNoDetail => out
+                .failures
+                .push(format!("task: failed with no error detail: {polled}")),
+            TaskEnd::Cancelled => out.failures.push(format!("task: cancelled: {polled}")),
+            TaskEnd::Stuck => out.failures.push(format!(
+                "task: timed out: {polled}, still {} with {} ms counted (poll deadline {} ms, at most {} polls); last progress {}",
+                last_status.as_deref().unwrap_or("without a status"),
+                report.counted.as_millis(),
+                settings.deadline_ms,
+                settings.max_polls,
+                report
+                    .progress
+                    .map_or("not reported".to_string(), |p| format!("{p}%"))
+            )),
+            TaskEnd::UnknownStatus => out.failures.push(format!(
+                "task: unknown status \"{}\": {polled} (known: done {}; failed {}; cancelled {}; pending {})",
+                last_status.as_deref().unwrap_or("?"),
+                task.spec.done.join(", "),
+                task.spec.failed.join(", "),
+                task.spec.cancelled.join(", "),
+                task.spec.pending.join(", ")
+            )),
+        }
+        if end != TaskEnd::Done {
+            obs.task = Some(end);
+        }
+        // The task's final state is what users keep: compare it with the fixture too.
+        if let Some(last) = &report.last {
+            let submit_drift = std::mem::replace(
+                &mut out.drift,
+                Drift::NotRun {
+                    reason: String::new(),
+                },
+            );
+            let at = task.index + report.polls as usize;
+            compare::compare(
+                &self.compare_cx(),
+                plan,
+                out,
+                last,
+                StreamShape::default(),
+                task.fixture,
+                compare::Step::Poll(at),
+            );
+            out.drift = compare::merge_drift(
+                submit_drift,
+                std::mem::replace(
+                    &mut out.drift,
+                    Drift::NotRun {
+                        reason: String::new(),
+                    },
+                ),
+            );
+        }
+        let c = classify::classify(&obs);
+        out.class = c.class;
+        out.reason = c.reason.clone();
+        c
+    }
+}

@@ -1,0 +1,116 @@
+//! File-system helpers: directory entries, work spread over the cores, atomic writes.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+/// Whether a directory entry is a directory, symbolic links followed; without a `stat` call where
+/// the directory listing already says.
+pub fn is_dir(entry: &std::fs::DirEntry) -> bool {
+    match entry.file_type() {
+        Ok(t) if !t.is_symlink() => t.is_dir(),
+        _ => entry.path().is_dir(),
+    }
+}
+
+/// `f` over `items` on up to as many threads as there are cores (a few hundred items a thread at
+/// least), results in the items' order. Loading a large suite is CPU bound (YAML, JSON).
+pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    const PER_THREAD: usize = 128;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cores.min(items.len() / PER_THREAD).max(1);
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .skip(1)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        let mut out: Vec<R> = items[..chunk.min(items.len())].iter().map(f).collect();
+        for h in handles {
+            out.extend(
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        out
+    })
+}
+
+/// How [`write_atomic`] treats a file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Atomic {
+    /// The file's permission bits (Unix), set before any byte is written.
+    pub mode: Option<u32>,
+    /// Flush the file and its directory to disk (fixtures); reports are not synced, the rename
+    /// alone keeps a reader from seeing half of one.
+    pub sync: bool,
+    /// A pause between the written temporary file and its rename, so a test can kill the writer
+    /// at that moment.
+    pub pause: Duration,
+}
+
+/// A temporary name for `path`, in its directory: `.<name>.<what>-<pid>`.
+pub fn beside(path: &Path, what: &str) -> std::path::PathBuf {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dir.join(format!(".{name}.{what}-{}", std::process::id()))
+}
+
+/// Writes what `fill` writes to `path` atomically: a buffered temporary file in the same
+/// directory, renamed over `path` once whole; the temporary file is removed on failure.
+pub fn write_atomic(
+    path: &Path,
+    how: Atomic,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = beside(path, "tmp");
+    let result = (|| {
+        let file = std::fs::File::create(&tmp)?;
+        if let Some(mode) = how.mode {
+            set_mode(&tmp, mode)?;
+        }
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
+        fill(&mut out)?;
+        let file = out
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
+        if how.sync {
+            file.sync_all()?;
+        }
+        if !how.pause.is_zero() {
+            std::thread::sleep(how.pause);
+        }
+        std::fs::rename(&tmp, path)?;
+        if how.sync {
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Sets a file's permission bits (Unix; nothing elsewhere).
+#[cfg(unix)]
+pub fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+pub fn set_mode(_path: &Path, _mode: u32) -> std::io::Result<()> {
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! Layer 0: generic helpers that know nothing of contracts, exchanges or verdicts.
+
+pub mod fs;
+pub mod tape;
+pub mod time;
