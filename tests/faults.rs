@@ -241,7 +241,10 @@ fn trials(root: &Path) -> Result<Vec<Trial>, String> {
                 ));
             }
             if second.verdict.as_str() != "error"
-                || !second.failures.iter().any(|f| f.contains("was not sent"))
+                || !second
+                    .failures
+                    .iter()
+                    .any(|f| matches!(f, llm_contract::model::failure::Failure::Budget { .. }))
             {
                 problems.push(format!("the second case should not be sent: {second:?}"));
             }

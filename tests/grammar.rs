@@ -108,7 +108,7 @@ fn run(family: &Family, frames: Vec<F>, finish: Option<&[&str]>) -> Verdict {
     let signals = check.signals().clone();
     Verdict {
         end,
-        failures: check.failures.clone(),
+        failures: check.failures.iter().map(ToString::to_string).collect(),
         finish: signals.finish.first().and_then(|(_, r)| r.clone()),
         content_chars: signals.content_chars,
         tool_calls: signals.tool_calls,

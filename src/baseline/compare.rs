@@ -5,6 +5,7 @@ use crate::baseline::drift::{self, StreamShape};
 use crate::baseline::sanitize::Sanitizer;
 use crate::contract::fixtures::FixtureStore;
 use crate::exchange::transport::{self, Received, ReceivedBody};
+use crate::model::failure::Failure;
 use crate::model::fixture::{Fixture, Provenance};
 use crate::model::outcome::{CaseOutcome, Drift, Mode};
 use crate::model::plan::Plan;
@@ -106,16 +107,11 @@ pub fn compare(
         );
         let diff = drift::diff(&pinned, &received, &path.display().to_string(), "received")
             .unwrap_or_default();
-        let list: Vec<String> = labels
-            .iter()
-            .map(|l| format!("  {} {l}", if l.fails { "✗" } else { "·" }))
-            .collect();
-        out.failures.push(format!(
-            "drift: the response differs from the pinned fixture {} (✗ fails the drift policy, · reported):\n{}\n{}",
-            path.display(),
-            list.join("\n"),
-            diff.trim_end()
-        ));
+        out.failures.push(Failure::Drift {
+            fixture: path.display().to_string(),
+            labels: labels.clone(),
+            diff: diff.trim_end().to_string(),
+        });
     }
     out.drift = Drift::Changed { labels };
 }

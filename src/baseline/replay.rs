@@ -21,6 +21,7 @@ use crate::contract::fixtures::FixtureStore;
 use crate::exchange::server::{Handler, Reply, Request, Server, StreamClose};
 use crate::exchange::transport::{Received, ReceivedBody};
 use crate::model::class::Class;
+use crate::model::failure::Failure;
 use crate::model::fixture::{FixtureRequest, FixtureResponse, JsonText, WireEnd};
 use crate::model::outcome::{ms, CaseOutcome, Drift, Verdict};
 
@@ -234,7 +235,10 @@ pub fn settle(out: &mut CaseOutcome, r: &Received, fixture_path: &Path) -> bool 
         NO_FIXTURE => "the recorded endpoint has no fixture for this case".into(),
         other => format!("recorded endpoint answered {other}"),
     };
-    out.failures.push(format!("replay: {}\n{text}", out.reason));
+    out.failures.push(Failure::Replay {
+        reason: out.reason.clone(),
+        answer: text,
+    });
     out.drift = Drift::NotRun {
         reason: "request mismatch".into(),
     };

@@ -10,28 +10,8 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 use crate::model::error::{did_you_mean, ConfigError, ConfigErrors, Location};
+use crate::model::failure::Violation;
 use crate::util::tape::{JsonRef, TapeJson};
-
-/// One way a document breaks a schema.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
-    /// JSON pointer into the document ("" is the root).
-    pub pointer: String,
-    /// JSON pointer into the schema, naming the keyword that failed.
-    pub schema_path: String,
-    pub message: String,
-}
-
-impl std::fmt::Display for Violation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let at = if self.pointer.is_empty() {
-            "/"
-        } else {
-            &self.pointer
-        };
-        write!(f, "{at}: {} (schema {})", self.message, self.schema_path)
-    }
-}
 
 /// The most violations kept per document; the rest are counted.
 pub const MAX_VIOLATIONS: usize = 20;

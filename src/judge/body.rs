@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::contract::schema::SchemaRegistry;
+use crate::model::failure::{BodyFault, Failure, FinishFault};
 use crate::model::observation::{ApiError, BodyKind};
 use crate::model::plan::Expect;
 
@@ -53,23 +54,27 @@ pub fn schema_failures(
     schemas: &SchemaRegistry,
     name: &str,
     doc: &Value,
-    failures: &mut Vec<String>,
+    failures: &mut Vec<Failure>,
 ) -> bool {
     match schemas.validate(name, doc) {
         Ok((violations, total)) => {
-            for v in &violations {
-                failures.push(format!("schema {name}: {v}"));
+            let listed = violations.len();
+            for violation in violations {
+                failures.push(Failure::Schema {
+                    schema: name.to_string(),
+                    violation,
+                });
             }
-            if total > violations.len() {
-                failures.push(format!(
-                    "schema {name}: … and {} more violations",
-                    total - violations.len()
-                ));
+            if total > listed {
+                failures.push(Failure::SchemaMore {
+                    schema: name.to_string(),
+                    more: total - listed,
+                });
             }
             total == 0
         }
         Err(e) => {
-            failures.push(format!("schema: {}", e.message));
+            failures.push(Failure::SchemaUnusable { message: e.message });
             false
         }
     }
@@ -79,61 +84,61 @@ pub fn schema_failures(
 pub fn finish_reason_failures(
     got: &[(usize, Option<String>)],
     expect: &Expect,
-    failures: &mut Vec<String>,
+    failures: &mut Vec<Failure>,
 ) {
     let Some(allowed) = &expect.finish_reason else {
         return;
     };
+    let fail = |fault| Failure::FinishReason {
+        allowed: allowed.clone(),
+        fault,
+    };
     if got.is_empty() {
-        failures.push(format!(
-            "finish_reason: expected one of [{}], but no choice carried one",
-            allowed.join(", ")
-        ));
+        failures.push(fail(FinishFault::NoneCarried));
     }
     for (i, reason) in got {
         match reason {
             Some(r) if allowed.iter().any(|a| a == r) => {}
-            Some(r) => failures.push(format!(
-                "finish_reason: choice {i}: expected one of [{}], got \"{r}\"",
-                allowed.join(", ")
-            )),
-            None => failures.push(format!(
-                "finish_reason: choice {i}: missing (expected one of [{}])",
-                allowed.join(", ")
-            )),
+            Some(r) => failures.push(fail(FinishFault::Wrong {
+                choice: *i,
+                got: r.clone(),
+            })),
+            None => failures.push(fail(FinishFault::Missing { choice: *i })),
         }
     }
 }
 
 /// Checks the JSON pointers a successful body must have, and those it must not.
-pub fn pointer_failures(doc: &Value, expect: &Expect, failures: &mut Vec<String>) {
+pub fn pointer_failures(doc: &Value, expect: &Expect, failures: &mut Vec<Failure>) {
     for p in &expect.present {
         if doc.pointer(p).is_none_or(Value::is_null) {
-            failures.push(format!("body: expected {p} to be present, but it is not"));
+            failures.push(Failure::Body(BodyFault::Pointer {
+                pointer: p.clone(),
+                present: true,
+            }));
         }
     }
     for p in &expect.absent {
         if doc.pointer(p).is_some_and(|v| !v.is_null()) {
-            failures.push(format!("body: expected no {p}, but the body has one"));
+            failures.push(Failure::Body(BodyFault::Pointer {
+                pointer: p.clone(),
+                present: false,
+            }));
         }
     }
 }
 
 /// Checks the error code against the allowed set.
-pub fn error_code_failures(error: Option<&ApiError>, expect: &Expect, failures: &mut Vec<String>) {
+pub fn error_code_failures(error: Option<&ApiError>, expect: &Expect, failures: &mut Vec<Failure>) {
     let Some(allowed) = &expect.error_code else {
         return;
     };
     let got = error.and_then(|e| e.code.clone().or_else(|| e.r#type.clone()));
-    match got {
-        Some(code) if allowed.contains(&code) => {}
-        Some(code) => failures.push(format!(
-            "error_code: expected one of [{}], got \"{code}\"",
-            allowed.join(", ")
-        )),
-        None => failures.push(format!(
-            "error_code: expected one of [{}], but the body carries no error code",
-            allowed.join(", ")
-        )),
+    if got.as_ref().is_some_and(|code| allowed.contains(code)) {
+        return;
     }
+    failures.push(Failure::ErrorCode {
+        allowed: allowed.clone(),
+        got,
+    });
 }

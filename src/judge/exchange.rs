@@ -7,6 +7,7 @@ use crate::judge::body as check;
 use crate::judge::classify::{self, Classification};
 use crate::judge::stream::StreamCheck;
 use crate::model::class::Class;
+use crate::model::failure::{BodyFault, Failure};
 use crate::model::family::Family;
 use crate::model::observation::{ApiError, BodyKind, Observation, Soft};
 use crate::model::outcome::{ms, CaseOutcome, Drift, ParserOutcome, Usage, Verdict};
@@ -27,11 +28,10 @@ pub fn judge(
     let mut failures = Vec::new();
     let expect = &plan.expect;
     if !expect.status.is_empty() && !expect.status.contains(&r.status) {
-        failures.push(format!(
-            "status: expected {}, got {}",
-            statuses(&expect.status),
-            r.status
-        ));
+        failures.push(Failure::Status {
+            expected: expect.status.clone(),
+            got: r.status,
+        });
     }
     let mut obs = Observation {
         status: Some(r.status),
@@ -51,7 +51,7 @@ pub fn judge(
                 incremental: false,
             });
             if expect.stream.is_none() && success {
-                failures.push("body: expected a JSON body, got a text/event-stream".into());
+                failures.push(Failure::Body(BodyFault::StreamWhereJson));
             }
             let end = sink.finish(read, &stream_expect, expect);
             failures.append(&mut sink.failures);
@@ -78,10 +78,9 @@ pub fn judge(
         }
         ReceivedBody::Bytes(bytes) => {
             if expect.stream.is_some() && success {
-                failures.push(format!(
-                    "stream: expected content-type text/event-stream, got {}",
-                    content_type.unwrap_or("none")
-                ));
+                failures.push(Failure::Body(BodyFault::NotAStream {
+                    content_type: content_type.map(str::to_string),
+                }));
             }
             let (kind, json) = check::body_kind(content_type, bytes);
             obs.body = Some(kind);
@@ -116,11 +115,8 @@ pub fn judge(
                         }
                         out.notes.extend(answer.notes);
                         if let Some(e) = answer.failure {
-                            failures.push(format!(
-                                "body: a 200 whose answer says it failed: {} — {}",
-                                e.describe(),
-                                e.message.as_deref().unwrap_or("(no message)")
-                            ));
+                            failures
+                                .push(Failure::Body(BodyFault::FailedAnswer { error: e.clone() }));
                             obs.error = Some(e);
                             obs.failed_answer = true;
                         } else if ok {
@@ -135,23 +131,26 @@ pub fn judge(
                         }
                     }
                 }
-                None => failures.push(format!(
-                    "body: expected JSON (schema {schema}), got {} ({}): {}",
-                    describe_kind(kind),
-                    content_type.unwrap_or("no content-type"),
-                    check::excerpt(bytes)
-                )),
+                None => failures.push(Failure::Body(BodyFault::NotJson {
+                    schema,
+                    kind,
+                    content_type: content_type.map(str::to_string),
+                    excerpt: check::excerpt(bytes),
+                })),
             }
             if let Some(location) = r.header("location") {
-                failures.push(format!("redirect: {} to {location}", r.status));
+                failures.push(Failure::Redirect {
+                    status: r.status,
+                    location: location.to_string(),
+                });
             }
         }
         ReceivedBody::TooLarge { limit, prefix } => {
             obs.body = Some(BodyKind::TooLarge);
-            failures.push(format!(
-                "body: larger than the {limit}-byte limit; it starts: {}",
-                check::excerpt(prefix)
-            ));
+            failures.push(Failure::Body(BodyFault::TooLarge {
+                limit: *limit,
+                excerpt: check::excerpt(prefix),
+            }));
         }
         ReceivedBody::Failed {
             kind,
@@ -161,15 +160,15 @@ pub fn judge(
             obs.transport = Some(*kind);
             // The body never arrived whole: nothing about it can be judged.
             out.verdict = Verdict::Error;
-            failures.push(format!(
-                "body: the connection failed after the {} head: {message}; received: {}",
-                r.status,
-                check::excerpt(prefix)
-            ));
+            failures.push(Failure::Body(BodyFault::CutAfterHead {
+                status: r.status,
+                message: message.clone(),
+                excerpt: check::excerpt(prefix),
+            }));
         }
     }
     if let Some(soft) = obs.soft {
-        failures.push(format!("soft failure: {}", soft.describe()));
+        failures.push(Failure::Soft(soft));
     }
     check::error_code_failures(obs.error.as_ref(), expect, &mut failures);
     obs.too_slow = limits(plan, out, &mut failures);
@@ -183,7 +182,7 @@ pub fn judge(
 }
 
 /// Checks the case's timing limits; true when one was exceeded.
-fn limits(plan: &Plan, out: &CaseOutcome, failures: &mut Vec<String>) -> bool {
+fn limits(plan: &Plan, out: &CaseOutcome, failures: &mut Vec<Failure>) -> bool {
     let l = plan.expect.limits;
     let checks = [
         ("time to first byte", l.max_ttfb_ms, out.ttfb_ms),
@@ -200,9 +199,11 @@ fn limits(plan: &Plan, out: &CaseOutcome, failures: &mut Vec<String>) -> bool {
         if let (Some(limit), Some(got)) = (limit, got) {
             if got > limit as f64 {
                 slow = true;
-                failures.push(format!(
-                    "timing: {name} {got:.1} ms is over the limit of {limit} ms"
-                ));
+                failures.push(Failure::Timing {
+                    what: name,
+                    got_ms: got,
+                    limit_ms: limit,
+                });
             }
         }
     }
@@ -226,10 +227,10 @@ pub fn transport_failure(out: &mut CaseOutcome, e: TransportError) -> Classifica
             ParserOutcome::Transport
         },
     );
-    let name = e.deadline.map_or("transport".to_string(), |d| {
-        format!("deadline ({})", d.name())
+    out.failures.push(Failure::Transport {
+        deadline: e.deadline.map(|d| d.name()),
+        message: e.message,
     });
-    out.failures.push(format!("{name}: {}", e.message));
     out.drift = Drift::NotRun {
         reason: "no response".into(),
     };
@@ -250,30 +251,6 @@ fn soft(
     }
     let reason = finish_reason.and_then(|r| crate::judge::family::soft_reason(family, r));
     Soft::detect(reason, has_content, has_tool_calls, tools_offered)
-}
-
-fn describe_kind(kind: BodyKind) -> &'static str {
-    match kind {
-        BodyKind::Html => "an HTML page",
-        BodyKind::Empty => "an empty body",
-        BodyKind::OtherText => "text that is not JSON",
-        BodyKind::TooLarge => "an oversized body",
-        BodyKind::Json => "JSON",
-        BodyKind::Stream => "a stream",
-    }
-}
-
-fn statuses(s: &[u16]) -> String {
-    match s {
-        [one] => one.to_string(),
-        many => format!(
-            "one of {}",
-            many.iter()
-                .map(u16::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
 }
 
 /// What a client's parser made of a judged response, from what the checks observed.

@@ -9,6 +9,7 @@ use crate::exchange::sse::SseEvent;
 use crate::exchange::transport::{Deadline, FrameSink, StreamRead, StreamStop};
 use crate::judge::body::{excerpt, schema_failures};
 use crate::judge::grammar::{EndContext, Findings, Frame, Grammar, Signals};
+use crate::model::failure::{At, Failure};
 use crate::model::observation::{ApiError, StreamEnd};
 use crate::model::plan::{Expect, StreamExpect};
 use crate::util::tape::JsonRef;
@@ -32,7 +33,7 @@ pub struct StreamCheck<'a> {
     response_schema: String,
     grammar: Box<dyn Grammar>,
     findings: Findings,
-    pub failures: Vec<String>,
+    pub failures: Vec<Failure>,
     pub frames: usize,
     pub error_frame: Option<(usize, ApiError)>,
     /// Sees every frame after it was checked (the drift comparison keeps their shapes); none
@@ -101,9 +102,7 @@ impl<'a> StreamCheck<'a> {
         let end = self.close(read, expect, allowed_finish);
         if self.findings.suppressed > 0 {
             let n = self.findings.suppressed;
-            self.findings
-                .failures
-                .push(format!("stream: … and {n} more stream failures"));
+            self.findings.failures.push(Failure::StreamMore(n));
         }
         self.failures = std::mem::take(&mut self.findings.failures);
         end
@@ -117,41 +116,50 @@ impl<'a> StreamCheck<'a> {
         );
         let out = &mut self.findings;
         match &read.stop {
-            StreamStop::Parse(e) => out.violation(format!("stream: {e}")),
-            StreamStop::Failed(kind, message) => out.fail(format!(
-                "stream: connection failed ({kind:?}) {summary}: {message}"
+            StreamStop::Parse(e) => out.violation(Failure::stream(At::Stream, format!("{e}"))),
+            StreamStop::Failed(kind, message) => out.fail(Failure::stream(
+                At::Stream,
+                format!("connection failed ({kind:?}) {summary}: {message}"),
             )),
             StreamStop::Eof { partial: true } => {
-                out.fail(format!("stream: ended inside an event {summary}"));
+                out.fail(Failure::stream(
+                    At::Stream,
+                    format!("ended inside an event {summary}"),
+                ));
             }
             StreamStop::Deadline(Deadline::Idle, limit) => {
-                out.fail(format!(
-                    "stream: stalled: nothing arrived for {} ms (the idle limit) {summary}",
-                    limit.as_millis()
+                out.fail(Failure::stream(
+                    At::Stream,
+                    format!(
+                        "stalled: nothing arrived for {} ms (the idle limit) {summary}",
+                        limit.as_millis()
+                    ),
                 ));
                 return StreamEnd::Stalled;
             }
-            StreamStop::Deadline(which, limit) => out.fail(format!(
-                "stream: the {} deadline of {} ms passed {summary}",
-                which.name(),
-                limit.as_millis()
+            StreamStop::Deadline(which, limit) => out.fail(Failure::stream(
+                At::Stream,
+                format!(
+                    "the {} deadline of {} ms passed {summary}",
+                    which.name(),
+                    limit.as_millis()
+                ),
             )),
             _ => {}
         }
         if let Some((index, err)) = &self.error_frame {
-            out.fail(format!(
-                "stream: error frame at frame {index}, after {index} frames and {} characters of content: {} — {}",
+            out.fail(Failure::stream(At::Stream, format!("error frame at frame {index}, after {index} frames and {} characters of content: {} — {}",
                 self.grammar.signals().content_chars,
                 err.describe(),
                 err.message.as_deref().unwrap_or("(no message)")
-            ));
+            )));
             return StreamEnd::ErrorFrame;
         }
         let cut = expect.done && !self.grammar.terminated();
         if cut {
-            out.fail(format!(
-                "stream: truncated: no {} {summary}",
-                self.grammar.terminal()
+            out.fail(Failure::stream(
+                At::Stream,
+                format!("truncated: no {} {summary}", self.grammar.terminal()),
             ));
         }
         let cx = EndContext {
@@ -163,10 +171,9 @@ impl<'a> StreamCheck<'a> {
         };
         self.grammar.end(&cx, out);
         if expect.incremental && self.frames >= 2 && read.event_reads <= 1 {
-            out.fail(format!(
-                "stream: the whole answer ({} frames, {} bytes) arrived in one burst: a buffering gateway",
+            out.fail(Failure::stream(At::Stream, format!("the whole answer ({} frames, {} bytes) arrived in one burst: a buffering gateway",
                 self.frames, read.bytes
-            ));
+            )));
         }
         if cut || matches!(read.stop, StreamStop::Failed(..) | StreamStop::Deadline(..)) {
             StreamEnd::Cut
@@ -208,11 +215,9 @@ impl FrameSink for StreamCheck<'_> {
         if let Err(e) = self.tape.parse(&ev.data) {
             if !self.grammar.marker(&frame, &ev.data, &mut self.findings) {
                 self.invalid_json = true;
-                self.findings.violation(format!(
-                    "stream: frame {} (byte {}): not valid JSON ({e}): {}",
-                    ev.index,
-                    ev.offset,
-                    excerpt(ev.data.as_bytes())
+                self.findings.violation(Failure::stream(
+                    At::Byte(ev.index, ev.offset),
+                    format!("not valid JSON ({e}): {}", excerpt(ev.data.as_bytes())),
                 ));
             }
             if let Some(w) = self.watch.as_deref_mut() {
@@ -243,10 +248,10 @@ impl FrameSink for StreamCheck<'_> {
                 self.schema_failed = true;
             }
             for v in f.into_iter().take(3) {
-                self.findings.violation(format!(
-                    "stream: frame {} (byte {}): {v}",
-                    ev.index, ev.offset
-                ));
+                self.findings.violation(Failure::Within {
+                    at: At::Byte(ev.index, ev.offset),
+                    inner: Box::new(v),
+                });
             }
         }
         let before = self.grammar.signals().content_chars;

@@ -4,6 +4,7 @@
 pub mod class;
 pub mod drift;
 pub mod error;
+pub mod failure;
 pub mod family;
 pub mod fixture;
 pub mod observation;

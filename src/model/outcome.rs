@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::model::observation::ApiError;
 
 use crate::model::class::Class;
+use crate::model::failure::Failure;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
@@ -65,7 +66,7 @@ pub struct CaseOutcome {
     pub status: Option<u16>,
     pub latency_ms: f64,
     pub ttfb_ms: Option<f64>,
-    pub failures: Vec<String>,
+    pub failures: Vec<Failure>,
     pub expected_status: Vec<u16>,
     pub expected_class: Class,
     pub mode: Mode,
@@ -193,8 +194,11 @@ impl CaseOutcome {
     /// before an outcome is printed or stored.
     pub fn texts_mut(&mut self, fix: &mut dyn FnMut(&mut String)) {
         fix(&mut self.reason);
-        for f in self.failures.iter_mut().chain(self.notes.iter_mut()) {
-            fix(f);
+        for f in &mut self.failures {
+            f.texts_mut(fix);
+        }
+        for n in &mut self.notes {
+            fix(n);
         }
         match &mut self.drift {
             Drift::NotRun { reason } => fix(reason),

@@ -113,7 +113,8 @@ pub fn details(o: &CaseOutcome) -> String {
         ));
     }
     for f in &o.failures {
-        let mut lines = f.lines();
+        let text = f.to_string();
+        let mut lines = text.lines();
         if let Some(first) = lines.next() {
             out.push_str(&format!("      - {first}\n"));
         }
@@ -450,7 +451,9 @@ mod tests {
             status: Some(200),
             latency_ms: 12.25,
             ttfb_ms: Some(3.5),
-            failures: vec!["schema: /choices is required".into()],
+            failures: vec![crate::model::failure::Failure::SchemaUnusable {
+                message: "/choices is required".into(),
+            }],
             expected_status: vec![200],
             expected_class: crate::model::class::Class::Ok,
             mode: Mode::Live,

@@ -9,6 +9,7 @@ use crate::baseline::record::Capture;
 use crate::exchange::endpoint::Endpoint;
 use crate::exchange::gate::Gate;
 use crate::model::class::Class;
+use crate::model::failure::Failure;
 use crate::model::outcome::{CaseOutcome, Drift, Mode, Verdict};
 use crate::model::plan::Plan;
 use crate::run::runner::{blank, Runner};
@@ -24,7 +25,7 @@ fn harness_failure(plan: &Plan, mode: Mode, panic: &(dyn std::any::Any + Send)) 
     o.verdict = Verdict::Error;
     o.class = Class::ContractDrift;
     o.reason = "the harness failed while running this case".into();
-    o.failures.push(format!("harness: {message}"));
+    o.failures.push(Failure::Harness { message });
     o.drift = Drift::NotRun {
         reason: "the case did not finish".into(),
     };

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::model::failure::{At, Failure};
 use crate::util::tape::JsonRef;
 
 use super::{
@@ -157,8 +158,9 @@ impl Grammar for Chat {
             if !self.saw_choice {
                 self.saw_choice = true;
                 if delta.and_then(|d| d.get("role")).is_none() {
-                    out.fail(format!(
-                        "stream: frame {index}: the first choice delta carries no role"
+                    out.fail(Failure::stream(
+                        At::Frame(index),
+                        "the first choice delta carries no role",
                     ));
                 }
             }
@@ -180,8 +182,9 @@ impl Grammar for Chat {
             }
             if let Some(reason) = choice.get("finish_reason").and_then(JsonRef::as_str) {
                 if self.signals.finish.iter().any(|(c, _)| *c == choice_index) {
-                    out.violation(format!(
-                        "stream: frame {index}: choice {choice_index} finished a second time (\"{reason}\")"
+                    out.violation(Failure::stream(
+                        At::Frame(index),
+                        format!("choice {choice_index} finished a second time (\"{reason}\")"),
                     ));
                 } else {
                     self.signals
@@ -198,24 +201,30 @@ impl Grammar for Chat {
 
     fn end(&mut self, cx: &EndContext, out: &mut Findings) {
         if self.done > 1 {
-            out.violation(format!(
-                "stream: `data: {DONE}` arrived {} times",
-                self.done
+            out.violation(Failure::stream(
+                At::Stream,
+                format!("`data: {DONE}` arrived {} times", self.done),
             ));
         }
         if self.after_done > 0 {
-            out.violation(format!(
-                "stream: {} frames arrived after `data: {DONE}`",
-                self.after_done
+            out.violation(Failure::stream(
+                At::Stream,
+                format!("{} frames arrived after `data: {DONE}`", self.after_done),
             ));
         }
         if cx.expect.usage_chunk && !self.usage_chunk {
             out.fail(match self.usage_beside_choices {
-                Some((frame, n)) => format!(
-                    "stream: frame {frame} carries usage but its choices has {n} entr{} (include_usage promises a final chunk with `choices: []`)",
-                    if n == 1 { "y" } else { "ies" }
+                Some((frame, n)) => Failure::stream(
+                    At::Stream,
+                    format!(
+                        "frame {frame} carries usage but its choices has {n} entr{} (include_usage promises a final chunk with `choices: []`)",
+                        if n == 1 { "y" } else { "ies" }
+                    ),
                 ),
-                None => "stream: no final usage chunk (`choices: []` with `usage`) although include_usage was asked".into(),
+                None => Failure::stream(
+                    At::Stream,
+                    "no final usage chunk (`choices: []` with `usage`) although include_usage was asked",
+                ),
             });
         }
         if cx.cut {
@@ -223,7 +232,10 @@ impl Grammar for Chat {
             return;
         }
         if self.signals.finish.is_empty() {
-            out.fail("stream: no choice carried a finish_reason".into());
+            out.fail(Failure::stream(
+                At::Stream,
+                "no choice carried a finish_reason",
+            ));
         } else {
             finish_failures(&self.signals.finish, cx.allowed, out);
         }

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::model::failure::{At, Failure};
 use crate::util::tape::JsonRef;
 
 use super::{
@@ -62,9 +63,9 @@ impl Messages {
     }
 
     fn content_event(&mut self, ty: &str, frame: &Frame, doc: JsonRef<'_>, out: &mut Findings) {
-        let at = format!("stream: frame {} (byte {})", frame.index, frame.offset);
+        let at = At::Byte(frame.index, frame.offset);
         if self.message_delta {
-            out.violation(format!("{at}: {ty} after message_delta"));
+            out.violation(Failure::stream(at, format!("{ty} after message_delta")));
         }
         let Some(index) = index_of(doc) else {
             return; // the event schema names the missing index
@@ -72,18 +73,25 @@ impl Messages {
         match ty {
             "content_block_start" => {
                 if self.blocks.contains_key(&index) {
-                    out.violation(format!("{at}: content block {index} started a second time"));
+                    out.violation(Failure::stream(
+                        at,
+                        format!("content block {index} started a second time"),
+                    ));
                     return;
                 }
                 if let Some(open) = self.open_block() {
-                    out.violation(format!(
-                        "{at}: content block {index} started while block {open} is still open"
+                    out.violation(Failure::stream(
+                        at,
+                        format!("content block {index} started while block {open} is still open"),
                     ));
                 }
                 if index != self.blocks.len() {
-                    out.violation(format!(
-                        "{at}: content block {index} started out of order (expected block {})",
-                        self.blocks.len()
+                    out.violation(Failure::stream(
+                        at,
+                        format!(
+                            "content block {index} started out of order (expected block {})",
+                            self.blocks.len()
+                        ),
                     ));
                 }
                 let cb = doc.get("content_block");
@@ -113,14 +121,18 @@ impl Messages {
             }
             "content_block_delta" => {
                 let Some(block) = self.blocks.get_mut(&index) else {
-                    out.violation(format!(
-                        "{at}: content_block_delta for block {index}, which never started"
+                    out.violation(Failure::stream(
+                        at,
+                        format!("content_block_delta for block {index}, which never started"),
                     ));
                     return;
                 };
                 if !block.open {
-                    out.violation(format!(
-                        "{at}: content_block_delta for block {index} after its content_block_stop"
+                    out.violation(Failure::stream(
+                        at,
+                        format!(
+                            "content_block_delta for block {index} after its content_block_stop"
+                        ),
                     ));
                     return;
                 }
@@ -153,11 +165,13 @@ impl Messages {
                 // content_block_stop
                 match self.blocks.get_mut(&index) {
                     Some(b) if b.open => b.open = false,
-                    Some(_) => out.violation(format!(
-                        "{at}: content_block_stop for block {index} a second time"
+                    Some(_) => out.violation(Failure::stream(
+                        at,
+                        format!("content_block_stop for block {index} a second time"),
                     )),
-                    None => out.violation(format!(
-                        "{at}: content_block_stop for block {index}, which never started"
+                    None => out.violation(Failure::stream(
+                        at,
+                        format!("content_block_stop for block {index}, which never started"),
                     )),
                 }
             }
@@ -222,7 +236,7 @@ impl Grammar for Messages {
         let Some(ty) = event_type(frame, doc, out) else {
             return; // the event schema names the missing type
         };
-        let at = format!("stream: frame {} (byte {})", frame.index, frame.offset);
+        let at = At::Byte(frame.index, frame.offset);
         if self.stop > 0 {
             self.after_stop += 1;
             if ty != "message_stop" {
@@ -233,7 +247,7 @@ impl Grammar for Messages {
             "ping" => {}
             "message_start" => {
                 if self.head.is_some() {
-                    out.violation(format!("{at}: a second message_start"));
+                    out.violation(Failure::stream(at, "a second message_start"));
                 } else {
                     self.head = doc.get("message").map(JsonRef::to_value);
                     if let Some(u) = doc.pointer("/message/usage") {
@@ -243,18 +257,19 @@ impl Grammar for Messages {
             }
             _ if self.head.is_none() && !is_known(ty) => {}
             _ if self.head.is_none() => {
-                out.violation(format!("{at}: {ty} before message_start"));
+                out.violation(Failure::stream(at, format!("{ty} before message_start")));
             }
             "content_block_start" | "content_block_delta" | "content_block_stop" => {
                 self.content_event(ty, frame, doc, out);
             }
             "message_delta" => {
                 if self.message_delta {
-                    out.violation(format!("{at}: a second message_delta"));
+                    out.violation(Failure::stream(at, "a second message_delta"));
                 }
                 if let Some(open) = self.open_block() {
-                    out.violation(format!(
-                        "{at}: message_delta while content block {open} is still open"
+                    out.violation(Failure::stream(
+                        at,
+                        format!("message_delta while content block {open} is still open"),
                     ));
                 }
                 self.message_delta = true;
@@ -279,11 +294,12 @@ impl Grammar for Messages {
             "message_stop" => {
                 self.stop += 1;
                 if !self.message_delta {
-                    out.violation(format!("{at}: message_stop without a message_delta"));
+                    out.violation(Failure::stream(at, "message_stop without a message_delta"));
                 }
                 if let Some(open) = self.open_block() {
-                    out.violation(format!(
-                        "{at}: message_stop while content block {open} is still open"
+                    out.violation(Failure::stream(
+                        at,
+                        format!("message_stop while content block {open} is still open"),
                     ));
                 }
             }
@@ -297,22 +313,31 @@ impl Grammar for Messages {
 
     fn end(&mut self, cx: &EndContext, out: &mut Findings) {
         if self.stop > 1 {
-            out.violation(format!("stream: message_stop arrived {} times", self.stop));
+            out.violation(Failure::stream(
+                At::Stream,
+                format!("message_stop arrived {} times", self.stop),
+            ));
         }
         let after = self.after_stop.saturating_sub(self.stop.saturating_sub(1));
         if after > 0 {
-            out.violation(format!("stream: {after} events arrived after message_stop"));
+            out.violation(Failure::stream(
+                At::Stream,
+                format!("{after} events arrived after message_stop"),
+            ));
         }
         if cx.cut {
             return;
         }
         if self.head.is_none() {
-            out.violation("stream: no message_start event".into());
+            out.violation(Failure::stream(At::Stream, "no message_start event"));
             return;
         }
         match self.signals.finish.first() {
             Some((_, Some(_))) => finish_failures(&self.signals.finish, cx.allowed, out),
-            _ => out.fail("stream: no message_delta carried a stop_reason".into()),
+            _ => out.fail(Failure::stream(
+                At::Stream,
+                "no message_delta carried a stop_reason",
+            )),
         }
         self.reassembled(cx, out);
     }

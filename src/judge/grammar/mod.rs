@@ -18,6 +18,7 @@ use crate::util::tape::JsonRef;
 
 use crate::contract::schema::SchemaRegistry;
 use crate::judge::body::excerpt;
+use crate::model::failure::{At, Failure};
 use crate::model::observation::ApiError;
 use crate::model::plan::{Expect, StreamExpect};
 
@@ -39,25 +40,25 @@ pub struct Frame<'a> {
 /// Failures a stream check found, capped at [`MAX_FAILURES`].
 #[derive(Debug, Default)]
 pub struct Findings {
-    pub failures: Vec<String>,
+    pub failures: Vec<Failure>,
     pub suppressed: usize,
     /// The stream broke its grammar (as opposed to ending early).
     pub malformed: bool,
 }
 
 impl Findings {
-    pub fn fail(&mut self, message: String) {
+    pub fn fail(&mut self, failure: Failure) {
         if self.failures.len() < MAX_FAILURES {
-            self.failures.push(message);
+            self.failures.push(failure);
         } else {
             self.suppressed += 1;
         }
     }
 
     /// A grammar violation: the frame arrived, but not where or how the grammar allows.
-    pub fn violation(&mut self, message: String) {
+    pub fn violation(&mut self, failure: Failure) {
         self.malformed = true;
-        self.fail(message);
+        self.fail(failure);
     }
 }
 
@@ -132,9 +133,9 @@ pub fn event_type<'a>(frame: &Frame, doc: JsonRef<'a>, out: &mut Findings) -> Op
     let ty = doc.get("type").and_then(JsonRef::as_str);
     if let (Some(name), Some(ty)) = (frame.event, ty) {
         if name != ty {
-            out.violation(format!(
-                "stream: frame {} (byte {}): `event: {name}` but its data says type \"{ty}\"",
-                frame.index, frame.offset
+            out.violation(Failure::stream(
+                At::Byte(frame.index, frame.offset),
+                format!("`event: {name}` but its data says type \"{ty}\""),
             ));
         }
     }
@@ -146,7 +147,10 @@ pub fn finish_failures(finish: &[(usize, Option<String>)], allowed: &Expect, out
     let mut f = Vec::new();
     crate::judge::body::finish_reason_failures(finish, allowed, &mut f);
     for m in f {
-        out.fail(format!("stream: {m}"));
+        out.fail(Failure::Within {
+            at: At::Stream,
+            inner: Box::new(m),
+        });
     }
 }
 
@@ -155,9 +159,7 @@ pub fn reassembled_failures(cx: &EndContext, doc: &Value, out: &mut Findings) {
     let mut f = Vec::new();
     if !crate::judge::body::schema_failures(cx.schemas, cx.response_schema, doc, &mut f) {
         for v in f.into_iter().take(3) {
-            out.fail(format!(
-                "stream: the reassembled message breaks the non-streamed shape: {v}"
-            ));
+            out.fail(Failure::Reassembled(Box::new(v)));
         }
     }
 }
@@ -184,13 +186,17 @@ impl Assembled {
     /// Reports arguments that are not JSON; `what` names them in the failure.
     pub fn check(&self, what: &str, out: &mut Findings) {
         if self.truncated {
-            out.fail(format!(
-                "stream: {what}: arguments over {MAX_ARGUMENTS} bytes, not checked"
+            out.fail(Failure::stream(
+                At::Stream,
+                format!("{what}: arguments over {MAX_ARGUMENTS} bytes, not checked"),
             ));
         } else if serde_json::from_str::<Value>(&self.text).is_err() {
-            out.fail(format!(
-                "stream: {what}: the reassembled arguments are not valid JSON: {}",
-                excerpt(self.text.as_bytes())
+            out.fail(Failure::stream(
+                At::Stream,
+                format!(
+                    "{what}: the reassembled arguments are not valid JSON: {}",
+                    excerpt(self.text.as_bytes())
+                ),
             ));
         }
     }

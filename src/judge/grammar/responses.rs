@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::model::failure::{At, Failure};
 use crate::util::tape::JsonRef;
 
 use super::{
@@ -53,14 +54,17 @@ fn is_terminal(ty: &str) -> bool {
 
 impl Responses {
     /// The output item an item-scoped event names, by `output_index` (or `item_id`).
-    fn item_event(&mut self, ty: &str, at: &str, doc: JsonRef<'_>, out: &mut Findings) {
+    fn item_event(&mut self, ty: &str, at: At, doc: JsonRef<'_>, out: &mut Findings) {
         let Some(index) = doc.get("output_index").and_then(JsonRef::as_u64) else {
             return;
         };
         match ty {
             "response.output_item.added" => {
                 if self.items.contains_key(&index) {
-                    out.violation(format!("{at}: output item {index} added a second time"));
+                    out.violation(Failure::stream(
+                        at,
+                        format!("output item {index} added a second time"),
+                    ));
                     return;
                 }
                 let item = doc.get("item");
@@ -89,21 +93,27 @@ impl Responses {
             }
             "response.output_item.done" => match self.items.get_mut(&index) {
                 Some(i) if i.open => i.open = false,
-                Some(_) => out.violation(format!("{at}: output item {index} done a second time")),
-                None => out.violation(format!(
-                    "{at}: {ty} for output item {index}, which was never added"
+                Some(_) => out.violation(Failure::stream(
+                    at,
+                    format!("output item {index} done a second time"),
+                )),
+                None => out.violation(Failure::stream(
+                    at,
+                    format!("{ty} for output item {index}, which was never added"),
                 )),
             },
             _ => {
                 let Some(item) = self.items.get_mut(&index) else {
-                    out.violation(format!(
-                        "{at}: {ty} for output item {index}, which was never added"
+                    out.violation(Failure::stream(
+                        at,
+                        format!("{ty} for output item {index}, which was never added"),
                     ));
                     return;
                 };
                 if !item.open {
-                    out.violation(format!(
-                        "{at}: {ty} for output item {index} after its response.output_item.done"
+                    out.violation(Failure::stream(
+                        at,
+                        format!("{ty} for output item {index} after its response.output_item.done"),
                     ));
                     return;
                 }
@@ -180,12 +190,13 @@ impl Grammar for Responses {
         let Some(ty) = event_type(frame, doc, out) else {
             return;
         };
-        let at = format!("stream: frame {} (byte {})", frame.index, frame.offset);
+        let at = At::Byte(frame.index, frame.offset);
         if let Some(n) = doc.get("sequence_number").and_then(JsonRef::as_u64) {
             if let Some(last) = self.last_sequence {
                 if n <= last {
-                    out.violation(format!(
-                        "{at}: sequence_number {n} after {last} (out of order)"
+                    out.violation(Failure::stream(
+                        at,
+                        format!("sequence_number {n} after {last} (out of order)"),
                     ));
                 }
             }
@@ -198,21 +209,24 @@ impl Grammar for Responses {
         match ty {
             "response.created" => {
                 if self.created {
-                    out.violation(format!("{at}: a second response.created"));
+                    out.violation(Failure::stream(at, "a second response.created"));
                 }
                 self.created = true;
                 return;
             }
             "response.queued" | "response.in_progress" => return,
             _ if !self.created && ty.starts_with("response.") => {
-                out.violation(format!("{at}: {ty} before response.created"));
+                out.violation(Failure::stream(at, format!("{ty} before response.created")));
             }
             _ => {}
         }
         if is_terminal(ty) {
             self.terminal += 1;
             if let Some(open) = self.items.iter().find(|(_, i)| i.open).map(|(k, _)| *k) {
-                out.violation(format!("{at}: {ty} while output item {open} is still open"));
+                out.violation(Failure::stream(
+                    at,
+                    format!("{ty} while output item {open} is still open"),
+                ));
             }
             if let Some(resp) = doc.get("response") {
                 let resp = resp.to_value();
@@ -225,7 +239,7 @@ impl Grammar for Responses {
             return;
         }
         if doc.get("output_index").is_some() {
-            self.item_event(ty, &at, doc, out);
+            self.item_event(ty, at, doc, out);
         }
     }
 
@@ -235,28 +249,31 @@ impl Grammar for Responses {
 
     fn end(&mut self, cx: &EndContext, out: &mut Findings) {
         if self.terminal > 1 {
-            out.violation(format!(
-                "stream: the terminal event arrived {} times",
-                self.terminal
+            out.violation(Failure::stream(
+                At::Stream,
+                format!("the terminal event arrived {} times", self.terminal),
             ));
         }
         if self.after_terminal > 0 {
-            out.violation(format!(
-                "stream: {} events arrived after the terminal event",
-                self.after_terminal
+            out.violation(Failure::stream(
+                At::Stream,
+                format!(
+                    "{} events arrived after the terminal event",
+                    self.after_terminal
+                ),
             ));
         }
         if self.done_marker > 1 {
-            out.violation(format!(
-                "stream: `data: [DONE]` arrived {} times",
-                self.done_marker
+            out.violation(Failure::stream(
+                At::Stream,
+                format!("`data: [DONE]` arrived {} times", self.done_marker),
             ));
         }
         if cx.cut {
             return;
         }
         if !self.created {
-            out.violation("stream: no response.created event".into());
+            out.violation(Failure::stream(At::Stream, "no response.created event"));
         }
         for (i, item) in &self.items {
             if item.kind == "function_call" {

@@ -19,6 +19,7 @@ use crate::judge;
 use crate::judge::classify::Classification;
 use crate::judge::stream::{FrameWatch, StreamCheck};
 use crate::model::class::Class;
+use crate::model::failure::{Failure, FixtureFault};
 use crate::model::fixture::{Fixture, FixtureResponse, Provenance};
 use crate::model::outcome::{ms, CaseOutcome, Drift, Mode, Verdict};
 use crate::model::plan::{Plan, RetryPolicy};
@@ -225,11 +226,10 @@ impl Runner {
                 out.verdict = Verdict::Error;
                 out.class = Class::ConfigurationDrift;
                 out.reason = "no pinned fixture to replay".into();
-                out.failures.push(format!(
-                    "fixture: {} does not exist; {}",
-                    fixture_path.display(),
-                    compare::record_hint(plan)
-                ));
+                out.failures.push(Failure::Fixture(FixtureFault::Missing {
+                    path: fixture_path.display().to_string(),
+                    hint: compare::record_hint(plan),
+                }));
                 out.drift = Drift::NotRun {
                     reason: "no pinned fixture".into(),
                 };
@@ -242,7 +242,7 @@ impl Runner {
                 out.verdict = Verdict::Error;
                 out.class = Class::RefreshCredentials;
                 out.reason = message.clone();
-                out.failures.push(format!("config: {message}"));
+                out.failures.push(Failure::Config { message });
                 return out;
             }
         };
@@ -276,8 +276,7 @@ impl Runner {
                 out.verdict = Verdict::Error;
                 out.class = Class::Retry;
                 out.reason = format!("{message}: not sent");
-                out.failures
-                    .push(format!("budget: {message}; this case was not sent"));
+                out.failures.push(Failure::Budget { limit: b.limit() });
                 out.drift = Drift::NotRun {
                     reason: "not sent".into(),
                 };
@@ -363,14 +362,15 @@ impl Runner {
             let at = usize::from(
                 out.failures
                     .first()
-                    .is_some_and(|f| f.starts_with("status:")),
+                    .is_some_and(|f| matches!(f, Failure::Status { .. })),
             );
             out.failures.insert(
                 at,
-                format!(
-                    "class: expected {}, got {} — {}",
-                    plan.expect.class, class, reason
-                ),
+                Failure::Class {
+                    expected: plan.expect.class,
+                    got: class,
+                    reason: reason.clone(),
+                },
             );
         }
         out.class = class;
@@ -393,10 +393,12 @@ impl Runner {
             out.target, out.case
         );
         match self.options.max_fixture_age_days {
-            Some(max) if age > max => out.failures.push(format!(
-                "fixture: {} is {age} days old, past --max-fixture-age {max}; {hint}",
-                path.display()
-            )),
+            Some(max) if age > max => out.failures.push(Failure::Fixture(FixtureFault::TooOld {
+                path: path.display().to_string(),
+                age_days: age,
+                max_days: max,
+                hint,
+            })),
             _ if age > self.options.warn_fixture_age_days => out.notes.push(format!(
                 "fixture {} is {age} days old; {hint}",
                 path.display()

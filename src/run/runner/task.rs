@@ -14,10 +14,11 @@ use crate::judge;
 use crate::judge::body as check;
 use crate::judge::classify::{self, Classification};
 use crate::judge::stream::StreamCheck;
+use crate::model::failure::{Failure, Polled, TaskFault};
 use crate::model::family::PollSpec;
 use crate::model::fixture::FixtureRequest;
 use crate::model::fixture::{Fixture, FixtureResponse};
-use crate::model::observation::{ApiError, BodyKind, Observation, TaskEnd};
+use crate::model::observation::{BodyKind, Observation, TaskEnd};
 use crate::model::outcome::TaskOutcome;
 use crate::model::outcome::{ms, CaseOutcome, Drift, Mode};
 use crate::model::plan::Plan;
@@ -102,22 +103,16 @@ impl Runner {
                 settings.interval_ms
             ));
         }
-        let polled = format!(
-            "task {id} after {} poll{}{}",
-            report.polls,
-            if report.polls == 1 { "" } else { "s" },
-            if trail.is_empty() {
-                String::new()
-            } else {
-                format!(" ({trail})")
-            }
-        );
+        let polled = Polled {
+            id: id.clone(),
+            polls: report.polls,
+            trail: trail.clone(),
+        };
         let end = match report.end {
             poll::PollEnd::NoId => {
-                out.failures.push(format!(
-                    "task: the submit answer carries no task id (looked at {})",
-                    task.spec.id.join(", ")
-                ));
+                out.failures.push(Failure::Task(TaskFault::NoId {
+                    looked_at: task.spec.id.join(", "),
+                }));
                 let obs = Observation {
                     status: Some(task.submitted.status),
                     body: Some(BodyKind::Json),
@@ -130,7 +125,10 @@ impl Runner {
                 let c = judge::exchange::transport_failure(out, e);
                 out.failures.insert(
                     0,
-                    format!("task: poll {} of task {id} failed", report.polls + 1),
+                    Failure::Task(TaskFault::PollFailed {
+                        poll: report.polls + 1,
+                        id: id.clone(),
+                    }),
                 );
                 return c;
             }
@@ -158,16 +156,12 @@ impl Runner {
                 };
                 out.failures.insert(
                     0,
-                    format!(
-                        "task: poll {} of task {id} answered {}{}",
-                        report.polls,
-                        received.status,
-                        if trail.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" (earlier polls: {trail})")
-                        }
-                    ),
+                    Failure::Task(TaskFault::PollAnswered {
+                        poll: report.polls,
+                        id: id.clone(),
+                        status: received.status,
+                        trail: trail.clone(),
+                    }),
                 );
                 return c.unwrap_or(Classification {
                     class: out.class,
@@ -193,41 +187,37 @@ impl Runner {
         }
         out.finish_reason = last_status.clone();
         out.error = report.error.clone();
-        let detail = |e: &ApiError| {
-            format!(
-                "{} — {}",
-                e.describe(),
-                e.message.as_deref().unwrap_or("(no message)")
-            )
-        };
         match end {
             TaskEnd::Done => out.notes.push(format!("task: done: {polled}")),
-            TaskEnd::Failed => out.failures.push(format!(
-                "task: failed: {polled}: {}",
-                report.error.as_ref().map(detail).unwrap_or_default()
-            )),
+            TaskEnd::Failed => out.failures.push(Failure::Task(TaskFault::Failed {
+                polled,
+                error: report.error.clone(),
+            })),
             TaskEnd::FailedNoDetail => out
                 .failures
-                .push(format!("task: failed with no error detail: {polled}")),
-            TaskEnd::Cancelled => out.failures.push(format!("task: cancelled: {polled}")),
-            TaskEnd::Stuck => out.failures.push(format!(
-                "task: timed out: {polled}, still {} with {} ms counted (poll deadline {} ms, at most {} polls); last progress {}",
-                last_status.as_deref().unwrap_or("without a status"),
-                report.counted.as_millis(),
-                settings.deadline_ms,
-                settings.max_polls,
-                report
-                    .progress
-                    .map_or("not reported".to_string(), |p| format!("{p}%"))
-            )),
-            TaskEnd::UnknownStatus => out.failures.push(format!(
-                "task: unknown status \"{}\": {polled} (known: done {}; failed {}; cancelled {}; pending {})",
-                last_status.as_deref().unwrap_or("?"),
-                task.spec.done.join(", "),
-                task.spec.failed.join(", "),
-                task.spec.cancelled.join(", "),
-                task.spec.pending.join(", ")
-            )),
+                .push(Failure::Task(TaskFault::FailedNoDetail { polled })),
+            TaskEnd::Cancelled => out
+                .failures
+                .push(Failure::Task(TaskFault::Cancelled { polled })),
+            TaskEnd::Stuck => out.failures.push(Failure::Task(TaskFault::Stuck {
+                polled,
+                last_status: last_status.clone(),
+                counted_ms: report.counted.as_millis(),
+                deadline_ms: settings.deadline_ms,
+                max_polls: settings.max_polls,
+                progress: report.progress,
+            })),
+            TaskEnd::UnknownStatus => out.failures.push(Failure::Task(TaskFault::UnknownStatus {
+                polled,
+                status: last_status.clone(),
+                known: format!(
+                    "known: done {}; failed {}; cancelled {}; pending {}",
+                    task.spec.done.join(", "),
+                    task.spec.failed.join(", "),
+                    task.spec.cancelled.join(", "),
+                    task.spec.pending.join(", ")
+                ),
+            })),
         }
         if end != TaskEnd::Done {
             obs.task = Some(end);
