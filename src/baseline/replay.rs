@@ -20,10 +20,10 @@ use crate::baseline::sanitize::{self, Sanitizer};
 use crate::contract::fixtures::FixtureStore;
 use crate::exchange::server::{Handler, Reply, Request, Server, StreamClose};
 use crate::exchange::transport::{Received, ReceivedBody};
-use crate::model::class::Class;
+use crate::judge::verdict::Settled;
 use crate::model::failure::Failure;
 use crate::model::fixture::{FixtureRequest, FixtureResponse, JsonText, WireEnd};
-use crate::model::outcome::{ms, CaseOutcome, Drift, Verdict};
+use crate::model::outcome::{ms, CaseOutcome, Drift};
 
 /// Set on replies that are the recorded endpoint's own verdicts, not fixtures.
 pub const REPLAY_HEADER: &str = "x-llm-contract-replay";
@@ -206,13 +206,12 @@ impl Handler for ReplayHandler {
     }
 }
 
-/// Settles a case on the recorded endpoint's own verdict, when it gave one (it answered with
+/// The recorded endpoint's own verdict on a request, when it gave one (it answered with
 /// [`REPLAY_HEADER`]: the request no longer matches the recorded one, or no fixture exists): the
-/// answer is not the API's, so nothing of it is judged. True when `r` was such a verdict.
-pub fn settle(out: &mut CaseOutcome, r: &Received, fixture_path: &Path) -> bool {
-    let Some(kind) = r.header(REPLAY_HEADER) else {
-        return false;
-    };
+/// answer is not the API's, so nothing of it is judged. Its facts and failure go into `out`; the
+/// verdict is decided from the returned [`Settled`].
+pub fn settle(out: &mut CaseOutcome, r: &Received, fixture_path: &Path) -> Option<Settled> {
+    let kind = r.header(REPLAY_HEADER)?;
     let text = match &r.body {
         ReceivedBody::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
         _ => String::new(),
@@ -221,13 +220,7 @@ pub fn settle(out: &mut CaseOutcome, r: &Received, fixture_path: &Path) -> bool 
     out.latency_ms = ms(r.total);
     // The status is the recorded endpoint's own, not the API's: do not report it.
     out.status = None;
-    out.verdict = if kind == MISMATCH {
-        Verdict::Fail
-    } else {
-        Verdict::Error
-    };
-    out.class = Class::ConfigurationDrift;
-    out.reason = match kind {
+    let reason = match kind {
         MISMATCH => format!(
             "the request no longer matches the recorded one: re-record {}",
             fixture_path.display()
@@ -236,11 +229,14 @@ pub fn settle(out: &mut CaseOutcome, r: &Received, fixture_path: &Path) -> bool 
         other => format!("recorded endpoint answered {other}"),
     };
     out.failures.push(Failure::Replay {
-        reason: out.reason.clone(),
+        reason: reason.clone(),
         answer: text,
     });
     out.drift = Drift::NotRun {
         reason: "request mismatch".into(),
     };
-    true
+    Some(Settled::Replay {
+        mismatch: kind == MISMATCH,
+        reason,
+    })
 }

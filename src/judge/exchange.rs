@@ -10,21 +10,94 @@ use crate::model::class::Class;
 use crate::model::failure::{BodyFault, Failure};
 use crate::model::family::Family;
 use crate::model::observation::{ApiError, BodyKind, Observation, Soft};
-use crate::model::outcome::{ms, CaseOutcome, Drift, ParserOutcome, Usage, Verdict};
+use crate::model::outcome::{ms, CaseOutcome, Drift, ParserOutcome, Usage};
 use crate::model::plan::{Plan, PlanBody, StreamExpect};
 
-/// Runs the checks on a response.
+/// What judging one response found: the facts an outcome reports, the failures, the observation
+/// the classification table read and its answer.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    pub status: u16,
+    pub ttfb_ms: f64,
+    pub latency_ms: f64,
+    pub frames: Option<usize>,
+    pub first_token_ms: Option<f64>,
+    pub max_gap_ms: Option<f64>,
+    pub finish_reason: Option<String>,
+    pub usage: Option<Usage>,
+    pub error: Option<ApiError>,
+    pub error_body: Option<String>,
+    pub notes: Vec<String>,
+    pub failures: Vec<Failure>,
+    pub parser_outcome: ParserOutcome,
+    /// The body never arrived whole: nothing about it could be judged.
+    pub incomplete: bool,
+    pub observation: Observation,
+    pub classification: Classification,
+}
+
+impl Judgement {
+    /// Writes the judgement's facts and failures into a case's outcome; returns the table's
+    /// classification and whether the answer went unjudged (its body did not arrive whole). The
+    /// verdict and the class are decided later, once, by [`crate::judge::verdict`].
+    pub fn record_into(self, out: &mut CaseOutcome) -> (Classification, bool) {
+        out.status = Some(self.status);
+        out.ttfb_ms = Some(self.ttfb_ms);
+        out.latency_ms = self.latency_ms;
+        if self.frames.is_some() {
+            out.frames = self.frames;
+            out.first_token_ms = self.first_token_ms;
+            out.max_gap_ms = self.max_gap_ms;
+        }
+        if self.finish_reason.is_some() {
+            out.finish_reason = self.finish_reason;
+        }
+        if self.usage.is_some() {
+            out.usage = self.usage;
+        }
+        if self.error_body.is_some() {
+            out.error_body = self.error_body;
+        }
+        out.notes.extend(self.notes);
+        out.failures = self.failures;
+        out.error = self.error;
+        out.parser_outcome = Some(self.parser_outcome);
+        (self.classification, self.incomplete)
+    }
+}
+
+/// Judges a response: a pure function of the plan, the response and the stream check that read
+/// its frames as they arrived (for a body, a fresh one). Nothing is sent, printed or stored.
 pub fn judge(
     schemas: &SchemaRegistry,
     plan: &Plan,
-    out: &mut CaseOutcome,
     r: &Received,
     sink: &mut StreamCheck<'_>,
-) -> Classification {
+) -> Judgement {
     let family = plan.case.family;
-    out.status = Some(r.status);
-    out.ttfb_ms = Some(ms(r.ttfb));
-    out.latency_ms = ms(r.total);
+    let mut j = Judgement {
+        status: r.status,
+        ttfb_ms: ms(r.ttfb),
+        latency_ms: ms(r.total),
+        frames: None,
+        first_token_ms: None,
+        max_gap_ms: None,
+        finish_reason: None,
+        usage: None,
+        error: None,
+        error_body: None,
+        notes: Vec::new(),
+        failures: Vec::new(),
+        parser_outcome: ParserOutcome::Success,
+        incomplete: false,
+        observation: Observation::default(),
+        classification: Classification {
+            class: Class::Ok,
+            reason: String::new(),
+            rule: "",
+        },
+    };
+    let out = &mut j;
     let mut failures = Vec::new();
     let expect = &plan.expect;
     if !expect.status.is_empty() && !expect.status.contains(&r.status) {
@@ -159,7 +232,7 @@ pub fn judge(
         } => {
             obs.transport = Some(*kind);
             // The body never arrived whole: nothing about it can be judged.
-            out.verdict = Verdict::Error;
+            out.incomplete = true;
             failures.push(Failure::Body(BodyFault::CutAfterHead {
                 status: r.status,
                 message: message.clone(),
@@ -174,18 +247,17 @@ pub fn judge(
     obs.too_slow = limits(plan, out, &mut failures);
     out.failures = failures;
     out.error = obs.error.clone();
-    out.parser_outcome = Some(parser_outcome(&obs, &r.body, sink));
-    let c = classify::classify(&obs);
-    out.class = c.class;
-    out.reason = c.reason.clone();
-    c
+    out.parser_outcome = parser_outcome(&obs, &r.body, sink);
+    out.classification = classify::classify(&obs);
+    out.observation = obs;
+    j
 }
 
 /// Checks the case's timing limits; true when one was exceeded.
-fn limits(plan: &Plan, out: &CaseOutcome, failures: &mut Vec<Failure>) -> bool {
+fn limits(plan: &Plan, out: &Judgement, failures: &mut Vec<Failure>) -> bool {
     let l = plan.expect.limits;
     let checks = [
-        ("time to first byte", l.max_ttfb_ms, out.ttfb_ms),
+        ("time to first byte", l.max_ttfb_ms, Some(out.ttfb_ms)),
         (
             "time to first token",
             l.max_first_token_ms,
@@ -210,15 +282,13 @@ fn limits(plan: &Plan, out: &CaseOutcome, failures: &mut Vec<Failure>) -> bool {
     slow
 }
 
+/// Records an attempt that got no (complete) response; returns the table's classification.
 pub fn transport_failure(out: &mut CaseOutcome, e: TransportError) -> Classification {
     let obs = Observation {
         transport: Some(e.kind),
         ..Observation::default()
     };
     let c = classify::classify(&obs);
-    out.verdict = Verdict::Error;
-    out.class = c.class;
-    out.reason = c.reason.clone();
     out.latency_ms = ms(e.after);
     out.parser_outcome = Some(
         if e.kind == crate::model::observation::TransportFailure::Timeout {
@@ -295,30 +365,202 @@ fn parser_outcome(obs: &Observation, body: &ReceivedBody, sink: &StreamCheck<'_>
     ParserOutcome::Success
 }
 
-/// Sets the verdict and the outcome's class from the failures.
-///
-/// The class is what the endpoint's answer asks of an operator, whether or not the case expected
-/// it: a `missing_auth` case passes with `refresh_credentials`, and a 500 carrying
-/// `invalid_request` is `fix_request` even where the contract said 400 (the status failure says
-/// so). A failing case whose answer was otherwise `ok` (a 200 where a 401 was due, a drifted
-/// body) is `contract_drift`.
-pub fn finalize(out: &mut CaseOutcome) {
-    if out.verdict != Verdict::Pass || out.failures.is_empty() {
-        return;
+#[cfg(test)]
+mod tests {
+    //! The judge from tables of small exchanges: no HTTP, no server.
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::contract::load::{parse_case, parse_target};
+    use crate::contract::plan::plan;
+
+    fn schemas() -> SchemaRegistry {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts/schemas");
+        let s = SchemaRegistry::load(&dir).unwrap();
+        s.compile_all().unwrap();
+        s
     }
-    out.verdict = Verdict::Fail;
-    if out.class == Class::Ok {
-        out.class = Class::ContractDrift;
-        out.reason = if out.expected_class == Class::Ok {
-            format!(
-                "the answer succeeded but broke the contract: {}",
-                out.reason
+
+    fn plan_of(expect: &str) -> Plan {
+        let case = format!(
+            "id: c\ndescription: d\nauth: valid\nrequest:\n  body:\n    model: ${{model}}\n    messages: [{{role: user, content: hi}}]\nexpect:\n{expect}"
+        );
+        let case = Arc::new(parse_case(Path::new("c.yaml"), &case).unwrap());
+        let target = Arc::new(
+            parse_target(
+                Path::new("targets/t.yaml"),
+                "name: t\ndescription: d\nbase_url: http://x/v1\napi_key_env: K\nvars:\n  model: m1\n",
             )
-        } else {
-            format!(
-                "a successful answer where {} was due: {}",
-                out.expected_class, out.reason
-            )
+            .unwrap(),
+        );
+        plan(&case, &target).unwrap()
+    }
+
+    fn received(status: u16, content_type: &str, body: &str) -> Received {
+        Received {
+            status,
+            headers: vec![("content-type".into(), content_type.into())],
+            body: ReceivedBody::Bytes(Bytes::from(body.to_string())),
+            ttfb: Duration::from_millis(5),
+            total: Duration::from_millis(7),
+        }
+    }
+
+    const OK: &str = r#"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"m1","choices":[{"index":0,"message":{"role":"assistant","content":"pong"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}"#;
+    const EMPTY: &str = r#"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"m1","choices":[{"index":0,"message":{"role":"assistant","content":""},"finish_reason":"stop"}]}"#;
+    const NO_CHOICES: &str =
+        r#"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"m1"}"#;
+    const ERR_401: &str = r#"{"error":{"message":"invalid token","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#;
+
+    /// expect, status, content type, body → class, rule, failures' first words, parser outcome.
+    type Row = (
+        &'static str,
+        u16,
+        &'static str,
+        &'static str,
+        Class,
+        &'static str,
+        &'static [&'static str],
+        ParserOutcome,
+    );
+
+    #[test]
+    fn judges_small_exchanges() {
+        let schemas = schemas();
+        let table: &[Row] = &[
+            (
+                "  status: 200\n  class: ok\n",
+                200,
+                "application/json",
+                OK,
+                Class::Ok,
+                "2xx",
+                &[],
+                ParserOutcome::Success,
+            ),
+            (
+                "  status: 200\n  class: ok\n",
+                200,
+                "application/json",
+                NO_CHOICES,
+                Class::ContractDrift,
+                "2xx.schema",
+                &["schema chat_completion: /:"],
+                ParserOutcome::MissingField,
+            ),
+            (
+                "  status: 200\n  class: ok\n",
+                200,
+                "application/json",
+                EMPTY,
+                Class::FixRequest,
+                "2xx.empty",
+                &["soft failure: empty content"],
+                ParserOutcome::EmptyContent,
+            ),
+            (
+                "  status: 200\n  class: ok\n",
+                200,
+                "text/html",
+                "<html><body>Welcome</body></html>",
+                Class::ConfigurationDrift,
+                "2xx.html",
+                &["body: expected JSON (schema chat_completion), got an HTML page"],
+                ParserOutcome::InvalidJson,
+            ),
+            (
+                "  status: 401\n  class: refresh_credentials\n",
+                401,
+                "application/json",
+                ERR_401,
+                Class::RefreshCredentials,
+                "401",
+                &[],
+                ParserOutcome::Success,
+            ),
+            (
+                "  status: 200\n  class: ok\n",
+                401,
+                "application/json",
+                ERR_401,
+                Class::RefreshCredentials,
+                "401",
+                &["status: expected 200, got 401"],
+                ParserOutcome::Success,
+            ),
+            (
+                "  status: 200\n  class: ok\n  finish_reason: [length]\n",
+                200,
+                "application/json",
+                OK,
+                Class::Ok,
+                "2xx",
+                &["finish_reason: choice 0: expected one of [length], got \"stop\""],
+                ParserOutcome::Success,
+            ),
+            (
+                "  status: 200\n  class: ok\n  present: [/system_fingerprint]\n  absent: [/usage]\n",
+                200,
+                "application/json",
+                OK,
+                Class::Ok,
+                "2xx",
+                &[
+                    "body: expected /system_fingerprint to be present",
+                    "body: expected no /usage",
+                ],
+                ParserOutcome::Success,
+            ),
+        ];
+        for (i, (expect, status, ct, body, class, rule, failures, parser)) in
+            table.iter().enumerate()
+        {
+            let plan = plan_of(expect);
+            let mut sink = StreamCheck::new(
+                &schemas,
+                "chat_completion_chunk",
+                "chat_completion",
+                crate::judge::family::grammar(plan.case.family),
+            );
+            let j = judge(&schemas, &plan, &received(*status, ct, body), &mut sink);
+            let got: Vec<String> = j.failures.iter().map(ToString::to_string).collect();
+            assert_eq!(j.classification.class, *class, "row {i}: {got:?}");
+            assert_eq!(j.classification.rule, *rule, "row {i}");
+            assert_eq!(got.len(), failures.len(), "row {i}: {got:?}");
+            for (g, w) in got.iter().zip(failures.iter()) {
+                assert!(g.starts_with(w), "row {i}: {g} does not start with {w}");
+            }
+            assert_eq!(j.parser_outcome, *parser, "row {i}");
+            assert!(!j.incomplete);
+        }
+    }
+
+    #[test]
+    fn a_body_cut_after_the_head_goes_unjudged() {
+        let schemas = schemas();
+        let plan = plan_of("  status: 200\n  class: ok\n");
+        let mut r = received(200, "application/json", "");
+        r.body = ReceivedBody::Failed {
+            kind: crate::model::observation::TransportFailure::Reset,
+            message: "connection reset".into(),
+            prefix: Bytes::from_static(b"{\"id\":"),
         };
+        let mut sink = StreamCheck::new(
+            &schemas,
+            "chat_completion_chunk",
+            "chat_completion",
+            crate::judge::family::grammar(plan.case.family),
+        );
+        let j = judge(&schemas, &plan, &r, &mut sink);
+        assert!(j.incomplete);
+        assert_eq!(j.classification.class, Class::Retry);
+        assert!(matches!(
+            j.failures[0],
+            Failure::Body(BodyFault::CutAfterHead { status: 200, .. })
+        ));
     }
 }

@@ -7,3 +7,4 @@ pub mod exchange;
 pub mod family;
 pub mod grammar;
 pub mod stream;
+pub mod verdict;

@@ -8,11 +8,11 @@ use tokio::task::JoinSet;
 use crate::baseline::record::Capture;
 use crate::exchange::endpoint::Endpoint;
 use crate::exchange::gate::Gate;
-use crate::model::class::Class;
+use crate::judge::verdict::{self, Settled};
 use crate::model::failure::Failure;
-use crate::model::outcome::{CaseOutcome, Drift, Mode, Verdict};
+use crate::model::outcome::{CaseOutcome, Drift, Mode};
 use crate::model::plan::Plan;
-use crate::run::runner::{blank, Runner};
+use crate::run::runner::{blank, decided, Runner};
 
 /// The outcome of a case whose run panicked.
 fn harness_failure(plan: &Plan, mode: Mode, panic: &(dyn std::any::Any + Send)) -> CaseOutcome {
@@ -22,14 +22,11 @@ fn harness_failure(plan: &Plan, mode: Mode, panic: &(dyn std::any::Any + Send)) 
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".into());
     let mut o = blank(plan, mode);
-    o.verdict = Verdict::Error;
-    o.class = Class::ContractDrift;
-    o.reason = "the harness failed while running this case".into();
     o.failures.push(Failure::Harness { message });
     o.drift = Drift::NotRun {
         reason: "the case did not finish".into(),
     };
-    o
+    decided(o, verdict::settled(&Settled::Panic))
 }
 
 /// Runs plans concurrently, at most `jobs` requests out at a time. `on_done` takes each outcome

@@ -18,6 +18,7 @@ use crate::exchange::retry::{self, Budget, Jitter, WaitSource};
 use crate::judge;
 use crate::judge::classify::Classification;
 use crate::judge::stream::{FrameWatch, StreamCheck};
+use crate::judge::verdict::{self, Decision, Settled};
 use crate::model::class::Class;
 use crate::model::failure::{Failure, FixtureFault};
 use crate::model::fixture::{Fixture, FixtureResponse, Provenance};
@@ -82,7 +83,7 @@ pub struct Runner {
 /// One attempt's judged result, before the retry decision and the class expectation.
 struct Attempt {
     out: CaseOutcome,
-    observed: Classification,
+    observed: Observed,
     hint: Option<Duration>,
     /// How long its request waited for a pass (for `--jobs`).
     queued: Duration,
@@ -91,6 +92,24 @@ struct Attempt {
 mod task;
 
 use task::Task;
+
+/// What one attempt came to, before the decision.
+pub(super) enum Observed {
+    /// The answer was judged, or none came (`unjudged`): the classification table's answer.
+    Judged {
+        classification: Classification,
+        unjudged: bool,
+    },
+    /// The harness settled it without judging (the recorded endpoint's own verdict).
+    Settled(Settled),
+}
+
+impl Observed {
+    /// Whether a live client may send the same request again.
+    fn retryable(&self) -> bool {
+        matches!(self, Observed::Judged { classification, .. } if classification.class.retryable())
+    }
+}
 
 impl Runner {
     pub fn new(
@@ -210,22 +229,19 @@ impl Runner {
     ) -> CaseOutcome {
         let mut out = blank(plan, endpoint.mode);
         if let Some(reason) = &plan.skip {
-            out.verdict = Verdict::Skip;
-            out.reason = format!("skipped by target {}: {reason}", plan.target.name);
-            return out;
+            let s = Settled::SkippedByTarget {
+                target: plan.target.name.clone(),
+                reason: reason.clone(),
+            };
+            return decided(out, verdict::settled(&s));
         }
         let fixture = self.fixtures.get(&plan.target.name, &plan.case.id);
         let fixture_path = self.fixtures.path(&plan.target.name, &plan.case.id);
         if endpoint.mode == Mode::Recorded {
             if plan.case.live_only {
-                out.verdict = Verdict::Skip;
-                out.reason = "live-only case: nothing to replay".into();
-                return out;
+                return decided(out, verdict::settled(&Settled::LiveOnly));
             }
             if fixture.is_none() {
-                out.verdict = Verdict::Error;
-                out.class = Class::ConfigurationDrift;
-                out.reason = "no pinned fixture to replay".into();
                 out.failures.push(Failure::Fixture(FixtureFault::Missing {
                     path: fixture_path.display().to_string(),
                     hint: compare::record_hint(plan),
@@ -233,17 +249,16 @@ impl Runner {
                 out.drift = Drift::NotRun {
                     reason: "no pinned fixture".into(),
                 };
-                return out;
+                return decided(out, verdict::settled(&Settled::NoFixture));
             }
         }
         let mut outgoing = match crate::exchange::request::outgoing(plan, endpoint) {
             Ok(o) => o,
             Err(message) => {
-                out.verdict = Verdict::Error;
-                out.class = Class::RefreshCredentials;
-                out.reason = message.clone();
-                out.failures.push(Failure::Config { message });
-                return out;
+                out.failures.push(Failure::Config {
+                    message: message.clone(),
+                });
+                return decided(out, verdict::settled(&Settled::NoKey { message }));
             }
         };
         // One client request id per case, the same on each of its attempts; a case that sets the
@@ -272,15 +287,12 @@ impl Runner {
         let mut retry = 0u32;
         if let Some(b) = &self.budget {
             if !b.take() {
-                let message = format!("the request budget (--max-requests {}) is spent", b.limit());
-                out.verdict = Verdict::Error;
-                out.class = Class::Retry;
-                out.reason = format!("{message}: not sent");
                 out.failures.push(Failure::Budget { limit: b.limit() });
                 out.drift = Drift::NotRun {
                     reason: "not sent".into(),
                 };
-                return out;
+                let s = Settled::BudgetSpent { limit: b.limit() };
+                return decided(out, verdict::settled(&s));
             }
         }
         let Attempt {
@@ -302,7 +314,7 @@ impl Runner {
                 started += attempt.queued;
             }
             statuses.push(attempt.out.status);
-            if !attempt.observed.class.retryable() || retry + 1 >= policy.attempts {
+            if !attempt.observed.retryable() || retry + 1 >= policy.attempts {
                 break attempt;
             }
             let (wait, source) = retry::wait(&policy, retry, attempt.hint, &self.jitter);
@@ -343,44 +355,23 @@ impl Runner {
         out.attempt_statuses = statuses;
         out.retry_waits_ms = waits_ms;
         out.case_ms = ms(started.elapsed());
-        let mut class = observed.class;
-        let mut reason = observed.reason;
-        if class == Class::Retry && retry > 0 && retry + 1 >= policy.attempts && note.is_none() {
-            class = Class::FallBack;
-            reason = format!(
-                "still transient after {} attempts, fall back: {reason}",
-                retry + 1
-            );
-        }
-        if let Some(n) = note {
-            reason = format!("{reason}; {n}");
-        }
-        // A class is only compared when something was judged (not for transport errors, nor
-        // for the recorded endpoint's own verdicts).
-        if out.verdict != Verdict::Error && observed.rule != "replay" && class != plan.expect.class
-        {
-            let at = usize::from(
-                out.failures
-                    .first()
-                    .is_some_and(|f| matches!(f, Failure::Status { .. })),
-            );
-            out.failures.insert(
-                at,
-                Failure::Class {
-                    expected: plan.expect.class,
-                    got: class,
-                    reason: reason.clone(),
-                },
-            );
-        }
-        out.class = class;
-        out.reason = reason;
-        judge::exchange::finalize(&mut out);
-        if out.class == Class::Quota && self.options.quota_is_skip && out.verdict != Verdict::Pass {
-            out.verdict = Verdict::Skip;
-            out.reason = format!("quota counted as skipped (--quota-is-skip): {}", out.reason);
-        }
-        out
+        let decision = match &observed {
+            Observed::Settled(settled) => verdict::settled(settled),
+            Observed::Judged {
+                classification,
+                unjudged,
+            } => verdict::answered(&verdict::Answered {
+                observed: classification,
+                unjudged: *unjudged,
+                failures: &out.failures,
+                expected: plan.expect.class,
+                attempts: retry + 1,
+                max_attempts: policy.attempts,
+                stopped: note.as_deref(),
+                quota_is_skip: self.options.quota_is_skip,
+            }),
+        };
+        decided(out, decision)
     }
 
     /// Notes an old fixture, or fails the case past `--max-fixture-age`.
@@ -454,7 +445,10 @@ impl Runner {
         gate.give_back(pass).await;
         match sent {
             Err(e) => {
-                let observed = judge::exchange::transport_failure(&mut out, e);
+                let observed = Observed::Judged {
+                    classification: judge::exchange::transport_failure(&mut out, e),
+                    unjudged: true,
+                };
                 Attempt {
                     out,
                     observed,
@@ -469,18 +463,16 @@ impl Runner {
                     SystemTime::now(),
                 );
                 let fixture_path = self.fixtures.path(&plan.target.name, &plan.case.id);
-                let observed = if endpoint.mode == Mode::Recorded
-                    && replay::settle(&mut out, &received, &fixture_path)
-                {
-                    None
-                } else {
-                    Some(judge::exchange::judge(
-                        &self.schemas,
-                        plan,
-                        &mut out,
-                        &received,
-                        &mut sink,
-                    ))
+                let settled = match endpoint.mode {
+                    Mode::Recorded => replay::settle(&mut out, &received, &fixture_path),
+                    Mode::Live => None,
+                };
+                let judged = match settled {
+                    Some(s) => Err(s),
+                    None => Ok(
+                        judge::exchange::judge(&self.schemas, plan, &received, &mut sink)
+                            .record_into(&mut out),
+                    ),
                 };
                 if self.options.record {
                     captured.push(record::response_of(
@@ -491,53 +483,67 @@ impl Runner {
                     ));
                 }
                 drop(sink);
-                if let Some(mut observed) = observed {
-                    compare::compare(
-                        &self.compare_cx(),
-                        plan,
-                        &mut out,
-                        &received,
-                        shape,
-                        fixture,
-                        compare::Step::Request(index),
-                    );
-                    let accepted = (200..300).contains(&received.status)
-                        && observed.class == Class::Ok
-                        && out.failures.is_empty();
-                    if let (Some(spec), Some(submit), true) = (&family.poll, &submit, accepted) {
-                        let task = Task {
-                            spec,
-                            submit,
-                            submitted: &received,
+                match judged {
+                    Ok((classification, unjudged)) => {
+                        compare::compare(
+                            &self.compare_cx(),
+                            plan,
+                            &mut out,
+                            &received,
+                            shape,
                             fixture,
-                            index,
+                            compare::Step::Request(index),
+                        );
+                        let accepted = (200..300).contains(&received.status)
+                            && classification.class == Class::Ok
+                            && !unjudged
+                            && out.failures.is_empty();
+                        let mut observed = Observed::Judged {
+                            classification,
+                            unjudged,
                         };
-                        observed = self
-                            .follow(plan, endpoint, task, gate, &mut out, captured)
-                            .await;
+                        if let (Some(spec), Some(submit), true) = (&family.poll, &submit, accepted)
+                        {
+                            let task = Task {
+                                spec,
+                                submit,
+                                submitted: &received,
+                                fixture,
+                                index,
+                            };
+                            observed = self
+                                .follow(plan, endpoint, task, gate, &mut out, captured)
+                                .await;
+                        }
+                        Attempt {
+                            out,
+                            observed,
+                            hint,
+                            queued,
+                        }
                     }
-                    Attempt {
+                    Err(settled) => Attempt {
                         out,
-                        observed,
-                        hint,
-                        queued,
-                    }
-                } else {
-                    let observed = Classification {
-                        class: out.class,
-                        reason: out.reason.clone(),
-                        rule: "replay",
-                    };
-                    Attempt {
-                        out,
-                        observed,
+                        observed: Observed::Settled(settled),
                         hint: None,
                         queued,
-                    }
+                    },
                 }
             }
         }
     }
+}
+
+/// The outcome with the decision applied: its verdict, class and reason, and the class failure
+/// where the decision lists one. The only place an outcome's verdict and class are set.
+pub(crate) fn decided(mut out: CaseOutcome, d: Decision) -> CaseOutcome {
+    out.verdict = d.verdict;
+    out.class = d.class;
+    out.reason = d.reason;
+    if let Some((at, f)) = d.class_failure {
+        out.failures.insert(at, f);
+    }
+    out
 }
 
 pub(crate) fn blank(plan: &Plan, mode: Mode) -> CaseOutcome {

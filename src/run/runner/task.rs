@@ -1,7 +1,7 @@
 //! Following a submitted task: its polls, the task's end judged, its last poll compared with the
 //! fixture.
 
-use super::Runner;
+use super::{Observed, Runner};
 use crate::baseline::compare;
 use crate::baseline::drift::StreamShape;
 use crate::baseline::record::{self};
@@ -45,7 +45,7 @@ impl Runner {
         gate: &Gate,
         out: &mut CaseOutcome,
         captured: &mut Vec<FixtureResponse>,
-    ) -> Classification {
+    ) -> Observed {
         let submitted = match &task.submitted.body {
             ReceivedBody::Bytes(b) => serde_json::from_slice::<Value>(b).unwrap_or(Value::Null),
             _ => Value::Null,
@@ -119,10 +119,10 @@ impl Runner {
                     schema_ok: Some(false),
                     ..Observation::default()
                 };
-                return classify::classify(&obs);
+                return judged(classify::classify(&obs), false);
             }
             poll::PollEnd::Transport(e) => {
-                let c = judge::exchange::transport_failure(out, e);
+                let c = judged(judge::exchange::transport_failure(out, e), true);
                 out.failures.insert(
                     0,
                     Failure::Task(TaskFault::PollFailed {
@@ -141,18 +141,18 @@ impl Runner {
                     crate::judge::family::grammar(plan.case.family),
                 );
                 let fixture_path = self.fixtures.path(&plan.target.name, &plan.case.id);
-                let c = if endpoint.mode == Mode::Recorded
-                    && replay::settle(out, &received, &fixture_path)
-                {
-                    None
-                } else {
-                    Some(judge::exchange::judge(
-                        &self.schemas,
-                        plan,
-                        out,
-                        &received,
-                        &mut sink,
-                    ))
+                let settled = match endpoint.mode {
+                    Mode::Recorded => replay::settle(out, &received, &fixture_path),
+                    Mode::Live => None,
+                };
+                let c = match settled {
+                    Some(s) => Observed::Settled(s),
+                    None => {
+                        let (c, unjudged) =
+                            judge::exchange::judge(&self.schemas, plan, &received, &mut sink)
+                                .record_into(out);
+                        judged(c, unjudged)
+                    }
                 };
                 out.failures.insert(
                     0,
@@ -163,11 +163,7 @@ impl Runner {
                         trail: trail.clone(),
                     }),
                 );
-                return c.unwrap_or(Classification {
-                    class: out.class,
-                    reason: out.reason.clone(),
-                    rule: "replay",
-                });
+                return c;
             }
             poll::PollEnd::Task(end) => end,
         };
@@ -250,9 +246,13 @@ impl Runner {
                 ),
             );
         }
-        let c = classify::classify(&obs);
-        out.class = c.class;
-        out.reason = c.reason.clone();
-        c
+        judged(classify::classify(&obs), false)
+    }
+}
+
+fn judged(classification: Classification, unjudged: bool) -> Observed {
+    Observed::Judged {
+        classification,
+        unjudged,
     }
 }
