@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::Args;
 
-use llm_contract::baseline::record::{self, Written};
+use llm_contract::baseline::record::{self, Recorder, Written};
 use llm_contract::baseline::sanitize::{self, Sanitizer};
 use llm_contract::context::{Context, Secret};
 use llm_contract::contract::fixtures::FixtureStore;
@@ -152,7 +152,6 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
         suite.fixtures.clone(),
         sanitizer.clone(),
         RunOptions {
-            record: true,
             retries: args.retries,
             time_scale: args.time_scale,
             ..RunOptions::default()
@@ -174,11 +173,13 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
         .cloned()
         .map(|p| (p, endpoint.clone()))
         .collect();
+    // The recorder watches each case's exchanges; its capture is sanitized as the case ends.
     let done = rt.block_on(llm_contract::run::lanes::run_all(
         runner.clone(),
         work,
         args.jobs,
-        |o, c| (o, c),
+        Recorder::default,
+        |o, recorder, plan| (o, recorder.capture(plan, &sanitizer)),
     ));
     let now = SystemTime::now();
     // Not every answer carries the version header (early errors may not): the run's answers all

@@ -362,7 +362,6 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         strict: args.strict,
         warn_fixture_age_days: args.warn_fixture_age,
         max_fixture_age_days: args.max_fixture_age,
-        ..RunOptions::default()
     };
     let runner = Arc::new(Runner::with_options(
         client,
@@ -428,22 +427,28 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         let mut flushed = std::time::Instant::now();
         // Each case is shown, then rendered for the reports, as it ends: while the other cases'
         // requests are out, not after the last answer.
-        let cases = llm_contract::run::lanes::run_all(runner.clone(), work, args.jobs, |o, _| {
-            let line = report::line(&o);
-            let line = if color { paint(o.verdict, &line) } else { line };
-            if let Some(p) = &progress {
-                p.done(&o, &line);
-            } else {
-                let _ = writeln!(out, "{line}");
-                let _ = write!(out, "{}", report::details(&o));
-                if flushed.elapsed() >= Duration::from_millis(100) {
-                    let _ = out.flush();
-                    flushed = std::time::Instant::now();
+        let cases = llm_contract::run::lanes::run_all(
+            runner.clone(),
+            work,
+            args.jobs,
+            || (),
+            |o, (), _| {
+                let line = report::line(&o);
+                let line = if color { paint(o.verdict, &line) } else { line };
+                if let Some(p) = &progress {
+                    p.done(&o, &line);
+                } else {
+                    let _ = writeln!(out, "{line}");
+                    let _ = write!(out, "{}", report::details(&o));
+                    if flushed.elapsed() >= Duration::from_millis(100) {
+                        let _ = out.flush();
+                        flushed = std::time::Instant::now();
+                    }
                 }
-            }
-            // Once more through the sanitizer before anything is stored (the runner's pass already ran).
-            report::RenderedCase::new(sanitizer.outcome(o))
-        })
+                // Once more through the sanitizer before anything is stored (the runner's pass already ran).
+                report::RenderedCase::new(sanitizer.outcome(o))
+            },
+        )
         .await;
         let _ = out.flush();
         if let Some(p) = &progress {

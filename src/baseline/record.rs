@@ -13,6 +13,7 @@ use crate::baseline::replay;
 use crate::baseline::sanitize::{self, Sanitizer, API_KEY, INVALID_KEY};
 use crate::context::Secret;
 use crate::exchange::transport::{Received, ReceivedBody, StreamStop};
+use crate::exchange::watch::{Asked, Watch};
 use crate::model::fixture::{
     Fixture, FixtureRequest, FixtureResponse, JsonText, WireChunk, WireEnd,
 };
@@ -27,6 +28,93 @@ pub struct Capture {
     pub responses: Vec<FixtureResponse>,
     /// The server's version, from the target's `version_header`.
     pub version: Option<String>,
+}
+
+/// Records a case's exchanges as they are made: a [`Watch`] the runner shows every answer to.
+/// Nothing is sanitized or written until [`Recorder::capture`].
+#[derive(Debug, Default)]
+pub struct Recorder {
+    seen: Vec<Seen>,
+}
+
+#[derive(Debug)]
+struct Seen {
+    /// For a poll: its path, and the task id the path names.
+    poll: Option<(String, Option<String>)>,
+    received: Received,
+    raw: Option<Vec<(Duration, Bytes)>>,
+}
+
+impl Watch for Recorder {
+    fn wants_raw(&self) -> bool {
+        true
+    }
+
+    fn answer(
+        &mut self,
+        asked: Asked<'_>,
+        received: &Received,
+        raw: Option<Vec<(Duration, Bytes)>>,
+    ) {
+        self.seen.push(Seen {
+            poll: match asked {
+                Asked::Case => None,
+                Asked::Poll { path, task_id } => {
+                    Some((path.to_string(), task_id.map(str::to_string)))
+                }
+            },
+            received: received.clone(),
+            raw,
+        });
+    }
+}
+
+impl Recorder {
+    /// The case's exchange as a fixture holds it, sanitized: the request and every answer in the
+    /// order they came (attempts, then polls); `None` when nothing was answered.
+    pub fn capture(self, plan: &Plan, sanitizer: &Sanitizer) -> Option<Capture> {
+        if self.seen.is_empty() {
+            return None;
+        }
+        let request = request_of(plan, sanitizer);
+        let responses: Vec<FixtureResponse> = self
+            .seen
+            .into_iter()
+            .map(|seen| {
+                let mut resp = response_of(
+                    &seen.received,
+                    seen.raw.as_deref(),
+                    sanitizer,
+                    &plan.target.sanitize,
+                );
+                if let Some((path, task_id)) = seen.poll {
+                    resp.request = Some(FixtureRequest {
+                        method: "GET".into(),
+                        // The submit's `id` is pinned as `<prefix>_[ID]`: the poll path names it so.
+                        path: sanitizer.text(&match &task_id {
+                            Some(id) => path.replace(id.as_str(), &sanitize::id_placeholder(id)),
+                            None => path,
+                        }),
+                        authorization: request.authorization.clone(),
+                        body: None,
+                        raw_body: None,
+                    });
+                }
+                resp
+            })
+            .collect();
+        let version = plan.target.version_header.as_ref().and_then(|h| {
+            responses
+                .iter()
+                .rev()
+                .find_map(|r| r.headers.get(&h.to_ascii_lowercase()).cloned())
+        });
+        Some(Capture {
+            request,
+            responses,
+            version,
+        })
+    }
 }
 
 /// The request of a plan as a fixture records it.

@@ -195,7 +195,7 @@ impl Handler for ReplayHandler {
         let n = attempts
             .entry((target.to_string(), case.to_string()))
             .or_insert(0);
-        let response = &fixture.responses[(*n).min(fixture.responses.len() - 1)];
+        let response = fixture.nth(*n);
         let want_text = request_text(response.request.as_ref().unwrap_or(&fixture.request));
         let got_text = request_text(&got);
         if let Some(d) = drift::diff(&want_text, &got_text, "recorded request", "sent request") {

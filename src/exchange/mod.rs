@@ -10,3 +10,4 @@ pub mod retry;
 pub mod server;
 pub mod sse;
 pub mod transport;
+pub mod watch;

@@ -39,9 +39,6 @@ pub struct StreamCheck<'a> {
     /// Sees every frame after it was checked (the drift comparison keeps their shapes); none
     /// when there is no baseline to compare with.
     watch: Option<&'a mut dyn FrameWatch>,
-    /// Raw stream pieces with their arrival times, kept only while recording.
-    pub raw: Option<Vec<(Duration, bytes::Bytes)>>,
-    raw_bytes: usize,
     pub first_content: Option<Duration>,
     pub last_frame: Option<Duration>,
     pub max_gap: Duration,
@@ -70,8 +67,6 @@ impl<'a> StreamCheck<'a> {
             frames: 0,
             error_frame: None,
             watch: None,
-            raw: None,
-            raw_bytes: 0,
             first_content: None,
             last_frame: None,
             max_gap: Duration::ZERO,
@@ -185,19 +180,7 @@ impl<'a> StreamCheck<'a> {
     }
 }
 
-/// Most stream bytes kept for one recording.
-pub const MAX_RECORDED: usize = 32 * 1024 * 1024;
-
 impl FrameSink for StreamCheck<'_> {
-    fn raw(&mut self, piece: &bytes::Bytes, at: Duration) {
-        if let Some(raw) = &mut self.raw {
-            self.raw_bytes += piece.len();
-            if self.raw_bytes <= MAX_RECORDED {
-                raw.push((at, piece.clone()));
-            }
-        }
-    }
-
     fn frame(&mut self, ev: SseEvent, at: Duration) -> bool {
         if let Some(last) = self.last_frame {
             self.max_gap = self.max_gap.max(at.saturating_sub(last));

@@ -295,6 +295,12 @@ impl Serialize for Fixture {
 }
 
 impl Fixture {
+    /// The answer to a case's `n`-th request (from 0): retries, then a task's polls, in order;
+    /// past the last, the last. The one rule replay and drift both follow.
+    pub fn nth(&self, n: usize) -> &FixtureResponse {
+        &self.responses[n.min(self.responses.len() - 1)]
+    }
+
     /// The answer to the final attempt: what drift is compared with.
     pub fn last(&self) -> &FixtureResponse {
         self.responses

@@ -95,6 +95,10 @@ pub struct CaseOutcome {
     pub retries: u32,
     /// The status of each attempt, in order (null where none came).
     pub attempt_statuses: Vec<Option<u16>>,
+    /// Every attempt's own result, in order, the last one included (as Hurl keeps each entry
+    /// result of its retries): what a retried case saw before its final answer.
+    #[serde(skip)]
+    pub attempts: Vec<AttemptResult>,
     /// The waits before each retry, unscaled.
     pub retry_waits_ms: Vec<f64>,
     /// The whole case, retries and waits included.
@@ -112,6 +116,20 @@ pub struct CaseOutcome {
     /// How a polled task went (video tasks).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task: Option<TaskOutcome>,
+}
+
+/// One attempt of a case, as judged before the retry decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptResult {
+    /// `None` where no response came.
+    pub status: Option<u16>,
+    /// The classification table's class for the attempt (the case's class is decided once, from
+    /// the last attempt).
+    pub class: Class,
+    /// The table's row that classified it.
+    pub rule: &'static str,
+    pub latency_ms: f64,
+    pub failures: Vec<Failure>,
 }
 
 /// What the polls of an asynchronous task showed.

@@ -471,6 +471,7 @@ mod tests {
             max_gap_ms: None,
             retries: 1,
             attempt_statuses: vec![Some(503), Some(200)],
+            attempts: Vec::new(),
             retry_waits_ms: vec![250.0],
             case_ms: 300.5,
             notes: vec!["a note".into()],

@@ -139,9 +139,10 @@ pub fn trials(paths: &Paths, ctx: &Context) -> Result<Vec<Trial>, String> {
             match outcome.verdict {
                 Verdict::Pass | Verdict::Skip => Ok(()),
                 Verdict::Fail | Verdict::Error => Err(Failed::from(format!(
-                    "{}\n{}",
+                    "{}\n{}{}",
                     report::line(&outcome),
-                    report::details(&outcome)
+                    report::details(&outcome),
+                    earlier_attempts(&outcome)
                 ))),
             }
         })
@@ -162,4 +163,22 @@ pub fn main(root: &Path) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The attempts before the last, one line each, for a case that was retried.
+fn earlier_attempts(o: &crate::model::outcome::CaseOutcome) -> String {
+    let n = o.attempts.len();
+    let mut out = String::new();
+    for (i, a) in o.attempts.iter().take(n.saturating_sub(1)).enumerate() {
+        out.push_str(&format!(
+            "      attempt {} of {n}: {}, class {} (rule {}), {} failure(s)\n",
+            i + 1,
+            a.status
+                .map_or("no response".to_string(), |s| format!("HTTP {s}")),
+            a.class,
+            a.rule,
+            a.failures.len()
+        ));
+    }
+    out
 }

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
-use crate::baseline::record::Capture;
 use crate::exchange::endpoint::Endpoint;
 use crate::exchange::gate::Gate;
+use crate::exchange::watch::Watch;
 use crate::judge::verdict::{self, Settled};
 use crate::model::failure::Failure;
 use crate::model::outcome::{CaseOutcome, Drift, Mode};
@@ -29,15 +29,20 @@ fn harness_failure(plan: &Plan, mode: Mode, panic: &(dyn std::any::Any + Send)) 
     decided(o, verdict::settled(&Settled::Panic))
 }
 
-/// Runs plans concurrently, at most `jobs` requests out at a time. `on_done` takes each outcome
-/// (and its capture, when recording) as it completes, on the task that awaits this function, and
-/// makes what the caller keeps of it; those come back sorted by the cases' ids.
-pub async fn run_all<T>(
+/// Runs plans concurrently, at most `jobs` requests out at a time, each case's answers shown to
+/// its own watcher made by `watch` (recording is one; a plain run passes `|| ()`). `on_done`
+/// takes each outcome with its watcher and plan as it completes, on the task that awaits this
+/// function, and makes what the caller keeps of it; those come back sorted by the cases' ids.
+pub async fn run_all<W, T>(
     runner: Arc<Runner>,
     plans: Vec<(Plan, Endpoint)>,
     jobs: usize,
-    mut on_done: impl FnMut(CaseOutcome, Option<Capture>) -> T,
-) -> Vec<T> {
+    watch: impl Fn() -> W + Send + Sync + 'static,
+    mut on_done: impl FnMut(CaseOutcome, W, &Plan) -> T,
+) -> Vec<T>
+where
+    W: Watch + 'static,
+{
     // Lanes, each taking the next plan from a shared queue as soon as its case is done: the next
     // request leaves from the worker that took the last answer, with no round trip through a
     // coordinating task. The gate keeps at most `jobs` requests out; twice as many lanes keep a
@@ -49,8 +54,10 @@ pub async fn run_all<T>(
     let queue = Arc::new(std::sync::Mutex::new(plans.into_iter()));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut lanes = JoinSet::new();
+    let watch = Arc::new(watch);
     for _ in 0..lanes_n {
         let (queue, runner, tx, gate) = (queue.clone(), runner.clone(), tx.clone(), gate.clone());
+        let watch = watch.clone();
         lanes.spawn(async move {
             loop {
                 let next = queue
@@ -60,13 +67,16 @@ pub async fn run_all<T>(
                 let Some((plan, endpoint)) = next else {
                     break;
                 };
-                let run = std::panic::AssertUnwindSafe(runner.run_gated(&plan, &endpoint, &gate));
-                let done = match futures_util::FutureExt::catch_unwind(run).await {
-                    Ok(done) => done,
+                let mut w = watch();
+                let run = std::panic::AssertUnwindSafe(
+                    runner.run_watched(&plan, &endpoint, &gate, &mut w),
+                );
+                let outcome = match futures_util::FutureExt::catch_unwind(run).await {
+                    Ok(outcome) => outcome,
                     // A panic inside one case must not lose its result, nor the others'.
-                    Err(panic) => (harness_failure(&plan, endpoint.mode, &*panic), None),
+                    Err(panic) => harness_failure(&plan, endpoint.mode, &*panic),
                 };
-                if tx.send(done).is_err() {
+                if tx.send((outcome, w, plan)).is_err() {
                     break;
                 }
             }
@@ -74,9 +84,9 @@ pub async fn run_all<T>(
     }
     drop(tx);
     let mut kept: Vec<(String, T)> = Vec::with_capacity(total);
-    while let Some((outcome, capture)) = rx.recv().await {
+    while let Some((outcome, w, plan)) = rx.recv().await {
         let id = outcome.id.clone();
-        kept.push((id, on_done(outcome, capture)));
+        kept.push((id, on_done(outcome, w, &plan)));
     }
     while lanes.join_next().await.is_some() {}
     kept.sort_by(|a, b| a.0.cmp(&b.0));

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::baseline::compare;
 use crate::baseline::drift::StreamShape;
-use crate::baseline::record::{self, Capture};
 use crate::baseline::replay;
 use crate::baseline::sanitize::Sanitizer;
 use crate::contract::fixtures::FixtureStore;
@@ -15,14 +14,15 @@ use crate::contract::schema::SchemaRegistry;
 use crate::exchange::endpoint::Endpoint;
 use crate::exchange::gate::Gate;
 use crate::exchange::retry::{self, Budget, Jitter, WaitSource};
+use crate::exchange::watch::{Asked, RawTap, Watch};
 use crate::judge;
 use crate::judge::classify::Classification;
 use crate::judge::stream::{FrameWatch, StreamCheck};
 use crate::judge::verdict::{self, Decision, Settled};
 use crate::model::class::Class;
 use crate::model::failure::{Failure, FixtureFault};
-use crate::model::fixture::{Fixture, FixtureResponse, Provenance};
-use crate::model::outcome::{ms, CaseOutcome, Drift, Mode, Verdict};
+use crate::model::fixture::{Fixture, Provenance};
+use crate::model::outcome::{ms, AttemptResult, CaseOutcome, Drift, Mode, Verdict};
 use crate::model::plan::{Plan, RetryPolicy};
 use crate::model::runid::{RunId, CLIENT_REQUEST_ID_HEADER};
 
@@ -42,8 +42,6 @@ pub struct RunOptions {
     pub max_requests: Option<usize>,
     /// Every kind of drift fails, additions included.
     pub strict: bool,
-    /// Keep each attempt's exchange for `record`.
-    pub record: bool,
     /// Note fixtures older than this many days.
     pub warn_fixture_age_days: i64,
     /// Fail cases whose fixture is older than this many days.
@@ -58,7 +56,6 @@ impl Default for RunOptions {
             quota_is_skip: false,
             max_requests: None,
             strict: false,
-            record: false,
             warn_fixture_age_days: 90,
             max_fixture_age_days: None,
         }
@@ -102,6 +99,23 @@ pub(super) enum Observed {
     },
     /// The harness settled it without judging (the recorded endpoint's own verdict).
     Settled(Settled),
+}
+
+impl Attempt {
+    /// What this attempt came to, kept on the case's outcome whether or not it is retried.
+    fn result(&self) -> AttemptResult {
+        let (class, rule) = match &self.observed {
+            Observed::Judged { classification, .. } => (classification.class, classification.rule),
+            Observed::Settled(_) => (crate::model::class::Class::ConfigurationDrift, "replay"),
+        };
+        AttemptResult {
+            status: self.out.status,
+            class,
+            rule,
+            latency_ms: self.out.latency_ms,
+            failures: self.out.failures.clone(),
+        }
+    }
 }
 
 impl Observed {
@@ -163,44 +177,21 @@ impl Runner {
     /// Runs one plan against one endpoint. Never panics on what the endpoint sends; every
     /// outcome leaves sanitized.
     pub async fn run(&self, plan: &Plan, endpoint: &Endpoint) -> CaseOutcome {
-        self.run_capturing(plan, endpoint).await.0
+        self.run_watched(plan, endpoint, &Gate::open(), &mut ())
+            .await
     }
 
-    /// Runs one plan and, when the runner records, returns the sanitized exchange too: the
-    /// request and the answer to every attempt.
-    pub async fn run_capturing(
-        &self,
-        plan: &Plan,
-        endpoint: &Endpoint,
-    ) -> (CaseOutcome, Option<Capture>) {
-        self.run_gated(plan, endpoint, &Gate::open()).await
-    }
-
-    /// [`Runner::run_capturing`], with the run's requests in flight limited by `gate`.
-    pub async fn run_gated(
+    /// [`Runner::run`], with the run's requests in flight limited by `gate`, every answer shown
+    /// to `watch` as it comes (recording is a watcher).
+    pub async fn run_watched(
         &self,
         plan: &Plan,
         endpoint: &Endpoint,
         gate: &Gate,
-    ) -> (CaseOutcome, Option<Capture>) {
-        let mut captured = Vec::new();
-        let out = self.run_inner(plan, endpoint, gate, &mut captured).await;
-        let out = self.sanitizer.outcome(out);
-        if captured.is_empty() {
-            return (out, None);
-        }
-        let version = plan.target.version_header.as_ref().and_then(|h| {
-            captured
-                .iter()
-                .rev()
-                .find_map(|r: &FixtureResponse| r.headers.get(&h.to_ascii_lowercase()).cloned())
-        });
-        let capture = Capture {
-            request: record::request_of(plan, &self.sanitizer),
-            responses: captured,
-            version,
-        };
-        (out, Some(capture))
+        watch: &mut dyn Watch,
+    ) -> CaseOutcome {
+        let out = self.run_inner(plan, endpoint, gate, watch).await;
+        self.sanitizer.outcome(out)
     }
 
     fn compare_cx(&self) -> compare::CompareCx<'_> {
@@ -225,7 +216,7 @@ impl Runner {
         plan: &Plan,
         endpoint: &Endpoint,
         gate: &Gate,
-        captured: &mut Vec<FixtureResponse>,
+        watch: &mut dyn Watch,
     ) -> CaseOutcome {
         let mut out = blank(plan, endpoint.mode);
         if let Some(reason) = &plan.skip {
@@ -281,7 +272,7 @@ impl Runner {
         let policy = self.policy(plan);
         let mut started = Instant::now();
         let deadline = Duration::from_millis(policy.deadline_ms);
-        let mut statuses = Vec::new();
+        let mut attempts = Vec::new();
         let mut waits_ms = Vec::new();
         let mut note = None;
         let mut retry = 0u32;
@@ -306,14 +297,14 @@ impl Runner {
                     fixture.as_deref(),
                     retry as usize,
                     gate,
-                    captured,
+                    watch,
                 )
                 .await;
             if retry == 0 {
                 // The first request's wait for its turn is queueing, not the case's time.
                 started += attempt.queued;
             }
-            statuses.push(attempt.out.status);
+            attempts.push(attempt.result());
             if !attempt.observed.retryable() || retry + 1 >= policy.attempts {
                 break attempt;
             }
@@ -352,7 +343,8 @@ impl Runner {
         }
         out.client_request_id = Some(client_request_id);
         out.retries = retry;
-        out.attempt_statuses = statuses;
+        out.attempt_statuses = attempts.iter().map(|a: &AttemptResult| a.status).collect();
+        out.attempts = attempts;
         out.retry_waits_ms = waits_ms;
         out.case_ms = ms(started.elapsed());
         let decision = match &observed {
@@ -409,7 +401,7 @@ impl Runner {
         fixture: Option<&Fixture>,
         index: usize,
         gate: &Gate,
-        captured: &mut Vec<FixtureResponse>,
+        watch: &mut dyn Watch,
     ) -> Attempt {
         let mut out = blank(plan, endpoint.mode);
         let family = plan.case.family;
@@ -431,9 +423,6 @@ impl Runner {
             crate::judge::family::grammar(family),
         )
         .watching(collect_shape.then_some(&mut shape as &mut dyn FrameWatch));
-        if self.options.record {
-            sink.raw = Some(Vec::new());
-        }
         // A task family polls with the submit's credential and deadlines.
         let submit = family.poll.map(|_| outgoing.clone());
         // Everything that can be done before it is this case's turn to send is done first.
@@ -441,7 +430,9 @@ impl Runner {
         let queued = Instant::now();
         let pass = gate.pass().await;
         let queued = queued.elapsed();
-        let sent = self.client.send_prepared(prepared, &mut sink).await;
+        let mut tap = RawTap::new(&mut sink, watch.wants_raw());
+        let sent = self.client.send_prepared(prepared, &mut tap).await;
+        let raw = tap.into_pieces();
         gate.give_back(pass).await;
         match sent {
             Err(e) => {
@@ -474,14 +465,7 @@ impl Runner {
                             .record_into(&mut out),
                     ),
                 };
-                if self.options.record {
-                    captured.push(record::response_of(
-                        &received,
-                        sink.raw.as_deref(),
-                        &self.sanitizer,
-                        &plan.target.sanitize,
-                    ));
-                }
+                watch.answer(Asked::Case, &received, raw);
                 drop(sink);
                 match judged {
                     Ok((classification, unjudged)) => {
@@ -512,7 +496,7 @@ impl Runner {
                                 index,
                             };
                             observed = self
-                                .follow(plan, endpoint, task, gate, &mut out, captured)
+                                .follow(plan, endpoint, task, gate, &mut out, watch)
                                 .await;
                         }
                         Attempt {
@@ -575,6 +559,7 @@ pub(crate) fn blank(plan: &Plan, mode: Mode) -> CaseOutcome {
         max_gap_ms: None,
         retries: 0,
         attempt_statuses: Vec::new(),
+        attempts: Vec::new(),
         retry_waits_ms: Vec::new(),
         case_ms: 0.0,
         notes: Vec::new(),

@@ -4,20 +4,19 @@
 use super::{Observed, Runner};
 use crate::baseline::compare;
 use crate::baseline::drift::StreamShape;
-use crate::baseline::record::{self};
 use crate::baseline::replay;
 use crate::exchange::endpoint::Endpoint;
 use crate::exchange::gate::Gate;
 use crate::exchange::poll;
 use crate::exchange::transport::{Outgoing, Received, ReceivedBody};
+use crate::exchange::watch::{Asked, Watch};
 use crate::judge;
 use crate::judge::body as check;
 use crate::judge::classify::{self, Classification};
 use crate::judge::stream::StreamCheck;
 use crate::model::failure::{Failure, Polled, TaskFault};
 use crate::model::family::PollSpec;
-use crate::model::fixture::FixtureRequest;
-use crate::model::fixture::{Fixture, FixtureResponse};
+use crate::model::fixture::Fixture;
 use crate::model::observation::{BodyKind, Observation, TaskEnd};
 use crate::model::outcome::TaskOutcome;
 use crate::model::outcome::{ms, CaseOutcome, Drift, Mode};
@@ -44,7 +43,7 @@ impl Runner {
         task: Task<'_>,
         gate: &Gate,
         out: &mut CaseOutcome,
-        captured: &mut Vec<FixtureResponse>,
+        watch: &mut dyn Watch,
     ) -> Observed {
         let submitted = match &task.submitted.body {
             ReceivedBody::Bytes(b) => serde_json::from_slice::<Value>(b).unwrap_or(Value::Null),
@@ -64,23 +63,12 @@ impl Runner {
             },
         };
         let report = poll::run(request, &submitted).await;
-        if self.options.record {
-            for (path, r) in &report.exchanges {
-                let mut resp = record::response_of(r, None, &self.sanitizer, &plan.target.sanitize);
-                resp.request = Some(FixtureRequest {
-                    method: "GET".into(),
-                    // The submit's `id` is pinned as `<prefix>_[ID]`: the poll path names it so.
-                    path: self.sanitizer.text(&match &report.task_id {
-                        Some(id) => path
-                            .replace(id.as_str(), &crate::baseline::sanitize::id_placeholder(id)),
-                        None => path.clone(),
-                    }),
-                    authorization: record::request_of(plan, &self.sanitizer).authorization,
-                    body: None,
-                    raw_body: None,
-                });
-                captured.push(resp);
-            }
+        for (path, r) in &report.exchanges {
+            let asked = Asked::Poll {
+                path,
+                task_id: report.task_id.as_deref(),
+            };
+            watch.answer(asked, r, None);
         }
         let id = report.task_id.clone().unwrap_or_default();
         let trail = report.trail();
