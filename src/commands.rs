@@ -3,7 +3,6 @@
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use clap::Args;
@@ -14,12 +13,12 @@ use llm_contract::context::{Context, Secret};
 use llm_contract::contract::fixtures::FixtureStore;
 use llm_contract::contract::load::Contracts;
 use llm_contract::contract::suite::{Paths, Suite};
-use llm_contract::exchange::endpoint::Endpoint;
 use llm_contract::model::fixture::{Fixture, Provenance};
 use llm_contract::model::plan::AuthMode;
 use llm_contract::report;
 use llm_contract::run::build::LiveOptions;
-use llm_contract::run::runner::{RunOptions, Runner};
+use llm_contract::run::build::{Planned, Selection, Start};
+use llm_contract::run::runner::RunOptions;
 
 use crate::SuiteArgs;
 
@@ -102,61 +101,54 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
         Ok(s) => s,
         Err(e) => return crate::config_exit(e),
     };
-    let opts = LiveOptions {
-        target: args.target.clone(),
-        base_url: args.base_url.clone(),
-        api_key_env: args.api_key_env.clone(),
-        model: args.model.clone(),
+    let selection = Selection {
+        live: Some(LiveOptions {
+            target: args.target.clone(),
+            base_url: args.base_url.clone(),
+            api_key_env: args.api_key_env.clone(),
+            model: args.model.clone(),
+        }),
+        case: args.case.clone(),
+        ..Selection::default()
     };
-    let (target, endpoint) = match llm_contract::run::build::live_target(&suite, ctx, &opts) {
-        Ok(t) => t,
-        Err(e) => return crate::config_exit(e),
-    };
-    let plans = match suite.plans(std::slice::from_ref(&target), args.case.as_deref()) {
+    let mut planned = match Planned::new(&suite, ctx, &selection) {
         Ok(p) => p,
         Err(e) => return crate::config_exit(e),
     };
-    if endpoint.key.is_none() && plans.iter().any(|p| p.case.auth == AuthMode::Valid) {
+    let (Some(endpoint), Some(target)) = (
+        planned.live.clone(),
+        planned.plans.first().map(|p| p.target.clone()),
+    ) else {
+        return crate::config_exit("error: nothing to record");
+    };
+    if endpoint.key.is_none() && planned.plans.iter().any(|p| p.case.auth == AuthMode::Valid) {
         return crate::config_exit(format!(
             "error: {} is not set: recording needs the target's API key (or --api-key-env VAR)",
             endpoint.key_env
         ));
     }
+    // Every key the environment holds for any target must stay out of the fixtures too.
+    for k in known_secrets(ctx, Some(&suite.contracts), &[]) {
+        planned.sanitizer.add_secret(&k);
+    }
     let mut known = known_secrets(ctx, Some(&suite.contracts), &[]);
-    let mut sanitizer = Sanitizer::new();
-    if let Some(k) = &endpoint.key {
-        sanitizer.add_secret(k);
-        known.push(k.clone());
-    }
-    for k in &known {
-        sanitizer.add_secret(k);
-    }
+    known.extend(endpoint.key.clone());
+    let sanitizer = planned.sanitizer.clone();
     let dir = suite.fixtures.dir.join(&target.name);
     clean_stale_temporaries(&dir);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return crate::config_exit(format!("error: cannot start the runtime: {e}")),
-    };
-    let client = match llm_contract::exchange::transport::Client::new(Duration::from_millis(
-        target.timeouts.connect_ms,
-    )) {
-        Ok(c) => c,
-        Err(e) => return crate::config_exit(format!("error: {e}")),
-    };
-    let runner = Arc::new(Runner::with_options(
-        client,
-        suite.schemas.clone(),
-        suite.fixtures.clone(),
-        sanitizer.clone(),
-        RunOptions {
+    let start = Start {
+        options: RunOptions {
             retries: args.retries,
             time_scale: args.time_scale,
             ..RunOptions::default()
         },
-    ));
+        ..Start::default()
+    };
+    let started = match planned.start(start) {
+        Ok(s) => s,
+        Err(e) => return crate::config_exit(format!("error: {e}")),
+    };
+    let plans = planned.plans.clone();
     println!(
         "llm-contract record: {} case(s) from {} into {}{}",
         plans.len(),
@@ -168,14 +160,10 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
             ""
         }
     );
-    let work: Vec<(llm_contract::model::plan::Plan, Endpoint)> = plans
-        .iter()
-        .cloned()
-        .map(|p| (p, endpoint.clone()))
-        .collect();
+    let work = started.work(std::mem::take(&mut planned.plans));
     // The recorder watches each case's exchanges; its capture is sanitized as the case ends.
-    let done = rt.block_on(llm_contract::run::lanes::run_all(
-        runner.clone(),
+    let done = started.rt.block_on(llm_contract::run::lanes::run_all(
+        started.runner.clone(),
         work,
         args.jobs,
         Recorder::default,

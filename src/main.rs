@@ -3,27 +3,21 @@
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 mod commands;
 
-use llm_contract::baseline::replay as recorded;
-use llm_contract::baseline::sanitize::Sanitizer;
 use llm_contract::context::Context;
 use llm_contract::contract::schema::SchemaRegistry;
-use llm_contract::contract::suite::{self, Paths, Suite};
-use llm_contract::exchange::endpoint::Endpoint;
-use llm_contract::exchange::transport;
-use llm_contract::model::error::ConfigErrors;
+use llm_contract::contract::suite::{Paths, Suite};
 use llm_contract::model::outcome::Mode;
-use llm_contract::model::plan::Plan;
 use llm_contract::report::progress;
 use llm_contract::report::{self, Summary};
 use llm_contract::run::build::LiveOptions;
-use llm_contract::run::runner::{RunOptions, Runner};
+use llm_contract::run::build::{Planned, Selection, Start, StartError};
+use llm_contract::run::runner::RunOptions;
 
 const EXIT_CODES: &str = "Exit codes: 0 every case passed (skips allowed); 1 a contract failure or drift; \
 2 a configuration or contract-file error (nothing ran); 3 transport or harness errors only (nothing could be judged).";
@@ -289,129 +283,63 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         Ok(s) => s,
         Err(e) => return config_exit(e),
     };
-    let mut sanitizer = Sanitizer::new();
-    let prepared: Result<(Vec<Plan>, Option<Endpoint>), ConfigErrors> = if args.live {
-        if args.target.len() > 1 {
-            return config_exit("error: a live run takes one --target");
-        }
-        let opts = LiveOptions {
+    if args.live && args.target.len() > 1 {
+        return config_exit("error: a live run takes one --target");
+    }
+    let selection = Selection {
+        live: args.live.then(|| LiveOptions {
             target: args.target.first().cloned(),
             base_url: args.base_url.clone(),
             api_key_env: args.api_key_env.clone(),
             model: args.model.clone(),
-        };
-        llm_contract::run::build::live_target(&suite, ctx, &opts)
-            .map_err(ConfigErrors::from)
-            .and_then(|(target, endpoint)| {
-                if let Some(k) = &endpoint.key {
-                    sanitizer.add_secret(k);
-                }
-                sanitizer.add_alias(&endpoint.base_url, &target.name);
-                Ok((
-                    suite.plans(&[target], args.case.as_deref())?,
-                    Some(endpoint),
-                ))
-            })
-    } else {
-        suite
-            .recorded_targets(&args.target)
-            .map(|targets| suite::with_model(targets, args.model.as_deref()))
-            .and_then(|t| suite.plans(&t, args.case.as_deref()))
-            .map(|p| (p, None))
+        }),
+        targets: args.target.clone(),
+        case: args.case.clone(),
+        model: args.model.clone(),
     };
-    let (plans, live_endpoint) = match prepared {
+    let mut planned = match Planned::new(&suite, ctx, &selection) {
         Ok(p) => p,
-        Err(e) => return config_exit(sanitizer.text(&e.to_string())),
+        Err(e) => return config_exit(e),
     };
-    if let Some(ep) = &live_endpoint {
-        let needs_key = plans
-            .iter()
-            .any(|p| p.case.auth == llm_contract::model::plan::AuthMode::Valid && p.skip.is_none());
-        if needs_key && ep.key.is_none() {
-            return config_exit(format!(
-                "error: {} is not set: a live run needs the target's API key (or --api-key-env VAR)",
-                ep.key_env
-            ));
-        }
+    planned.alias_base_url();
+    if let Some(var) = planned.missing_key() {
+        return config_exit(format!(
+            "error: {var} is not set: a live run needs the target's API key (or --api-key-env VAR)"
+        ));
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return config_exit(format!("error: cannot start the runtime: {e}")),
+    let start = Start {
+        options: RunOptions {
+            time_scale: args.time_scale,
+            retries: args.retries,
+            quota_is_skip: args.quota_is_skip,
+            max_requests: args.max_requests,
+            strict: args.strict,
+            warn_fixture_age_days: args.warn_fixture_age,
+            max_fixture_age_days: args.max_fixture_age,
+        },
+        // Offline, one recorded endpoint on 127.0.0.1 serves every case; it stops when dropped.
+        replay: Some(args.time_scale),
+        ..Start::default()
     };
-    let connect = plans
-        .iter()
-        .map(|p| p.target.timeouts.connect_ms)
-        .max()
-        .unwrap_or(10_000);
-    // Certificates are loaded only for a run that can meet TLS: a live https:// endpoint.
-    let tls = live_endpoint
-        .as_ref()
-        .is_some_and(|e| !e.base_url.starts_with("http://"));
-    let client = match transport::Client::with_tls(Duration::from_millis(connect), tls) {
-        Ok(c) => c,
+    let started = match planned.start(start) {
+        Ok(s) => s,
+        Err(e @ StartError::Server(_)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(3);
+        }
         Err(e) => return config_exit(format!("error: {e}")),
     };
-    let options = RunOptions {
-        time_scale: args.time_scale,
-        retries: args.retries,
-        quota_is_skip: args.quota_is_skip,
-        max_requests: args.max_requests,
-        strict: args.strict,
-        warn_fixture_age_days: args.warn_fixture_age,
-        max_fixture_age_days: args.max_fixture_age,
-    };
-    let runner = Arc::new(Runner::with_options(
-        client,
-        suite.schemas.clone(),
-        suite.fixtures.clone(),
-        sanitizer.clone(),
-        options,
-    ));
+    let sanitizer = planned.sanitizer.clone();
+    let runner = started.runner.clone();
     let color = std::io::stdout().is_terminal() && !ctx.is_ci();
     // A progress bar with counts on a terminal outside CI; plain lines otherwise.
-    let progress = color.then(|| progress::Progress::new(plans.len()));
-    let rendered = rt.block_on(async {
-        // Offline, one recorded endpoint on 127.0.0.1 serves every case; it stops when dropped.
-        let server = if args.live {
-            None
-        } else {
-            match recorded::start(suite.fixtures.clone(), args.time_scale).await {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    eprintln!("error: cannot start the recorded endpoint on 127.0.0.1: {e}");
-                    return None;
-                }
-            }
-        };
-        let work: Vec<(Plan, Endpoint)> = plans
-            .into_iter()
-            .map(|p| {
-                let ep = match (&live_endpoint, &server) {
-                    (Some(ep), _) => ep.clone(),
-                    (None, Some(s)) => llm_contract::run::build::recorded_endpoint(&s.url(), &p),
-                    (None, None) => unreachable!("a recorded run has a server"),
-                };
-                (p, ep)
-            })
-            .collect();
+    let progress = color.then(|| progress::Progress::new(planned.plans.len()));
+    let work = started.work(std::mem::take(&mut planned.plans));
+    let rendered = started.rt.block_on(async {
         let where_ = if args.live {
-            format!(
-                "live, {}",
-                sanitizer.text(
-                    &live_endpoint
-                        .as_ref()
-                        .map(|e| e.base_url.clone())
-                        .unwrap_or_default()
-                )
-            )
+            format!("live, {}", sanitizer.text(&started.place()))
         } else {
-            format!(
-                "recorded endpoint {}",
-                server.as_ref().map(|s| s.url()).unwrap_or_default()
-            )
+            format!("recorded endpoint {}", started.place())
         };
         println!(
             "llm-contract {}: {} case(s), {where_}",
@@ -454,12 +382,9 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         if let Some(p) = &progress {
             p.finish();
         }
-        drop(server);
-        Some(cases)
+        cases
     });
-    let Some(cases) = rendered else {
-        return ExitCode::from(3);
-    };
+    let cases = rendered;
     let summary = Summary::of(cases.iter().map(|c| c.brief.verdict));
     println!("\n{}", summary.line());
     if let Some((used, limit)) = runner.budget() {
@@ -479,10 +404,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
     };
     let mut code = summary.exit_code();
     let reports = report::Reports::from_rendered(info, cases);
-    let written = reports.write(&args.reports);
-    // Like the suite and the runner below: not freed piece by piece just before the exit.
-    std::mem::forget(reports);
-    match written {
+    match reports.write(&args.reports) {
         Ok(w) => println!(
             "reports: {} (junit.xml, report.json, summary.md, index.html), copied to {}",
             w.dir.display(),
@@ -496,11 +418,6 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
             }
         }
     }
-    // The process ends here: freeing the suite, the runner and the runtime piece by piece would
-    // only delay the exit (a few milliseconds on a large suite).
-    std::mem::forget(rt);
-    std::mem::forget(runner);
-    std::mem::forget(suite);
     ExitCode::from(code)
 }
 

@@ -7,16 +7,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
-use llm_contract::baseline::sanitize::Sanitizer;
 use llm_contract::contract::suite::{Paths, Suite};
-use llm_contract::exchange::server::Server;
 use llm_contract::model::outcome::CaseOutcome;
 use llm_contract::model::plan::Plan;
-use llm_contract::run::runner::{RunOptions, Runner};
+use llm_contract::run::build::{Planned, Selection, Start, Started};
+use llm_contract::run::runner::RunOptions;
 
 /// Retry waits are scaled by this in the tests (a 2 s Retry-After waits 100 ms).
 const TIME_SCALE: f64 = 0.05;
@@ -63,36 +61,30 @@ fn table(path: &Path) -> Result<BTreeMap<String, Row>, String> {
     Ok(rows)
 }
 
+/// The fault suite, planned once; each trial starts its own run from it (its runner's options
+/// differ) with the same builder the binary uses.
 struct Shared {
-    rt: tokio::runtime::Runtime,
-    suite: Suite,
+    planned: Planned,
 }
 
 impl Shared {
-    fn runner(&self, options: RunOptions) -> Runner {
-        let client =
-            llm_contract::exchange::transport::Client::new(Duration::from_secs(2)).expect("client");
-        Runner::with_options(
-            client,
-            self.suite.schemas.clone(),
-            self.suite.fixtures.clone(),
-            Sanitizer::new(),
-            options,
-        )
+    /// A started run with these options: its runtime, runner and recorded endpoint.
+    fn start(&self, options: RunOptions) -> Started {
+        self.planned
+            .start(Start {
+                options,
+                worker_threads: Some(1),
+                replay: Some(1.0),
+                ..Start::default()
+            })
+            .expect("a run starts, with its recorded endpoint on 127.0.0.1")
     }
 
-    fn server(&self) -> Server {
-        self.rt
-            .block_on(llm_contract::baseline::replay::start(
-                self.suite.fixtures.clone(),
-                1.0,
-            ))
-            .expect("recorded endpoint on 127.0.0.1")
-    }
-
-    fn run(&self, runner: &Runner, server: &Server, plan: &Plan) -> CaseOutcome {
-        let endpoint = llm_contract::run::build::recorded_endpoint(&server.url(), plan);
-        self.rt.block_on(runner.run(plan, &endpoint))
+    fn run(&self, run: &Started, plan: &Plan) -> CaseOutcome {
+        let endpoint = run
+            .endpoint(plan)
+            .expect("offline, the recorded endpoint runs");
+        run.rt.block_on(run.runner.run(plan, &endpoint))
     }
 }
 
@@ -189,13 +181,13 @@ fn trials(root: &Path) -> Result<Vec<Trial>, String> {
         let paths = paths.clone();
         Arc::new(move || -> &'static Shared {
             static SHARED: OnceLock<Shared> = OnceLock::new();
-            SHARED.get_or_init(|| Shared {
-                rt: tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .expect("runtime"),
-                suite: Suite::load(&paths).expect("suite loads"),
+            SHARED.get_or_init(|| {
+                let suite = Suite::load(&paths).expect("suite loads");
+                let ctx = llm_contract::context::Context::default();
+                Shared {
+                    planned: Planned::new(&suite, &ctx, &Selection::default())
+                        .expect("the fault suite plans"),
+                }
             })
         })
     };
@@ -209,9 +201,8 @@ fn trials(root: &Path) -> Result<Vec<Trial>, String> {
         let init = init.clone();
         trials.push(Trial::test(format!("faults::{id}"), move || {
             let shared = init();
-            let server = shared.server();
-            let runner = shared.runner(options(row.retries));
-            let outcome = shared.run(&runner, &server, &plan);
+            let run = shared.start(options(row.retries));
+            let outcome = shared.run(&run, &plan);
             check(&row, &outcome)
         }));
     }
@@ -227,13 +218,12 @@ fn trials(root: &Path) -> Result<Vec<Trial>, String> {
                 return Err("the budget trial needs retry_503_then_200 and stream_ok".into());
             };
             let shared = init_b();
-            let server = shared.server();
-            let runner = shared.runner(RunOptions {
+            let run = shared.start(RunOptions {
                 max_requests: Some(1),
                 ..options(None)
             });
-            let first = shared.run(&runner, &server, &flaky);
-            let second = shared.run(&runner, &server, &other);
+            let first = shared.run(&run, &flaky);
+            let second = shared.run(&run, &other);
             let mut problems = Vec::new();
             if first.status != Some(503) || first.retries != 0 || !first.reason.contains("budget") {
                 problems.push(format!(
@@ -248,8 +238,8 @@ fn trials(root: &Path) -> Result<Vec<Trial>, String> {
             {
                 problems.push(format!("the second case should not be sent: {second:?}"));
             }
-            if runner.budget() != Some((1, 1)) {
-                problems.push(format!("requests sent: {:?}", runner.budget()));
+            if run.runner.budget() != Some((1, 1)) {
+                problems.push(format!("requests sent: {:?}", run.runner.budget()));
             }
             if problems.is_empty() {
                 Ok(())
@@ -271,12 +261,11 @@ fn trials(root: &Path) -> Result<Vec<Trial>, String> {
             plan.expect.class = llm_contract::model::class::Class::Ok;
             plan.expect.status = vec![200];
             let shared = init_q();
-            let server = shared.server();
-            let runner = shared.runner(RunOptions {
+            let run = shared.start(RunOptions {
                 quota_is_skip: true,
                 ..options(None)
             });
-            let o = shared.run(&runner, &server, &plan);
+            let o = shared.run(&run, &plan);
             if o.verdict.as_str() == "skip"
                 && o.class.as_str() == "quota"
                 && o.reason.contains("--quota-is-skip")

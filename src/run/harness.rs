@@ -9,133 +9,58 @@
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
-use crate::baseline::sanitize::Sanitizer;
 use crate::context::Context;
 use crate::contract::suite::{Paths, Suite};
-use crate::exchange::endpoint::Endpoint;
-use crate::exchange::server::Server;
 use crate::model::outcome::Verdict;
-use crate::model::plan::Plan;
 use crate::report;
-use crate::run::build::LiveOptions;
-use crate::run::runner::Runner;
-
-struct Shared {
-    rt: tokio::runtime::Runtime,
-    runner: Runner,
-    server: OnceLock<Result<Server, String>>,
-}
-
-/// What the first running trial needs to build [`Shared`].
-struct Lazy {
-    cell: OnceLock<Result<Shared, String>>,
-    connect: Duration,
-    schemas: Arc<crate::contract::schema::SchemaRegistry>,
-    fixtures: Arc<crate::contract::fixtures::FixtureStore>,
-    sanitizer: Sanitizer,
-}
-
-impl Lazy {
-    fn get(&self) -> Result<&Shared, String> {
-        self.cell
-            .get_or_init(|| {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .map_err(|e| format!("cannot start the runtime: {e}"))?;
-                let client = crate::exchange::transport::Client::new(self.connect)?;
-                Ok(Shared {
-                    rt,
-                    runner: Runner::new(
-                        client,
-                        self.schemas.clone(),
-                        self.fixtures.clone(),
-                        self.sanitizer.clone(),
-                    ),
-                    server: OnceLock::new(),
-                })
-            })
-            .as_ref()
-            .map_err(Clone::clone)
-    }
-}
-
-enum Where {
-    Recorded,
-    Live(Endpoint),
-}
+use crate::run::build::{LiveOptions, Planned, Selection, Start, Started};
 
 /// Builds the trials for a suite; `Err` is a message for a suite that cannot run at all.
+///
+/// Listing the trials only plans them: the first trial that runs starts the run (its runtime,
+/// client, runner and, offline, the recorded endpoint), which every later trial shares.
 pub fn trials(paths: &Paths, ctx: &Context) -> Result<Vec<Trial>, String> {
     let suite = Suite::load(paths).map_err(|e| e.to_string())?;
     let live = ctx.live_tests();
-    let mut sanitizer = Sanitizer::new();
-    let (plans, place): (Vec<Plan>, Where) = if live {
-        let opts = LiveOptions {
+    let selection = Selection {
+        live: live.then(|| LiveOptions {
             target: ctx.live_target(),
             ..LiveOptions::default()
-        };
-        let (target, endpoint) =
-            crate::run::build::live_target(&suite, ctx, &opts).map_err(|e| e.to_string())?;
-        if let Some(k) = &endpoint.key {
-            sanitizer.add_secret(k);
-        }
-        (
-            suite.plans(&[target], None).map_err(|e| e.to_string())?,
-            Where::Live(endpoint),
-        )
-    } else {
-        let targets = suite.recorded_targets(&[]).map_err(|e| e.to_string())?;
-        (
-            suite.plans(&targets, None).map_err(|e| e.to_string())?,
-            Where::Recorded,
-        )
+        }),
+        ..Selection::default()
     };
+    let mut planned = Planned::new(&suite, ctx, &selection).map_err(|e| e.to_string())?;
+    let plans = std::mem::take(&mut planned.plans);
     if plans.is_empty() {
         return Err("no contract cases were discovered".into());
     }
-    let connect = plans
-        .iter()
-        .map(|p| p.target.timeouts.connect_ms)
-        .max()
-        .unwrap_or(10_000);
-    let lazy = Arc::new(Lazy {
-        cell: OnceLock::new(),
-        connect: Duration::from_millis(connect),
-        schemas: suite.schemas.clone(),
-        fixtures: suite.fixtures.clone(),
-        sanitizer,
-    });
-    let place = Arc::new(place);
+    let planned = Arc::new(planned);
+    let started: Arc<OnceLock<Result<Started, String>>> = Arc::new(OnceLock::new());
     let mut trials = Vec::with_capacity(plans.len());
     for plan in plans {
         let ignored = (plan.case.live_only && !live) || plan.skip.is_some();
-        let lazy = lazy.clone();
-        let place = place.clone();
+        let (planned, started) = (planned.clone(), started.clone());
         let name = plan.id.clone();
         let trial = Trial::test(name, move || {
-            let shared = lazy.get().map_err(Failed::from)?;
-            let endpoint = match &*place {
-                Where::Live(e) => e.clone(),
-                Where::Recorded => {
-                    let server = shared.server.get_or_init(|| {
-                        shared
-                            .rt
-                            .block_on(crate::baseline::replay::start(lazy.fixtures.clone(), 1.0))
-                            .map_err(|e| {
-                                format!("cannot start the recorded endpoint on 127.0.0.1: {e}")
-                            })
-                    });
-                    let server = server.as_ref().map_err(|e| Failed::from(e.clone()))?;
-                    crate::run::build::recorded_endpoint(&server.url(), &plan)
-                }
-            };
-            let outcome = shared.rt.block_on(shared.runner.run(&plan, &endpoint));
+            let run = started
+                .get_or_init(|| {
+                    planned
+                        .start(Start {
+                            worker_threads: Some(2),
+                            replay: Some(1.0),
+                            ..Start::default()
+                        })
+                        .map_err(|e| e.to_string())
+                })
+                .as_ref()
+                .map_err(|e| Failed::from(e.clone()))?;
+            let endpoint = run
+                .endpoint(&plan)
+                .ok_or_else(|| Failed::from("the recorded endpoint is not running"))?;
+            let outcome = run.rt.block_on(run.runner.run(&plan, &endpoint));
             match outcome.verdict {
                 Verdict::Pass | Verdict::Skip => Ok(()),
                 Verdict::Fail | Verdict::Error => Err(Failed::from(format!(
