@@ -145,7 +145,10 @@ fn the_recorded_suite_passes_and_writes_its_report() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     let r = report(reports.path());
-    assert_eq!(r["cases"].as_array().unwrap().len(), 24);
+    assert_eq!(
+        r["cases"].as_array().unwrap().len(),
+        common::replayed_cases(dir.path())
+    );
     for c in r["cases"].as_array().unwrap() {
         for key in ["id", "verdict", "class", "status", "latency_ms", "failures"] {
             assert!(c.get(key).is_some(), "{key} missing in {c}");
@@ -399,6 +402,11 @@ fn litellm_recordings_replay_offline_with_the_expected_verdicts() {
     let r = report(reports.path());
     let table = litellm_table();
     assert_eq!(table.len(), r["cases"].as_array().unwrap().len());
+    // ...and both hold every case the suite has for LiteLLM.
+    assert_eq!(
+        table.len(),
+        common::case_count(&Paths::under(&root()), &["litellm"])
+    );
     for (name, (verdict, class)) in &table {
         let c = case(&r, &format!("litellm::{name}"));
         assert_eq!(

@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
 use serde_json::Value;
@@ -43,7 +43,9 @@ struct Run {
     stdout: String,
     code: Option<i32>,
     reports: tempfile::TempDir,
-    _suite: tempfile::TempDir,
+    suite: tempfile::TempDir,
+    /// The cases of the suite it ran, from the loaded contracts.
+    cases: usize,
 }
 
 impl Run {
@@ -65,7 +67,31 @@ fn mixed_run() -> Run {
         stdout,
         code: out.status.code(),
         reports,
-        _suite: suite,
+        cases: common::replayed_cases(suite.path()),
+        suite,
+    }
+}
+
+/// The mixed run, made once per test process and shared by the tests that check it: they only
+/// read its stdout and its reports (each used to make the same run for itself).
+static MIXED: OnceLock<Run> = OnceLock::new();
+
+fn shared_mixed_run() -> &'static Run {
+    MIXED.get_or_init(|| {
+        let run = mixed_run();
+        // SAFETY: `remove_mixed_run` is an `extern "C" fn()` that neither unwinds nor needs
+        // anything the exiting process has already torn down (it reads a static).
+        unsafe { libc::atexit(remove_mixed_run) };
+        run
+    })
+}
+
+/// A static is never dropped, so its temporary directories would outlive the tests: removed
+/// when the test process exits instead.
+extern "C" fn remove_mixed_run() {
+    if let Some(run) = MIXED.get() {
+        let _ = std::fs::remove_dir_all(run.reports.path());
+        let _ = std::fs::remove_dir_all(run.suite.path());
     }
 }
 
@@ -99,16 +125,17 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn a_mixed_run_writes_four_reports_in_its_own_directory_and_latest() {
-    let run = mixed_run();
+    let run = shared_mixed_run();
     assert_eq!(run.code, Some(1), "a failing case exits 1:\n{}", run.stdout);
     let r = run.json();
     let v = verdicts(&r);
-    assert_eq!(v.len(), 24);
+    assert_eq!(v.len(), run.cases);
     let of = |id: &str| v.iter().find(|(i, _)| i == id).unwrap().1.clone();
     assert_eq!(of(FAILING), "fail");
     assert_eq!(of(ERRORING), "error");
     assert_eq!(of(SKIPPED), "skip");
-    assert_eq!(v.iter().filter(|(_, x)| x == "pass").count(), 21);
+    // Every case but the three edited ones passes.
+    assert_eq!(v.iter().filter(|(_, x)| x == "pass").count(), run.cases - 3);
     assert_eq!(r["exit_code"], 1);
 
     // reports/<run-id>/ and reports/latest/, the same four files, nothing half-written left.
@@ -146,10 +173,29 @@ fn a_mixed_run_writes_four_reports_in_its_own_directory_and_latest() {
         run.reports.path().join(run_id).display()
     )));
 
-    // A second run adds its own directory and replaces latest/.
-    let second = mixed_run();
-    let r2 = second.json();
+    // A second run adds its own directory and replaces latest/ (in a copy of the first run's
+    // reports: the other tests read the first run's).
+    let reports = tempfile::tempdir().unwrap();
+    copy_dir(run.reports.path(), reports.path());
+    let mut args = vec!["run".to_string()];
+    args.extend(common::offline_args(run.suite.path(), reports.path()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = llm_contract(&refs, &[], run.suite.path());
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    let r2 = common::report(reports.path());
     assert_ne!(r2["run_id"], r["run_id"]);
+    let mut dirs: Vec<String> = files_in(reports.path())
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    let mut expected = vec![
+        run_id.to_string(),
+        r2["run_id"].as_str().unwrap().to_string(),
+        "latest".to_string(),
+    ];
+    expected.sort();
+    assert_eq!(dirs, expected);
 }
 
 /// The block the terminal printed for a case: its line and the indented lines under it.
@@ -170,16 +216,16 @@ fn terminal_block(stdout: &str, id: &str) -> String {
 
 #[test]
 fn junit_has_a_suite_per_target_and_failure_error_skipped_with_the_terminals_text() {
-    let run = mixed_run();
+    let run = shared_mixed_run();
     let xml = run.latest("junit.xml");
     let report = Report::deserialize_from_str(&xml).expect("junit.xml parses back");
-    assert_eq!(report.tests, 24);
+    assert_eq!(report.tests, run.cases);
     assert_eq!(report.failures, 1);
     assert_eq!(report.errors, 1);
     assert_eq!(report.test_suites.len(), 1);
     let suite = &report.test_suites[0];
     assert_eq!(suite.name.as_str(), "cometapi");
-    assert_eq!(suite.test_cases.len(), 24);
+    assert_eq!(suite.test_cases.len(), run.cases);
     let mut seen = BTreeSet::new();
     for tc in &suite.test_cases {
         let id = format!("cometapi::{}", tc.name.as_str());
@@ -242,7 +288,7 @@ fn junit_has_a_suite_per_target_and_failure_error_skipped_with_the_terminals_tex
             }
         }
     }
-    assert_eq!(seen.len(), 24);
+    assert_eq!(seen.len(), run.cases);
     let failing = suite
         .test_cases
         .iter()
@@ -258,7 +304,7 @@ fn junit_has_a_suite_per_target_and_failure_error_skipped_with_the_terminals_tex
 
 #[test]
 fn report_json_validates_against_its_published_schema_and_carries_the_checklist() {
-    let run = mixed_run();
+    let run = shared_mixed_run();
     let doc = run.json();
     let schema: Value = serde_json::from_str(
         &std::fs::read_to_string(root().join("contracts/report.schema.json")).unwrap(),
@@ -325,11 +371,15 @@ fn report_json_validates_against_its_published_schema_and_carries_the_checklist(
 
 #[test]
 fn summary_md_has_a_row_per_case_and_a_section_per_case_that_did_not_pass() {
-    let run = mixed_run();
+    let run = shared_mixed_run();
     let md = run.latest("summary.md");
     let doc = run.json();
+    let n = run.cases;
     assert!(
-        md.contains("21 passed, 1 failed, 1 errors, 1 skipped (24 cases)"),
+        md.contains(&format!(
+            "{} passed, 1 failed, 1 errors, 1 skipped ({n} cases)",
+            n - 3
+        )),
         "{md}"
     );
     assert!(md.contains("| verdict | case | status | class | latency (ms) |"));
@@ -373,7 +423,7 @@ fn summary_md_has_a_row_per_case_and_a_section_per_case_that_did_not_pass() {
 
 #[test]
 fn index_html_is_self_contained_with_a_chart_mark_per_case_and_per_target() {
-    let run = mixed_run();
+    let run = shared_mixed_run();
     let html = run.latest("index.html");
     let doc = run.json();
     let cases = doc["cases"].as_array().unwrap();
@@ -458,11 +508,12 @@ fn every_request_carries_the_cases_client_request_id() {
         .map(|c| c["client_request_id"].as_str().unwrap().to_string())
         .collect();
     let received: Vec<Option<String>> = seen.lock().unwrap().clone();
-    assert_eq!(received.len(), 10, "{received:?}");
+    let n = common::generic_cases(&root());
+    assert_eq!(received.len(), n, "{received:?}");
     let received: BTreeSet<String> = received.into_iter().map(Option::unwrap).collect();
     assert_eq!(received, in_report);
     let run_id = r["run_id"].as_str().unwrap();
-    let expected: BTreeSet<String> = (1..=10).map(|n| format!("llmc-{run_id}-{n}")).collect();
+    let expected: BTreeSet<String> = (1..=n).map(|i| format!("llmc-{run_id}-{i}")).collect();
     assert_eq!(received, expected);
     drop(server);
 }

@@ -11,12 +11,59 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
+use llm_contract::contract::suite::{Paths, Suite};
 use llm_contract::exchange::server::{Reply, Request, Server, StreamClose};
 
 pub const INVALID_TOKEN: &str = llm_contract::model::plan::INVALID_TOKEN;
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The generic target that `--base-url` fills (`openai_compatible`).
+pub const GENERIC: &str = llm_contract::contract::suite::GENERIC_TARGET;
+
+/// The fault catalogue: tests/faults/{contracts,fixtures}, judged with the repository's schemas
+/// (as `run --contracts tests/faults/contracts --fixtures tests/faults/fixtures --schemas
+/// contracts/schemas` reads it).
+pub fn fault_paths() -> Paths {
+    let faults = root().join("tests/faults");
+    Paths {
+        contracts: faults.join("contracts"),
+        fixtures: faults.join("fixtures"),
+        schemas: root().join("contracts/schemas"),
+    }
+}
+
+/// A suite, loaded by the library as `run` loads it.
+pub fn load_suite(paths: &Paths) -> Suite {
+    Suite::load(paths).unwrap_or_else(|e| panic!("{}: {e}", paths.contracts.display()))
+}
+
+/// How many cases a run of a suite has: its plans for the named targets or, with none, for the
+/// targets an offline run replays by default. Tests compare a run's counts with this rather than
+/// with a number written down, so that a case added to (or removed from) the suite needs no edit
+/// in the tests, while a run that loses or doubles a case still fails them.
+pub fn case_count(paths: &Paths, targets: &[&str]) -> usize {
+    let suite = load_suite(paths);
+    let names: Vec<String> = targets.iter().map(|t| t.to_string()).collect();
+    let targets = suite
+        .recorded_targets(&names)
+        .unwrap_or_else(|e| panic!("targets {names:?}: {e}"));
+    suite
+        .plans(&targets, None)
+        .unwrap_or_else(|e| panic!("plans for {names:?}: {e}"))
+        .len()
+}
+
+/// The cases of a plain offline `run` of the suite below `dir` (its contracts/ and fixtures/).
+pub fn replayed_cases(dir: &Path) -> usize {
+    case_count(&Paths::under(dir), &[])
+}
+
+/// The cases of a run of the suite below `dir` against a `--base-url` (the generic target).
+pub fn generic_cases(dir: &Path) -> usize {
+    case_count(&Paths::under(dir), &[GENERIC])
 }
 
 /// Runs the binary with the given args and extra environment; bounded by the harness's own
