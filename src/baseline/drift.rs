@@ -8,6 +8,7 @@
 use serde_json::{Map, Value};
 use similar::TextDiff;
 
+use crate::baseline::redact;
 use crate::baseline::sanitize::Sanitizer;
 use crate::exchange::sse::{SseItem, SseParser};
 use crate::exchange::transport;
@@ -64,8 +65,9 @@ fn write_canonical(value: &Value, depth: usize, out: &mut String) {
     }
 }
 
-/// Masks volatile values in a response body, in place: ids, timestamps, fingerprints, the echoed
-/// model, generated text, token counts and request ids inside messages.
+/// Masks volatile values in a response body, in place: the compared column of the redaction table
+/// ([`redact::VOLATILE`]: ids, timestamps, fingerprints, the echoed model, generated text), token
+/// counts (every number below `usage`) and request ids inside messages.
 pub fn mask(value: &mut Value) {
     mask_in(value, false);
 }
@@ -79,34 +81,12 @@ fn mask_in(value: &mut Value, in_usage: bool) {
     }
 }
 
-/// The placeholder a masked value of `key` becomes, when it is one of the volatile ones.
+/// The placeholder a masked value of `key` becomes, when it is one of the volatile ones (the
+/// compared column of [`redact::VOLATILE`]).
 fn placeholder(key: &str, v: &Value) -> Option<&'static str> {
-    match v {
-        Value::String(_) => string_placeholder(key),
-        Value::Number(_) => number_placeholder(key),
-        _ => None,
-    }
-}
-
-/// The placeholder of a number under `key`, when it is a volatile one (a timestamp).
-fn number_placeholder(key: &str) -> Option<&'static str> {
-    match key {
-        "created" => Some("[CREATED]"),
-        "created_at" | "completed_at" | "expires_at" => Some("[TIMESTAMP]"),
-        _ => None,
-    }
-}
-
-/// The placeholder of a string value under `key`, when it is a volatile one.
-fn string_placeholder(key: &str) -> Option<&'static str> {
-    Some(match key {
-        "id" => "[ID]",
-        "system_fingerprint" => "[FINGERPRINT]",
-        "model" => "[MODEL]",
-        "content" | "refusal" | "reasoning_content" | "arguments" => "[TEXT]",
-        "obfuscation" => "[OBFUSCATION]",
-        _ => return None,
-    })
+    redact::rule(key)
+        .filter(|r| r.compared.covers(v))
+        .map(|r| r.placeholder)
 }
 
 fn mask_object(map: &mut Map<String, Value>, in_usage: bool) {
@@ -137,10 +117,10 @@ fn same_masked(a: JsonRef<'_>, b: JsonRef<'_>, in_usage: bool) -> bool {
                     && match (x.as_str(), y.as_str()) {
                         // Equal values mask alike (a `message` too); unequal ones only under a
                         // key that masks them to a placeholder.
-                        (Some(x), Some(y)) => x == y || string_placeholder(k).is_some(),
+                        (Some(x), Some(y)) => x == y || redact::compared_string(k).is_some(),
                         _ if x.is_number() && y.is_number() => {
                             x.scalar_eq(y)
-                                || number_placeholder(k).is_some()
+                                || redact::compared_number(k).is_some()
                                 || in_usage
                                 || k == "usage"
                         }

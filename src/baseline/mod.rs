@@ -5,5 +5,6 @@
 pub mod compare;
 pub mod drift;
 pub mod record;
+pub mod redact;
 pub mod replay;
 pub mod sanitize;

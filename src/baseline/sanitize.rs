@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
+use crate::baseline::redact::{self, Mask, VOLATILE};
 use crate::context::Secret;
 use crate::model::outcome::CaseOutcome;
 use crate::model::plan::ExtraRule;
@@ -220,34 +221,19 @@ pub const HEADER_RULES: &[(&str, Option<&str>)] = &[
     ("set-cookie", Some("[COOKIE]")),
 ];
 
-/// JSON keys whose values become named placeholders in fixtures. Numbers become strings here;
-/// the recorded endpoint turns `[CREATED]` and `[TIMESTAMP]` back into numbers when it replays.
-pub const KEY_RULES: &[(&str, &str)] = &[
-    ("created", "[CREATED]"),
-    ("created_at", "[TIMESTAMP]"),
-    ("completed_at", "[TIMESTAMP]"),
-    ("expires_at", "[TIMESTAMP]"),
-    ("system_fingerprint", "[FINGERPRINT]"),
-    ("organization", "[ORGANIZATION]"),
-    ("organization_id", "[ORGANIZATION]"),
-    ("project", "[PROJECT]"),
-    ("project_id", "[PROJECT]"),
-    ("user", "[USER]"),
-];
-
 /// Placeholder for an `id` value: `chatcmpl-[ID]` keeps the kind of id, drops the id.
 pub fn id_placeholder(value: &str) -> String {
     let prefix_len = value
         .find(['-', '_'])
         .filter(|i| *i > 0 && *i <= 12 && value[..*i].chars().all(|c| c.is_ascii_alphanumeric()))
         .map_or(0, |i| i + 1);
-    format!("{}[ID]", &value[..prefix_len])
+    format!("{}{}", &value[..prefix_len], redact::ID)
 }
 
 impl Sanitizer {
     /// Sanitizes a body or frame for a fixture: secrets and request ids (as [`Sanitizer::json`]),
-    /// then ids, timestamps, fingerprints, organisation and project ids by key, then the target's
-    /// own rules.
+    /// then the volatile keys' stored placeholders ([`redact::VOLATILE`]: ids, timestamps,
+    /// fingerprints, organisation and project ids), then the target's own rules.
     pub fn fixture_json(&self, value: &mut serde_json::Value, extra: &[ExtraRule]) {
         self.json(value);
         placeholders(value);
@@ -295,10 +281,20 @@ impl Sanitizer {
         for (h, r) in HEADER_RULES {
             text.push_str(&format!("header {h} {r:?}\n"));
         }
-        for (k, r) in KEY_RULES {
-            text.push_str(&format!("key {k} {r}\n"));
+        // The stored column of the redaction table: placeholders first, then the id kinds.
+        let stored = |m: Mask| VOLATILE.iter().filter(move |r| r.stored == m);
+        for r in stored(Mask::Scalars) {
+            text.push_str(&format!("key {} {}\n", r.key, r.placeholder));
         }
-        text.push_str("key id [prefix][ID]\npattern request-id bearer sk-key\n");
+        for m in [Mask::Strings, Mask::Numbers] {
+            for r in stored(m) {
+                text.push_str(&format!("key {} {} {m:?}\n", r.key, r.placeholder));
+            }
+        }
+        for r in stored(Mask::IdKind) {
+            text.push_str(&format!("key {} [prefix]{}\n", r.key, r.placeholder));
+        }
+        text.push_str("pattern request-id bearer sk-key\n");
         for r in extra {
             text.push_str(&format!(
                 "extra {:?} {:?} {}\n",
@@ -325,23 +321,20 @@ fn apply_regex_rules(text: &str, extra: &[ExtraRule]) -> String {
     out
 }
 
+/// Replaces the values of the volatile keys by their stored placeholders ([`redact::VOLATILE`]),
+/// at any depth.
 fn placeholders(value: &mut serde_json::Value) {
     use serde_json::Value;
     match value {
         Value::Array(items) => items.iter_mut().for_each(placeholders),
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                if k == "id" {
-                    if let Value::String(s) = v {
-                        *s = id_placeholder(s);
-                        continue;
-                    }
-                }
-                if let Some((_, p)) = KEY_RULES.iter().find(|(name, _)| name == k) {
-                    if matches!(v, Value::String(_) | Value::Number(_)) {
-                        *v = Value::String((*p).to_string());
-                        continue;
-                    }
+                if let Some(r) = redact::rule(k).filter(|r| r.stored.covers(v)) {
+                    *v = Value::String(match (r.stored, &*v) {
+                        (Mask::IdKind, Value::String(s)) => id_placeholder(s),
+                        _ => r.placeholder.to_string(),
+                    });
+                    continue;
                 }
                 placeholders(v);
             }
@@ -354,7 +347,7 @@ fn placeholders(value: &mut serde_json::Value) {
 pub fn rehydrate(value: &mut serde_json::Value) {
     use serde_json::Value;
     match value {
-        Value::String(s) if s == "[CREATED]" || s == "[TIMESTAMP]" => {
+        Value::String(s) if s == redact::CREATED || s == redact::TIMESTAMP => {
             *value = Value::from(1_700_000_000u64)
         }
         Value::Array(items) => items.iter_mut().for_each(rehydrate),
@@ -363,7 +356,7 @@ pub fn rehydrate(value: &mut serde_json::Value) {
     }
 }
 
-/// The same for raw stream text.
+/// The same for raw stream text ([`redact::CREATED`] and [`redact::TIMESTAMP`], quoted).
 pub fn rehydrate_text(text: &str) -> String {
     text.replace("\"[CREATED]\"", "1700000000")
         .replace("\"[TIMESTAMP]\"", "1700000000")
@@ -516,6 +509,33 @@ mod tests {
         s.fixture_json(&mut t, &by_regex);
         assert_eq!(t["error"]["message"], "quota of [TENANT] exceeded");
         assert_eq!(s.fixture_text("see tenant-9", &by_regex), "see [TENANT]");
+    }
+
+    #[test]
+    fn the_rules_digest_is_the_one_recorded_fixtures_carry() {
+        // fixtures/*/*.json record this digest in their provenance: a change to the stored column
+        // of the redaction table (or to the header rules) must change it, a refactoring must not.
+        assert_eq!(Sanitizer::rules_hash(&[]), "fnv1a64:f368daddd43a9644");
+        let extra = [ExtraRule {
+            regex: Some("x".into()),
+            pointer: Some("/a".into()),
+            placeholder: "[X]".into(),
+        }];
+        assert_eq!(Sanitizer::rules_hash(&extra), "fnv1a64:81338643a693bb78");
+    }
+
+    #[test]
+    fn fixture_placeholders_follow_the_stored_column() {
+        let mut v = serde_json::json!({"id": 7, "user": 42, "project": null, "model": "m-1",
+            "created_at": "2026", "organization": {"id": "org-abc", "name": "n"},
+            "choices": [{"message": {"content": "hi", "id": "msg_01"}}], "expires_at": true});
+        Sanitizer::new().fixture_json(&mut v, &[]);
+        assert_eq!(
+            v,
+            serde_json::json!({"id": 7, "user": "[USER]", "project": null, "model": "m-1",
+                "created_at": "[TIMESTAMP]", "organization": {"id": "org-[ID]", "name": "n"},
+                "choices": [{"message": {"content": "hi", "id": "msg_[ID]"}}], "expires_at": true})
+        );
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //! target or case does not exist is stale, and a case a target with fixtures would replay without
 //! one would end a recorded run in an error.
 
+use std::path::PathBuf;
+
+use crate::contract::fixtures::FixtureStore;
+use crate::contract::load::Contracts;
 use crate::contract::suite::Suite;
 use crate::model::error::{did_you_mean, ConfigError, Location};
 
@@ -29,6 +33,49 @@ impl std::fmt::Display for Counts {
     }
 }
 
+/// What an orphaned fixture's target or case is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// No such target (whatever its case).
+    Target,
+    /// The target exists, the case does not.
+    Case,
+}
+
+/// A fixture whose target or case no longer exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Orphan<'a> {
+    pub target: &'a str,
+    pub case: &'a str,
+    pub missing: Missing,
+    /// Where the fixture is (`<fixtures>/<target>/<case>.json`).
+    pub path: PathBuf,
+}
+
+/// The fixtures in `store` whose target or case `contracts` does not have, in the store's order
+/// (by target, then case). `lint` reports them as problems; `review`, `accept` and `reject` list
+/// them.
+pub fn orphans<'a>(contracts: &Contracts, store: &'a FixtureStore) -> Vec<Orphan<'a>> {
+    store
+        .keys()
+        .filter_map(|(target, case)| {
+            let missing = if !contracts.targets.iter().any(|t| t.name == target) {
+                Missing::Target
+            } else if !contracts.cases.iter().any(|c| c.id == case) {
+                Missing::Case
+            } else {
+                return None;
+            };
+            Some(Orphan {
+                target,
+                case,
+                missing,
+                path: store.path(target, case),
+            })
+        })
+        .collect()
+}
+
 /// The problems of a loaded suite (empty when there are none), and what was checked.
 pub fn check(suite: &Suite) -> (Vec<ConfigError>, Counts) {
     let contracts = &suite.contracts;
@@ -44,35 +91,33 @@ pub fn check(suite: &Suite) -> (Vec<ConfigError>, Counts) {
             Err(e) => problems.extend(e.0),
         }
     }
-    let fixtures: Vec<(String, String)> = suite
-        .fixtures
-        .keys()
-        .map(|(t, c)| (t.to_string(), c.to_string()))
-        .collect();
-    for (target, case) in &fixtures {
-        let path = suite.fixtures.path(target, case);
-        if !contracts.targets.iter().any(|t| &t.name == target) {
-            let mut e = ConfigError::new(
-                Location::file(&path),
-                format!("fixture for target `{target}`, which does not exist"),
-            );
-            if let Some(s) = did_you_mean(target, contracts.targets.iter().map(|t| t.name.as_str()))
-            {
-                e = e.with_hint(format!("did you mean `{s}`?"));
+    for o in orphans(contracts, &suite.fixtures) {
+        let at = Location::file(&o.path);
+        problems.push(match o.missing {
+            Missing::Target => {
+                let e = ConfigError::new(
+                    at,
+                    format!("fixture for target `{}`, which does not exist", o.target),
+                );
+                let names = contracts.targets.iter().map(|t| t.name.as_str());
+                match did_you_mean(o.target, names) {
+                    Some(s) => e.with_hint(format!("did you mean `{s}`?")),
+                    None => e,
+                }
             }
-            problems.push(e);
-        } else if !contracts.cases.iter().any(|c| &c.id == case) {
-            let mut e = ConfigError::new(
-                Location::file(&path),
-                format!("fixture for case `{case}`, which does not exist"),
-            );
-            if let Some(s) = did_you_mean(case, contracts.cases.iter().map(|c| c.id.as_str())) {
-                e = e.with_hint(format!(
-                    "did you mean `{s}`? (rename the fixture with the case)"
-                ));
+            Missing::Case => {
+                let e = ConfigError::new(
+                    at,
+                    format!("fixture for case `{}`, which does not exist", o.case),
+                );
+                match did_you_mean(o.case, contracts.cases.iter().map(|c| c.id.as_str())) {
+                    Some(s) => e.with_hint(format!(
+                        "did you mean `{s}`? (rename the fixture with the case)"
+                    )),
+                    None => e,
+                }
             }
-            problems.push(e);
-        }
+        });
     }
     for target in &contracts.targets {
         if !suite.fixtures.has_target(&target.name) {
@@ -101,8 +146,60 @@ pub fn check(suite: &Suite) -> (Vec<ConfigError>, Counts) {
         cases: contracts.cases.len(),
         targets: contracts.targets.len(),
         schemas: suite.schemas.names().count(),
-        fixtures: fixtures.len(),
+        fixtures: suite.fixtures.keys().count(),
         plans,
     };
     (problems, counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::fixture::Fixture;
+    use std::path::Path;
+
+    #[test]
+    fn orphans_say_what_they_are_missing() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let contracts = Contracts::load(&root.join("contracts")).unwrap();
+        let path = root.join("fixtures/cometapi/happy_path.json");
+        let fixture = Fixture::parse(&path, &std::fs::read_to_string(&path).unwrap()).unwrap();
+        let mut store = FixtureStore::default();
+        store.dir = PathBuf::from("fx");
+        for (target, case) in [
+            ("cometapi", "happy_path"),
+            ("cometapi", "happy_pat"),
+            ("cometap", "happy_path"),
+            ("nowhere", "nothing"),
+        ] {
+            store.insert(target, case, fixture.clone());
+        }
+        let got: Vec<(&str, &str, Missing, PathBuf)> = orphans(&contracts, &store)
+            .into_iter()
+            .map(|o| (o.target, o.case, o.missing, o.path))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "cometap",
+                    "happy_path",
+                    Missing::Target,
+                    "fx/cometap/happy_path.json".into()
+                ),
+                (
+                    "cometapi",
+                    "happy_pat",
+                    Missing::Case,
+                    "fx/cometapi/happy_pat.json".into()
+                ),
+                (
+                    "nowhere",
+                    "nothing",
+                    Missing::Target,
+                    "fx/nowhere/nothing.json".into()
+                ),
+            ]
+        );
+    }
 }

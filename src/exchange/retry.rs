@@ -5,7 +5,8 @@
 //! `Retry-After` (seconds or an HTTP date), which is honoured as long as it fits in the time the
 //! case has left. Only the `retry` class is ever retried (see `Class::retryable`).
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use crate::model::plan::RetryPolicy;
@@ -37,30 +38,25 @@ pub fn server_hint(
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// A small, seedable random source for jitter (xorshift64*); no cryptographic use.
+/// The random source of the jitter: a seedable [`fastrand::Rng`] behind a lock, so retries
+/// running at once each take their own draw (one update at a time); no cryptographic use.
 #[derive(Debug)]
-pub struct Jitter(AtomicU64);
+pub struct Jitter(Mutex<fastrand::Rng>);
 
 impl Jitter {
+    /// A jitter that draws the same sequence for the same seed (tests).
     pub fn new(seed: u64) -> Self {
-        Jitter(AtomicU64::new(seed | 1))
+        Jitter(Mutex::new(fastrand::Rng::with_seed(seed)))
     }
 
+    /// A jitter seeded once from fastrand's own (randomly seeded) generator.
     pub fn from_clock() -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0x9E37_79B9_7F4A_7C15, |d| d.as_nanos() as u64);
-        Jitter::new(nanos ^ u64::from(std::process::id()).rotate_left(32))
+        Jitter(Mutex::new(fastrand::Rng::new()))
     }
 
     /// A uniform value in [0, 1).
     pub fn unit(&self) -> f64 {
-        let mut x = self.0.load(Ordering::Relaxed);
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0.store(x, Ordering::Relaxed);
-        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).f64()
     }
 }
 
@@ -156,6 +152,36 @@ mod tests {
         );
         assert!(waits.iter().any(|w| *w < Duration::from_millis(100)));
         assert!(waits.iter().any(|w| *w > Duration::from_millis(300)));
+    }
+
+    #[test]
+    fn jitter_is_seedable_uniform_and_shared() {
+        let (a, b) = (Jitter::new(7), Jitter::new(7));
+        let xs: Vec<f64> = (0..50).map(|_| a.unit()).collect();
+        let ys: Vec<f64> = (0..50).map(|_| b.unit()).collect();
+        assert_eq!(xs, ys, "the same seed draws the same sequence");
+        assert!(xs.iter().all(|x| (0.0..1.0).contains(x)));
+        let mean = (0..10_000).map(|_| a.unit()).sum::<f64>() / 10_000.0;
+        assert!((0.45..0.55).contains(&mean), "mean {mean}");
+        // Shared by concurrent retries: every draw is its own (no two threads read one state).
+        let shared = Jitter::from_clock();
+        let draws: Vec<u64> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        (0..500)
+                            .map(|_| shared.unit().to_bits())
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect()
+        });
+        let distinct: std::collections::BTreeSet<u64> = draws.iter().copied().collect();
+        assert_eq!(distinct.len(), draws.len());
     }
 
     #[test]

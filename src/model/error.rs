@@ -87,14 +87,15 @@ impl From<ConfigError> for ConfigErrors {
     }
 }
 
-/// The closest candidate to `word` by edit distance, when it is close enough to be a likely typo.
+/// The closest candidate to `word` by edit distance (Levenshtein, counted in characters), when it
+/// is close enough to be a likely typo. On a tie the first candidate wins.
 pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
-        let d = edit_distance(word, c);
+        let d = strsim::levenshtein(word, c);
         if best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
         }
@@ -103,20 +104,6 @@ pub fn did_you_mean<'a>(
     let len = word.len().max(c.len());
     let limit = if len <= 3 { 1 } else { (len / 3).max(2) };
     (d <= limit).then_some(c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -129,6 +116,21 @@ mod tests {
         assert_eq!(did_you_mean("stauts", keys), Some("status"));
         assert_eq!(did_you_mean("clas", keys), Some("class"));
         assert_eq!(did_you_mean("zzzzzzzz", keys), None);
+        // Distances are edits (insert, delete, substitute), not transpositions: "stauts" is two.
+        assert_eq!(did_you_mean("schmea", keys), Some("schema"));
+        assert_eq!(did_you_mean("finish_reasn", keys), Some("finish_reason"));
+        assert_eq!(did_you_mean("", keys), None);
+        assert_eq!(did_you_mean("status", std::iter::empty()), None);
+        // Short words allow one edit; longer ones a third of the longer length (at least two).
+        assert_eq!(did_you_mean("ab", ["abc"]), Some("abc"));
+        assert_eq!(did_you_mean("ab", ["xyz"]), None);
+        assert_eq!(did_you_mean("abcd", ["abxy"]), Some("abxy"));
+        assert_eq!(did_you_mean("abcd", ["axyz"]), None);
+        // A tie goes to the first candidate; a closer later one wins.
+        assert_eq!(did_you_mean("cat", ["bat", "hat"]), Some("bat"));
+        assert_eq!(did_you_mean("cat", ["bat", "cat"]), Some("cat"));
+        // Edits are counted in characters (two here, four in bytes); the limit in bytes.
+        assert_eq!(did_you_mean("mödél", ["model"]), Some("model"));
     }
 
     #[test]
