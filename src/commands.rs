@@ -307,13 +307,9 @@ fn orphans(paths: &Paths) -> Vec<PathBuf> {
     ) else {
         return Vec::new();
     };
-    store
-        .keys()
-        .filter(|(t, c)| {
-            !contracts.targets.iter().any(|x| x.name == *t)
-                || !contracts.cases.iter().any(|x| x.id == *c)
-        })
-        .map(|(t, c)| store.path(t, c))
+    llm_contract::contract::lint::orphans(&contracts, &store)
+        .into_iter()
+        .map(|o| o.path)
         .collect()
 }
 
