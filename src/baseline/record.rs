@@ -310,7 +310,7 @@ pub enum Written {
     /// `--overwrite`: the pinned fixture was replaced.
     Overwritten { path: PathBuf, diff: String },
     /// `CI` is set: nothing is written.
-    NotWritten { path: PathBuf, change: bool },
+    Withheld { path: PathBuf, change: bool },
     /// Something that looks like a secret survived sanitizing: nothing is written.
     Refused {
         path: PathBuf,
@@ -383,7 +383,7 @@ pub fn write_fixture(
         return Ok(Written::Unchanged(pinned.to_path_buf()));
     }
     if ci {
-        return Ok(Written::NotWritten {
+        return Ok(Written::Withheld {
             path: pinned.to_path_buf(),
             change: existing.is_some(),
         });

@@ -66,6 +66,7 @@ impl Sanitizer {
         Sanitizer::default()
     }
 
+ #[cfg(test)]
     /// Adds a secret to remove by value. Very short values are ignored: removing every "a" from
     /// a report would destroy it and protect nothing.
     pub fn with_secret(mut self, secret: &Secret) -> Self {

@@ -88,6 +88,7 @@ impl FixtureStore {
         self.dir.join(target).join(format!("{case}.json"))
     }
 
+    #[cfg(test)]
     pub fn insert(&mut self, target: &str, case: &str, fixture: Fixture) {
         self.by_key
             .insert((target.to_string(), case.to_string()), Arc::new(fixture));

@@ -204,6 +204,7 @@ impl SchemaRegistry {
         e
     }
 
+ #[cfg(any(test, feature = "testkit"))]
     /// True when the document matches; cheap (no error collection).
     pub fn is_valid(&self, name: &str, doc: &Value) -> Result<bool, ConfigError> {
         Ok(self.get(name)?.is_valid(doc))

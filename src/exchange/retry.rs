@@ -44,6 +44,7 @@ pub fn server_hint(
 pub struct Jitter(Mutex<fastrand::Rng>);
 
 impl Jitter {
+ #[cfg(test)]
     /// A jitter that draws the same sequence for the same seed (tests).
     pub fn new(seed: u64) -> Self {
         Jitter(Mutex::new(fastrand::Rng::with_seed(seed)))

@@ -70,7 +70,8 @@ pub enum Reply {
         close: StreamClose,
     },
     /// A generated stream: `prefix`, then `frame` repeated `count` times, then `suffix`, written
-    /// in large batches without holding the body in memory (benchmarks).
+    /// in large batches without holding the body in memory (benchmarks only).
+    #[cfg(feature = "testkit")]
     Repeat {
         status: u16,
         headers: Vec<(String, String)>,
@@ -86,6 +87,7 @@ pub enum Reply {
 }
 
 impl Reply {
+    #[cfg(any(test, feature = "testkit"))]
     pub fn json(status: u16, body: &serde_json::Value) -> Reply {
         Reply::Full {
             status,
@@ -132,10 +134,6 @@ impl Server {
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(accept_loop(listener, handler, time_scale.max(0.0), stopped));
         Ok(Server { addr, stop })
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
     }
 
     /// `http://127.0.0.1:PORT`
@@ -430,6 +428,7 @@ async fn write_reply(
             reset(stream);
             Ok(false)
         }
+        #[cfg(feature = "testkit")]
         Reply::Repeat {
             status,
             headers,

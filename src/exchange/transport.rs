@@ -207,6 +207,7 @@ pub struct Prepared {
 }
 
 impl Client {
+    #[cfg(feature = "testkit")]
     /// A client with the given connect timeout. Redirects are never followed: a 301 from a wrong
     /// base URL must be seen, not hidden.
     pub fn new(connect_timeout: Duration) -> Result<Client, String> {

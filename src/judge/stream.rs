@@ -15,7 +15,6 @@ use crate::model::plan::{Expect, StreamExpect};
 use crate::util::tape::JsonRef;
 use crate::util::tape::Tape;
 
-pub use crate::judge::grammar::{MAX_ARGUMENTS, MAX_FAILURES};
 
 /// Something that sees each frame once the check has read it: a frame that parsed, as JSON, or
 /// one that did not, as its text. The drift comparison's stream shape is one.
@@ -191,7 +190,6 @@ impl FrameSink for StreamCheck<'_> {
             index: ev.index,
             offset: ev.offset,
             event: ev.event.as_deref(),
-            at,
         };
         // Parsed into the check's tape (no allocation per frame once it has grown); a repeated
         // key goes through a `Value` first, so the last one wins as everywhere else.

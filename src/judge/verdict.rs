@@ -3,8 +3,9 @@
 //! The classification table ([`crate::judge::classify::RULES`]) says what an answer asks of an
 //! operator. This module turns that, the failures the checks found and what the harness itself
 //! settled (a skip, a missing fixture, a spent budget, the recorded endpoint's own verdict, a
-//! panic) into the case's verdict, class and reason. [`decide`] is a pure function, and every
-//! branch of it names a row of [`VERDICT_RULES`], which holds the verdict and class it gives.
+//! panic) into the case's verdict, class and reason. [`settled`] and [`answered`] are pure
+//! functions, and every branch of them names a row of [`VERDICT_RULES`], which holds the verdict
+//! and class it gives.
 
 use crate::judge::classify::Classification;
 use crate::model::class::Class;
@@ -16,14 +17,16 @@ use crate::model::outcome::Verdict;
 pub struct VerdictRule {
     pub id: &'static str,
     /// When the row applies, in words.
+    // The row's citation, for people and the tests: nothing decides on it.
+    #[allow(dead_code)]
     pub when: &'static str,
     pub verdict: Verdict,
     /// The class it gives; `None`: the classification table's class of the answer.
     pub class: Option<Class>,
 }
 
-/// The verdict table. [`decide`] names a row for every outcome; the rows' order is the order in
-/// which they are considered.
+/// The verdict table. [`settled`] and [`answered`] name a row for every outcome; the rows'
+/// order is the order in which they are considered.
 pub static VERDICT_RULES: &[VerdictRule] = &[
     VerdictRule {
         id: "settled.skipped_by_target",
@@ -549,7 +552,7 @@ mod tests {
             );
             assert!(
                 code.matches(&format!("\"{}\"", r.id)).count() >= 2,
-                "row {} is never named by decide",
+                "row {} is never named by settled or answered",
                 r.id
             );
         }

@@ -288,11 +288,13 @@ pub struct Written {
 }
 
 impl Reports {
+ #[cfg(test)]
     /// Every outcome through [`RenderedCase::new`], in the order given.
     pub fn new(info: RunInfo, outcomes: &[CaseOutcome]) -> Reports {
         Reports::from_outcomes(info, outcomes.to_vec())
     }
 
+ #[cfg(test)]
     /// [`Reports::new`] for outcomes the caller no longer needs (no copy).
     pub fn from_outcomes(info: RunInfo, outcomes: Vec<CaseOutcome>) -> Reports {
         let cases = outcomes.into_iter().map(RenderedCase::new).collect();
@@ -311,22 +313,6 @@ impl Reports {
     /// The cases' briefs, in the reports' order.
     pub fn briefs(&self) -> impl Iterator<Item = &Brief> {
         self.cases.iter().map(|c| &c.brief)
-    }
-
-    /// Every report as (file name, bytes), in [`FILES`] order.
-    pub fn render(&self) -> Result<Vec<(&'static str, Vec<u8>)>, ReportError> {
-        FILES
-            .into_iter()
-            .map(|name| {
-                let mut bytes = Vec::new();
-                self.render_to(name, &mut bytes)
-                    .map_err(|source| ReportError::Io {
-                        path: PathBuf::from(name),
-                        source,
-                    })?;
-                Ok((name, bytes))
-            })
-            .collect()
     }
 
     /// Writes the report named `name` (one of [`FILES`]) to `out`, piece by piece: the cases'
@@ -413,6 +399,7 @@ fn link_atomic(from: &Path, to: &Path) -> Result<(), ReportError> {
     })
 }
 
+#[cfg(test)]
 /// Writes `<reports>/latest/report.json` alone, atomically, for a fresh run id; `run` writes
 /// every report with [`Reports::write`].
 pub fn write_json(

@@ -96,8 +96,8 @@ pub struct Selection {
     pub model: Option<String>,
 }
 
-/// A run's plans and where they go, before anything is started: what `list`, `record`, `run`
-/// and the `cargo test` harness share.
+/// A run's plans and where they go, before anything is started: what `record`, `run`, the
+/// `cargo test` harness and the fault trials share.
 pub struct Planned {
     pub plans: Vec<Plan>,
     /// The live endpoint; `None` offline.

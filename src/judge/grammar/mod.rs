@@ -10,8 +10,6 @@ pub mod chat;
 pub mod messages;
 pub mod responses;
 
-use std::time::Duration;
-
 use serde_json::Value;
 
 use crate::util::tape::JsonRef;
@@ -34,7 +32,6 @@ pub struct Frame<'a> {
     pub offset: u64,
     /// The SSE `event:` name, when the frame had one.
     pub event: Option<&'a str>,
-    pub at: Duration,
 }
 
 /// Failures a stream check found, capped at [`MAX_FAILURES`].

@@ -126,15 +126,6 @@ impl Observed {
 }
 
 impl Runner {
-    pub fn new(
-        client: Client,
-        schemas: Arc<SchemaRegistry>,
-        fixtures: Arc<FixtureStore>,
-        sanitizer: Sanitizer,
-    ) -> Self {
-        Runner::with_options(client, schemas, fixtures, sanitizer, RunOptions::default())
-    }
-
     pub fn with_options(
         client: Client,
         schemas: Arc<SchemaRegistry>,
@@ -163,10 +154,6 @@ impl Runner {
 
     pub fn run_id(&self) -> &RunId {
         &self.run_id
-    }
-
-    pub fn sanitizer(&self) -> &Sanitizer {
-        &self.sanitizer
     }
 
     /// Requests sent so far and the budget, when one is set.

@@ -148,6 +148,7 @@ impl<'a> JsonRef<'a> {
         }
     }
 
+ #[cfg(any(test, feature = "testkit"))]
     pub fn is_empty(self) -> bool {
         self.len() == 0
     }

@@ -7,20 +7,20 @@ use std::time::{Duration, SystemTime};
 
 use clap::Args;
 
-use llm_contract::baseline::record::{self, Recorder, Written};
-use llm_contract::baseline::sanitize::{self, Sanitizer};
-use llm_contract::context::{Context, Secret};
-use llm_contract::contract::fixtures::FixtureStore;
-use llm_contract::contract::load::Contracts;
-use llm_contract::contract::suite::{Paths, Suite};
-use llm_contract::model::fixture::{Fixture, Provenance};
-use llm_contract::model::plan::AuthMode;
-use llm_contract::report;
-use llm_contract::run::build::LiveOptions;
-use llm_contract::run::build::{Planned, Selection, Start};
-use llm_contract::run::runner::RunOptions;
+use crate::baseline::record::{self, Recorder, Written};
+use crate::baseline::sanitize::{self, Sanitizer};
+use crate::context::{Context, Secret};
+use crate::contract::fixtures::FixtureStore;
+use crate::contract::load::Contracts;
+use crate::contract::suite::{Paths, Suite};
+use crate::model::fixture::{Fixture, Provenance};
+use crate::model::plan::AuthMode;
+use crate::report;
+use crate::run::build::LiveOptions;
+use crate::run::build::{Planned, Selection, Start};
+use crate::run::runner::RunOptions;
 
-use crate::SuiteArgs;
+use super::SuiteArgs;
 
 #[derive(Args)]
 pub struct RecordArgs {
@@ -99,7 +99,7 @@ fn known_secrets(ctx: &Context, contracts: Option<&Contracts>, extra: &[String])
 pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
     let suite = match Suite::load(&args.suite.paths()) {
         Ok(s) => s,
-        Err(e) => return crate::config_exit(e),
+        Err(e) => return super::config_exit(e),
     };
     let selection = Selection {
         live: Some(LiveOptions {
@@ -113,16 +113,16 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
     };
     let mut planned = match Planned::new(&suite, ctx, &selection) {
         Ok(p) => p,
-        Err(e) => return crate::config_exit(e),
+        Err(e) => return super::config_exit(e),
     };
     let (Some(endpoint), Some(target)) = (
         planned.live.clone(),
         planned.plans.first().map(|p| p.target.clone()),
     ) else {
-        return crate::config_exit("error: nothing to record");
+        return super::config_exit("error: nothing to record");
     };
     if endpoint.key.is_none() && planned.plans.iter().any(|p| p.case.auth == AuthMode::Valid) {
-        return crate::config_exit(format!(
+        return super::config_exit(format!(
             "error: {} is not set: recording needs the target's API key (or --api-key-env VAR)",
             endpoint.key_env
         ));
@@ -146,7 +146,7 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
     };
     let started = match planned.start(start) {
         Ok(s) => s,
-        Err(e) => return crate::config_exit(format!("error: {e}")),
+        Err(e) => return super::config_exit(format!("error: {e}")),
     };
     let plans = planned.plans.clone();
     println!(
@@ -162,7 +162,7 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
     );
     let work = started.work(std::mem::take(&mut planned.plans));
     // The recorder watches each case's exchanges; its capture is sanitized as the case ends.
-    let done = started.rt.block_on(llm_contract::run::lanes::run_all(
+    let done = started.rt.block_on(crate::run::lanes::run_all(
         started.runner.clone(),
         work,
         args.jobs,
@@ -200,7 +200,7 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
                     .or(capture.version.clone())
                     .or(run_version.clone())
                     .unwrap_or_else(|| "unknown".into()),
-                date: llm_contract::util::time::rfc3339(now),
+                date: crate::util::time::rfc3339(now),
                 base_url: Some(sanitizer.text(&record::url_alias(&endpoint.base_url))),
                 harness: Some(format!("llm-contract {}", env!("CARGO_PKG_VERSION"))),
                 target: Some(target.name.clone()),
@@ -235,7 +235,7 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
                 println!("  ↻ overwrote {}", path.display());
                 println!("{}", indent(&diff));
             }
-            Ok(Written::NotWritten { path, change }) => {
+            Ok(Written::Withheld { path, change }) => {
                 trouble |= change;
                 println!(
                     "  · CI: not written ({} {})",
@@ -307,7 +307,7 @@ fn orphans(paths: &Paths) -> Vec<PathBuf> {
     ) else {
         return Vec::new();
     };
-    llm_contract::contract::lint::orphans(&contracts, &store)
+    crate::contract::lint::orphans(&contracts, &store)
         .into_iter()
         .map(|o| o.path)
         .collect()

@@ -1,0 +1,439 @@
+//! Layer 8: the `llm-contract` command line (clap): `run`, `list`, `validate`, `lint` here;
+//! `record`, `review`, `accept`, `reject` and `scan` in `cli/record.rs`. `src/main.rs` calls
+//! [`main`].
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+mod record;
+
+use record as commands;
+
+use crate::context::Context;
+use crate::contract::schema::SchemaRegistry;
+use crate::contract::suite::{Paths, Suite};
+use crate::model::outcome::Mode;
+use crate::report::progress;
+use crate::report::{self, Summary};
+use crate::run::build::LiveOptions;
+use crate::run::build::{Planned, Selection, Start, StartError};
+use crate::run::runner::RunOptions;
+
+const EXIT_CODES: &str = "Exit codes: 0 every case passed (skips allowed); 1 a contract failure or drift; \
+2 a configuration or contract-file error (nothing ran); 3 transport or harness errors only (nothing could be judged).";
+
+#[derive(Parser)]
+#[command(
+    name = "llm-contract",
+    version,
+    about = "Contract tests for LLM chat-completions HTTP APIs: YAML cases, JSON Schemas, operator classes, drift against pinned fixtures.",
+    after_help = EXIT_CODES
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run contract cases against the recorded endpoint (default) or a live one (--live).
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// Check a saved JSON body (or - for stdin) against a named schema.
+    Validate(ValidateArgs),
+    /// List the cases a run would execute, as <target>::<case>.
+    List(ListArgs),
+    /// Run cases live and pin sanitized fixtures (pending <case>.json.new where one differs).
+    Record(commands::RecordArgs),
+    /// Walk the pending fixtures one by one: accept, reject or skip.
+    Review(commands::ReviewArgs),
+    /// Accept every pending fixture (matching PATTERN).
+    Accept(commands::ReviewArgs),
+    /// Reject every pending fixture (matching PATTERN).
+    Reject(commands::ReviewArgs),
+    /// Look through fixtures and reports for anything that looks like a secret; exit 1 on a hit.
+    Scan(commands::ScanArgs),
+    /// Load and check every case, target, schema and fixture without sending anything.
+    #[command(
+        after_help = "Exit codes: 0 no problem found; 2 problems (each printed with file:line:col)."
+    )]
+    Lint(LintArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct SuiteArgs {
+    /// Directory of contract cases, targets/ and schemas/.
+    #[arg(long, default_value = "contracts")]
+    contracts: PathBuf,
+    /// Directory of pinned fixtures, <target>/<case>.json.
+    #[arg(long, default_value = "fixtures")]
+    fixtures: PathBuf,
+    /// Directory of JSON Schemas (default: <contracts>/schemas).
+    #[arg(long)]
+    schemas: Option<PathBuf>,
+}
+
+impl SuiteArgs {
+    pub(crate) fn paths(&self) -> Paths {
+        Paths {
+            contracts: self.contracts.clone(),
+            fixtures: self.fixtures.clone(),
+            schemas: self
+                .schemas
+                .clone()
+                .unwrap_or_else(|| self.contracts.join("schemas")),
+        }
+    }
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Talk to the live endpoint instead of replaying fixtures.
+    #[arg(long)]
+    live: bool,
+    /// Target to run (repeatable offline; one live). Default: every target with fixtures
+    /// offline, the default target (cometapi) live.
+    #[arg(long)]
+    target: Vec<String>,
+    /// Only cases whose <target>::<case> id contains this text.
+    #[arg(long)]
+    case: Option<String>,
+    /// Live: the base URL, e.g. http://127.0.0.1:4000/v1 (selects the generic
+    /// `openai_compatible` target unless --target is given).
+    #[arg(long, requires = "live")]
+    base_url: Option<String>,
+    /// Live: the environment variable holding the API key.
+    #[arg(long, requires = "live")]
+    api_key_env: Option<String>,
+    /// The model id substituted for ${model} (offline too: fixtures recorded with --model
+    /// replay with the same one).
+    #[arg(long)]
+    model: Option<String>,
+    /// Requests out at once (I/O bound, not CPU bound); each waits its turn once built.
+    #[arg(long, default_value_t = 16)]
+    jobs: usize,
+    /// Where reports go (<dir>/latest/report.json).
+    #[arg(long, default_value = "reports")]
+    reports: PathBuf,
+    /// Multiply every wait by this factor: recorded stream delays offline, retry backoff and
+    /// Retry-After everywhere (0 waits not at all; tests use small values).
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    /// Retries for transient failures (429, 408, 5xx without invalid_request, resets,
+    /// timeouts); overrides the targets' `retry.attempts`. 0 disables retries.
+    #[arg(long)]
+    retries: Option<u32>,
+    /// Count a quota outcome (402, an exhausted-quota 429) as skipped, not failed.
+    #[arg(long)]
+    quota_is_skip: bool,
+    /// Send at most this many requests in the whole run, retries included.
+    #[arg(long)]
+    max_requests: Option<usize>,
+    /// Fail on every kind of drift, additions and header changes included.
+    #[arg(long)]
+    strict: bool,
+    /// Note fixtures older than this many days.
+    #[arg(long, default_value_t = 90)]
+    warn_fixture_age: i64,
+    /// Fail cases whose fixture is older than this many days.
+    #[arg(long)]
+    max_fixture_age: Option<i64>,
+    #[command(flatten)]
+    suite: SuiteArgs,
+}
+
+#[derive(Args)]
+struct ValidateArgs {
+    /// Schema name: a file stem in <contracts>/schemas (chat_completion, chat_completion_chunk, error, ...).
+    #[arg(long)]
+    schema: String,
+    /// The JSON file to check, or - for standard input.
+    file: PathBuf,
+    /// Directory of contracts (schemas are read from its schemas/).
+    #[arg(long, default_value = "contracts")]
+    contracts: PathBuf,
+}
+
+#[derive(Args)]
+struct LintArgs {
+    #[command(flatten)]
+    suite: SuiteArgs,
+}
+
+#[derive(Args)]
+struct ListArgs {
+    #[arg(long)]
+    target: Vec<String>,
+    #[command(flatten)]
+    suite: SuiteArgs,
+}
+
+pub(crate) fn config_exit(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("{e}");
+    ExitCode::from(2)
+}
+
+/// The command line: parses the arguments, reads the environment once, runs the command and
+/// returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = Context::from_process();
+    match cli.command {
+        Command::Run(args) => run(args, &ctx),
+        Command::Validate(args) => validate(args),
+        Command::List(args) => list(args),
+        Command::Record(args) => commands::record(args, &ctx),
+        Command::Review(args) => commands::review(args),
+        Command::Accept(args) => commands::bulk(args, true),
+        Command::Reject(args) => commands::bulk(args, false),
+        Command::Scan(args) => commands::scan(args, &ctx),
+        Command::Lint(args) => lint(args),
+    }
+}
+
+fn lint(args: LintArgs) -> ExitCode {
+    let paths = args.suite.paths();
+    let problems = match Suite::load(&paths) {
+        Ok(suite) => {
+            let (problems, counts) = crate::contract::lint::check(&suite);
+            if problems.is_empty() {
+                println!("lint: no problems: {counts}");
+                return ExitCode::SUCCESS;
+            }
+            problems
+        }
+        Err(e) => e.0,
+    };
+    for p in &problems {
+        println!("{p}");
+    }
+    println!("lint: {} problem(s)", problems.len());
+    ExitCode::from(2)
+}
+
+fn list(args: ListArgs) -> ExitCode {
+    let suite = match Suite::load(&args.suite.paths()) {
+        Ok(s) => s,
+        Err(e) => return config_exit(e),
+    };
+    let targets = match suite.recorded_targets(&args.target) {
+        Ok(t) => t,
+        Err(e) => return config_exit(e),
+    };
+    match suite.plans(&targets, None) {
+        Ok(plans) => {
+            for p in plans {
+                println!("{}  {}", p.id, p.case.description);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => config_exit(e),
+    }
+}
+
+fn validate(args: ValidateArgs) -> ExitCode {
+    let schemas = match SchemaRegistry::load(&args.contracts.join("schemas")) {
+        Ok(s) => s,
+        Err(e) => return config_exit(e),
+    };
+    if !schemas.contains(&args.schema) {
+        return config_exit(schemas.unknown(&args.schema));
+    }
+    let (name, text) = if args.file.as_os_str() == "-" {
+        let mut s = String::new();
+        if let Err(e) = std::io::stdin().read_to_string(&mut s) {
+            return config_exit(format!("error: cannot read standard input: {e}"));
+        }
+        ("<stdin>".to_string(), s)
+    } else {
+        match std::fs::read_to_string(&args.file) {
+            Ok(s) => (args.file.display().to_string(), s),
+            Err(e) => {
+                return config_exit(format!("error: cannot read {}: {e}", args.file.display()))
+            }
+        }
+    };
+    let doc: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            println!("{name}:{}:{}: not valid JSON: {e}", e.line(), e.column());
+            return ExitCode::from(1);
+        }
+    };
+    match schemas.validate(&args.schema, &doc) {
+        Ok((violations, 0)) => {
+            debug_assert!(violations.is_empty());
+            println!("{name}: valid against {}", args.schema);
+            ExitCode::SUCCESS
+        }
+        Ok((violations, total)) => {
+            println!("{name}: {total} violation(s) of schema {}", args.schema);
+            for v in &violations {
+                println!("  {v}");
+            }
+            if total > violations.len() {
+                println!("  … and {} more", total - violations.len());
+            }
+            ExitCode::from(1)
+        }
+        Err(e) => config_exit(e),
+    }
+}
+
+fn run(args: RunArgs, ctx: &Context) -> ExitCode {
+    let suite = match Suite::load(&args.suite.paths()) {
+        Ok(s) => s,
+        Err(e) => return config_exit(e),
+    };
+    if args.live && args.target.len() > 1 {
+        return config_exit("error: a live run takes one --target");
+    }
+    let selection = Selection {
+        live: args.live.then(|| LiveOptions {
+            target: args.target.first().cloned(),
+            base_url: args.base_url.clone(),
+            api_key_env: args.api_key_env.clone(),
+            model: args.model.clone(),
+        }),
+        targets: args.target.clone(),
+        case: args.case.clone(),
+        model: args.model.clone(),
+    };
+    let mut planned = match Planned::new(&suite, ctx, &selection) {
+        Ok(p) => p,
+        Err(e) => return config_exit(e),
+    };
+    planned.alias_base_url();
+    if let Some(var) = planned.missing_key() {
+        return config_exit(format!(
+            "error: {var} is not set: a live run needs the target's API key (or --api-key-env VAR)"
+        ));
+    }
+    let start = Start {
+        options: RunOptions {
+            time_scale: args.time_scale,
+            retries: args.retries,
+            quota_is_skip: args.quota_is_skip,
+            max_requests: args.max_requests,
+            strict: args.strict,
+            warn_fixture_age_days: args.warn_fixture_age,
+            max_fixture_age_days: args.max_fixture_age,
+        },
+        // Offline, one recorded endpoint on 127.0.0.1 serves every case; it stops when dropped.
+        replay: Some(args.time_scale),
+        ..Start::default()
+    };
+    let started = match planned.start(start) {
+        Ok(s) => s,
+        Err(e @ StartError::Server(_)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(3);
+        }
+        Err(e) => return config_exit(format!("error: {e}")),
+    };
+    let sanitizer = planned.sanitizer.clone();
+    let runner = started.runner.clone();
+    let color = std::io::stdout().is_terminal() && !ctx.is_ci();
+    // A progress bar with counts on a terminal outside CI; plain lines otherwise.
+    let progress = color.then(|| progress::Progress::new(planned.plans.len()));
+    let work = started.work(std::mem::take(&mut planned.plans));
+    let rendered = started.rt.block_on(async {
+        let where_ = if args.live {
+            format!("live, {}", sanitizer.text(&started.place()))
+        } else {
+            format!("recorded endpoint {}", started.place())
+        };
+        println!(
+            "llm-contract {}: {} case(s), {where_}",
+            env!("CARGO_PKG_VERSION"),
+            work.len()
+        );
+        if let Some(p) = &progress {
+            p.start();
+        }
+        // Plain lines are written in batches, at least every 100 ms: one write per line would
+        // cost a thousand system calls on a thousand cases.
+        let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout());
+        let mut flushed = std::time::Instant::now();
+        // Each case is shown, then rendered for the reports, as it ends: while the other cases'
+        // requests are out, not after the last answer.
+        let cases = crate::run::lanes::run_all(
+            runner.clone(),
+            work,
+            args.jobs,
+            || (),
+            |o, (), _| {
+                let line = report::line(&o);
+                let line = if color { paint(o.verdict, &line) } else { line };
+                if let Some(p) = &progress {
+                    p.done(&o, &line);
+                } else {
+                    let _ = writeln!(out, "{line}");
+                    let _ = write!(out, "{}", report::details(&o));
+                    if flushed.elapsed() >= Duration::from_millis(100) {
+                        let _ = out.flush();
+                        flushed = std::time::Instant::now();
+                    }
+                }
+                // Once more through the sanitizer before anything is stored (the runner's pass already ran).
+                report::RenderedCase::new(sanitizer.outcome(o))
+            },
+        )
+        .await;
+        let _ = out.flush();
+        if let Some(p) = &progress {
+            p.finish();
+        }
+        cases
+    });
+    let cases = rendered;
+    let summary = Summary::of(cases.iter().map(|c| c.brief.verdict));
+    println!("\n{}", summary.line());
+    if let Some((used, limit)) = runner.budget() {
+        println!("requests: {used} of the budget of {limit}");
+        if used >= limit {
+            println!("the request budget is spent: cases after it were not sent");
+        }
+    }
+    // The runner's run id: in every client request id, and the reports' directory.
+    let info = report::RunInfo {
+        run_id: runner.run_id().clone(),
+        mode: if args.live {
+            Mode::Live
+        } else {
+            Mode::Recorded
+        },
+    };
+    let mut code = summary.exit_code();
+    let reports = report::Reports::from_rendered(info, cases);
+    match reports.write(&args.reports) {
+        Ok(w) => println!(
+            "reports: {} (junit.xml, report.json, summary.md, index.html), copied to {}",
+            w.dir.display(),
+            w.latest.display()
+        ),
+        Err(e) => {
+            eprintln!("error: {e}");
+            // Unwritten reports are an infrastructure failure even when every case passed.
+            if code == 0 {
+                code = 3;
+            }
+        }
+    }
+    ExitCode::from(code)
+}
+
+fn paint(v: crate::model::outcome::Verdict, line: &str) -> String {
+    use crate::model::outcome::Verdict;
+    let code = match v {
+        Verdict::Pass => "32",
+        Verdict::Fail => "31",
+        Verdict::Error => "35",
+        Verdict::Skip => "33",
+    };
+    format!("\x1b[{code}m{line}\x1b[0m")
+}
