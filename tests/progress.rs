@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::root;
+use common::{replayed_cases, root};
 
 /// Runs `llm-contract run` on a pseudo-terminal; returns the exit code and what the terminal got.
 fn on_a_terminal(ci: Option<&str>) -> (Option<i32>, String) {
@@ -33,23 +33,27 @@ fn on_a_terminal(ci: Option<&str>) -> (Option<i32>, String) {
 
 #[test]
 fn a_terminal_gets_a_progress_bar_with_counts() {
+    let n = replayed_cases(&root());
     let (code, out) = on_a_terminal(None);
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("/24 "), "no bar position:\n{out}");
+    assert!(out.contains(&format!("/{n} ")), "no bar position:\n{out}");
     assert!(
         out.contains(" passed, 0 failed, 0 errors, 0 skipped"),
         "no counts:\n{out}"
     );
     // Each case's line still appears, coloured, and the summary after the bar.
     assert!(out.contains("\x1b[32mPASS  cometapi::happy_path"), "{out}");
-    assert!(out.contains("24 passed, 0 failed, 0 errors, 0 skipped (24 cases)"));
+    assert!(out.contains(&format!(
+        "{n} passed, 0 failed, 0 errors, 0 skipped ({n} cases)"
+    )));
 }
 
 #[test]
 fn ci_gets_plain_lines() {
+    let n = replayed_cases(&root());
     let (code, out) = on_a_terminal(Some("true"));
     assert_eq!(code, Some(0), "{out}");
-    assert!(!out.contains("/24 "), "a bar under CI:\n{out}");
+    assert!(!out.contains(&format!("/{n} ")), "a bar under CI:\n{out}");
     assert!(!out.contains('\x1b'), "escape codes under CI:\n{out}");
     assert!(out.contains("PASS  cometapi::happy_path"));
 }
