@@ -275,20 +275,6 @@ impl Failure {
 
     /// Calls `fix` on every text the failure carries from outside (what a sanitizer must see).
     pub fn texts_mut(&mut self, fix: &mut dyn FnMut(&mut String)) {
-        let error = |e: &mut ApiError, fix: &mut dyn FnMut(&mut String)| {
-            for field in [
-                &mut e.r#type,
-                &mut e.code,
-                &mut e.message,
-                &mut e.param,
-                &mut e.doc_url,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                fix(field);
-            }
-        };
         match self {
             Failure::Status { .. }
             | Failure::SchemaMore { .. }
@@ -332,7 +318,7 @@ impl Failure {
                     }
                     fix(excerpt);
                 }
-                BodyFault::FailedAnswer { error: e } => error(e, fix),
+                BodyFault::FailedAnswer { error: e } => e.texts_mut(fix),
                 BodyFault::TooLarge { excerpt, .. } => fix(excerpt),
                 BodyFault::CutAfterHead {
                     message, excerpt, ..
@@ -377,7 +363,7 @@ impl Failure {
                     } => {
                         polled(p, fix);
                         if let Some(e) = e {
-                            error(e, fix);
+                            e.texts_mut(fix);
                         }
                     }
                     TaskFault::FailedNoDetail { polled: p }

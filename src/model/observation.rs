@@ -61,6 +61,22 @@ impl ApiError {
         })
     }
 
+    /// Calls `fix` on every text of the envelope (what a sanitizer must see).
+    pub fn texts_mut(&mut self, fix: &mut dyn FnMut(&mut String)) {
+        for field in [
+            &mut self.r#type,
+            &mut self.code,
+            &mut self.message,
+            &mut self.param,
+            &mut self.doc_url,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            fix(field);
+        }
+    }
+
     /// A short description for reasons: `code=model_not_found type=comet_api_error`.
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();

@@ -246,18 +246,7 @@ impl CaseOutcome {
             fix(b);
         }
         if let Some(e) = &mut self.error {
-            for field in [
-                &mut e.r#type,
-                &mut e.code,
-                &mut e.message,
-                &mut e.param,
-                &mut e.doc_url,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                fix(field);
-            }
+            e.texts_mut(fix);
         }
     }
 }
