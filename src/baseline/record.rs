@@ -12,6 +12,7 @@ use crate::baseline::drift::pinned_document;
 use crate::baseline::replay;
 use crate::baseline::sanitize::{self, Sanitizer, API_KEY, INVALID_KEY};
 use crate::context::Secret;
+use crate::exchange::sse;
 use crate::exchange::transport::{Received, ReceivedBody, StreamStop};
 use crate::exchange::watch::{Asked, Watch};
 use crate::model::fixture::{
@@ -219,40 +220,15 @@ pub fn events_from_wire(
     };
     let mut chunks = Vec::new();
     let mut last = head_at;
-    let mut start = 0;
-    let mut i = 0;
-    let mut line_empty = true;
-    let push = |from: usize, to: usize, chunks: &mut Vec<WireChunk>, last: &mut Duration| {
-        let at = arrival(to);
-        let text = String::from_utf8_lossy(&all[from..to]);
+    for block in sse::blocks(&all) {
+        let at = arrival(block.end);
+        let text = String::from_utf8_lossy(&all[block]);
         chunks.push(WireChunk {
-            delay_ms: at.saturating_sub(*last).as_millis() as u64,
+            delay_ms: at.saturating_sub(last).as_millis() as u64,
             data: sanitize_event(&text, sanitizer, extra),
             repeat: 1,
         });
-        *last = at;
-    };
-    while i < all.len() {
-        let b = all[i];
-        if b == b'\n' || b == b'\r' {
-            let len = if b == b'\r' && all.get(i + 1) == Some(&b'\n') {
-                2
-            } else {
-                1
-            };
-            i += len;
-            if line_empty {
-                push(start, i, &mut chunks, &mut last);
-                start = i;
-            }
-            line_empty = true;
-        } else {
-            line_empty = false;
-            i += 1;
-        }
-    }
-    if start < all.len() {
-        push(start, all.len(), &mut chunks, &mut last);
+        last = at;
     }
     chunks
 }

@@ -391,6 +391,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         cases
     });
     let cases = rendered;
+    started.finish();
     let summary = Summary::of(cases.iter().map(|c| c.brief.verdict));
     println!("\n{}", summary.line());
     if let Some((used, limit)) = runner.budget() {
@@ -424,7 +425,11 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
             }
         }
     }
-    ExitCode::from(code)
+    // The process ends here, with everything written and flushed: the system takes the memory
+    // back whole, which is cheaper than freeing a large suite's plans and reports piece by piece
+    // (measured: about 5 % of a thousand-case run).
+    let _ = std::io::stdout().flush();
+    std::process::exit(i32::from(code))
 }
 
 fn paint(v: crate::model::outcome::Verdict, line: &str) -> String {

@@ -243,6 +243,39 @@ impl SseParser {
     }
 }
 
+/// The byte ranges of a whole event stream's blocks, verbatim: each runs through the blank line
+/// that ends it (CRLF, LF or CR line ends, as the parser reads them), and a last unterminated
+/// block runs to the end. Unlike [`SseParser`], nothing is interpreted: a block of comments or a
+/// blank line is a block too. Recording keeps a stream's framing and spacing with these.
+pub fn blocks(all: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    let mut line_empty = true;
+    while i < all.len() {
+        let b = all[i];
+        if b == b'\n' || b == b'\r' {
+            i += if b == b'\r' && all.get(i + 1) == Some(&b'\n') {
+                2
+            } else {
+                1
+            };
+            if line_empty {
+                out.push(start..i);
+                start = i;
+            }
+            line_empty = true;
+        } else {
+            line_empty = false;
+            i += 1;
+        }
+    }
+    if start < all.len() {
+        out.push(start..all.len());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,5 +375,21 @@ mod tests {
             .unwrap();
         assert!(!cont);
         assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn blocks_keep_framing_verbatim() {
+        let text = b"data: a\n\n: ping\r\n\r\ndata: b\r\rdata: c";
+        let got: Vec<&[u8]> = blocks(text).into_iter().map(|r| &text[r]).collect();
+        assert_eq!(
+            got,
+            [
+                &b"data: a\n\n"[..],
+                b": ping\r\n\r\n",
+                b"data: b\r\r",
+                b"data: c"
+            ]
+        );
+        assert!(blocks(b"").is_empty());
     }
 }

@@ -259,6 +259,14 @@ impl Started {
         }
     }
 
+    /// Ends the run without waiting for its tasks (the recorded endpoint's accept loop, idle
+    /// connections) to wind down: for a process about to exit, whose memory the system takes
+    /// back whole.
+    pub fn finish(self) {
+        drop(self.server);
+        self.rt.shutdown_background();
+    }
+
     /// Each plan with its endpoint (offline, once the recorded endpoint is started).
     pub fn work(&self, plans: Vec<Plan>) -> Vec<(Plan, Endpoint)> {
         plans
