@@ -1,6 +1,7 @@
-//! From plan to outcome: build the request, send it (again, for transient failures), run the
-//! checks, classify, compare with the pinned fixture. Live and recorded runs take the same path;
-//! only the endpoint differs.
+//! From plan to outcome: build the request, send it (again, for transient failures), judge each
+//! answer (`judge::exchange`), compare it with the pinned fixture (`baseline::compare`), show it
+//! to the case's watcher, then decide the verdict and class once (`judge::verdict`). Live and
+//! recorded runs take the same path; only the endpoint differs.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
