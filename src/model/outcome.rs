@@ -207,6 +207,48 @@ impl ParserOutcome {
 }
 
 impl CaseOutcome {
+    /// An outcome not yet run: a pass with class `ok`, nothing sent, nothing compared. The
+    /// runner fills it in; tests build theirs from it.
+    pub fn new(id: &str, target: &str, case: &str, mode: Mode) -> CaseOutcome {
+        CaseOutcome {
+            id: id.to_string(),
+            target: target.to_string(),
+            case: case.to_string(),
+            verdict: Verdict::Pass,
+            class: Class::Ok,
+            reason: String::new(),
+            status: None,
+            latency_ms: 0.0,
+            ttfb_ms: None,
+            failures: Vec::new(),
+            expected_status: Vec::new(),
+            expected_class: Class::Ok,
+            mode,
+            endpoint: String::new(),
+            model: None,
+            stream: false,
+            finish_reason: None,
+            frames: None,
+            drift: Drift::NotRun {
+                reason: "not compared".into(),
+            },
+            error: None,
+            error_body: None,
+            first_token_ms: None,
+            max_gap_ms: None,
+            retries: 0,
+            attempt_statuses: Vec::new(),
+            attempts: Vec::new(),
+            retry_waits_ms: Vec::new(),
+            case_ms: 0.0,
+            notes: Vec::new(),
+            client_request_id: None,
+            usage: None,
+            parser_outcome: None,
+            task: None,
+        }
+    }
+
     /// Calls `fix` on every text the outcome carries that came from outside (reasons, failures,
     /// notes, drift labels, the error envelope, the task's statuses): what a sanitizer must see
     /// before an outcome is printed or stored.

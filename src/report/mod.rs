@@ -429,9 +429,6 @@ mod tests {
 
     fn failed_outcome() -> CaseOutcome {
         CaseOutcome {
-            id: "t::c".into(),
-            target: "t".into(),
-            case: "c".into(),
             verdict: Verdict::Fail,
             class: crate::model::class::Class::ContractDrift,
             reason: "a <reason> & more".into(),
@@ -442,30 +439,16 @@ mod tests {
                 message: "/choices is required".into(),
             }],
             expected_status: vec![200],
-            expected_class: crate::model::class::Class::Ok,
-            mode: Mode::Live,
             endpoint: "/chat/completions".into(),
             model: Some("m".into()),
-            stream: false,
             finish_reason: Some("stop".into()),
-            frames: None,
-            drift: Drift::NotRun {
-                reason: "not compared".into(),
-            },
-            error: None,
-            error_body: None,
-            first_token_ms: None,
-            max_gap_ms: None,
             retries: 1,
             attempt_statuses: vec![Some(503), Some(200)],
-            attempts: Vec::new(),
             retry_waits_ms: vec![250.0],
             case_ms: 300.5,
             notes: vec!["a note".into()],
             client_request_id: Some("llmc-1".into()),
-            usage: None,
-            parser_outcome: None,
-            task: None,
+            ..CaseOutcome::new("t::c", "t", "c", Mode::Live)
         }
     }
 

@@ -23,7 +23,7 @@ use crate::judge::verdict::{self, Decision, Settled};
 use crate::model::class::Class;
 use crate::model::failure::{Failure, FixtureFault};
 use crate::model::fixture::{Fixture, Provenance};
-use crate::model::outcome::{ms, AttemptResult, CaseOutcome, Drift, Mode, Verdict};
+use crate::model::outcome::{ms, AttemptResult, CaseOutcome, Drift, Mode};
 use crate::model::plan::{Plan, RetryPolicy};
 use crate::model::runid::{RunId, CLIENT_REQUEST_ID_HEADER};
 
@@ -520,40 +520,11 @@ pub(crate) fn decided(mut out: CaseOutcome, d: Decision) -> CaseOutcome {
 
 pub(crate) fn blank(plan: &Plan, mode: Mode) -> CaseOutcome {
     CaseOutcome {
-        id: plan.id.clone(),
-        target: plan.target.name.clone(),
-        case: plan.case.id.clone(),
-        verdict: Verdict::Pass,
-        class: Class::Ok,
-        reason: String::new(),
-        status: None,
-        latency_ms: 0.0,
-        ttfb_ms: None,
-        failures: Vec::new(),
         expected_status: plan.expect.status.clone(),
         expected_class: plan.expect.class,
-        mode,
         endpoint: plan.case.family.path.to_string(),
         model: plan.model().map(str::to_string),
         stream: plan.case.streams(),
-        finish_reason: None,
-        frames: None,
-        drift: Drift::NotRun {
-            reason: "not compared".into(),
-        },
-        error: None,
-        error_body: None,
-        first_token_ms: None,
-        max_gap_ms: None,
-        retries: 0,
-        attempt_statuses: Vec::new(),
-        attempts: Vec::new(),
-        retry_waits_ms: Vec::new(),
-        case_ms: 0.0,
-        notes: Vec::new(),
-        client_request_id: None,
-        usage: None,
-        parser_outcome: None,
-        task: None,
+        ..CaseOutcome::new(&plan.id, &plan.target.name, &plan.case.id, mode)
     }
 }
