@@ -32,8 +32,8 @@ fn expect(finish: Option<&[&str]>) -> Expect {
         finish_reason: finish.map(|f| f.iter().map(|s| s.to_string()).collect()),
         stream: None,
         limits: Limits::default(),
-        present: Vec::new(),
-        absent: Vec::new(),
+        assert: Vec::new(),
+        invariants: Vec::new(),
     }
 }
 

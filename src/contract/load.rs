@@ -265,6 +265,13 @@ pub fn parse_case(file: &Path, text: &str) -> Result<Case, ConfigErrors> {
             ),
         ));
     }
+    errors.extend(crate::contract::applies::refusals(
+        &case.expect,
+        family,
+        case.streams(),
+        "the case",
+        &at,
+    ));
     if case.streams() != case.expect.stream.is_some() {
         errors.push(ConfigError::new(
             at("stream"),
@@ -466,6 +473,23 @@ impl Contracts {
                     }
                     errors.push(e);
                 }
+            }
+        }
+        // A target's overrides are held to what can apply to the case they override.
+        for t in &targets {
+            for (name, over) in &t.expect {
+                let Some(case) = ids.get(name).map(|&i| &cases[i]) else {
+                    continue;
+                };
+                let text = std::fs::read_to_string(&t.file).unwrap_or_default();
+                let at = |needle: &str| locate_in_file_text(&t.file, &text, needle);
+                errors.extend(crate::contract::applies::refusals(
+                    over,
+                    case.family,
+                    case.streams(),
+                    &format!("target `{}`'s override of `{name}`", t.name),
+                    &at,
+                ));
             }
         }
         let defaults = targets.iter().filter(|t| t.default).count();

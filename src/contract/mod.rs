@@ -1,6 +1,7 @@
 //! Layer 2: loading a suite from disk (YAML cases and targets, JSON Schemas, pinned fixtures) and
 //! planning its cases for targets; `lint` checks what was loaded.
 
+pub mod applies;
 pub mod fixtures;
 pub mod lint;
 pub mod load;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::model::assertion::Assertion;
 use crate::model::class::Class;
 use crate::model::error::{did_you_mean, ConfigError};
 use crate::model::plan::{
@@ -56,13 +57,10 @@ pub(crate) fn plan(case: &Arc<Case>, target: &Arc<Target>) -> Result<Plan, Confi
         limits: over
             .map_or(Limits::default(), ExpectDoc::limits)
             .or(case.expect.limits()),
-        present: over
-            .and_then(|o| o.present.clone())
-            .or_else(|| case.expect.present.clone())
-            .unwrap_or_default(),
-        absent: over
-            .and_then(|o| o.absent.clone())
-            .or_else(|| case.expect.absent.clone())
+        assert: assertions(over, &case.expect),
+        invariants: over
+            .and_then(|o| o.invariants.clone())
+            .or_else(|| case.expect.invariants.clone())
             .unwrap_or_default(),
     };
     let skip = target.skip.get(&case.id).cloned();
@@ -74,6 +72,24 @@ pub(crate) fn plan(case: &Arc<Case>, target: &Arc<Target>) -> Result<Plan, Confi
         expect,
         skip,
     })
+}
+
+/// The assertions of a plan: `present` and `absent` (as `exists`), then `assert`; each of the
+/// three keys a target's override sets replaces the case's.
+fn assertions(over: Option<&ExpectDoc>, case: &ExpectDoc) -> Vec<Assertion> {
+    let pick = |f: fn(&ExpectDoc) -> Option<&Vec<String>>| over.and_then(f).or_else(|| f(case));
+    let mut out: Vec<Assertion> = Vec::new();
+    for p in pick(|e| e.present.as_ref()).into_iter().flatten() {
+        out.push(Assertion::exists(p, true));
+    }
+    for p in pick(|e| e.absent.as_ref()).into_iter().flatten() {
+        out.push(Assertion::exists(p, false));
+    }
+    let written = over
+        .and_then(|o| o.assert.as_ref())
+        .or(case.assert.as_ref());
+    out.extend(written.into_iter().flatten().cloned());
+    out
 }
 
 /// Writes `v` as compact JSON with every string's `${var}`s filled in: the bytes

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+use crate::model::assertion::InlineSchema;
 use crate::model::error::{did_you_mean, ConfigError, ConfigErrors, Location};
 use crate::model::failure::Violation;
 use crate::util::tape::{JsonRef, TapeJson};
@@ -216,9 +217,47 @@ impl SchemaRegistry {
         name: &str,
         doc: &Value,
     ) -> Result<(Vec<Violation>, usize), ConfigError> {
-        let validator = self.get(name)?;
+        Ok(violations(self.get(name)?, doc))
+    }
+
+    /// Compiles a schema written in a case (once: later calls reuse it); it may `$ref` the
+    /// folder's schemas by their `$id`.
+    pub fn inline<'s>(&self, s: &'s InlineSchema) -> Result<&'s jsonschema::Validator, String> {
+        // The validator lives as long as the assertion that holds it, and so does `s`.
+        s.compiled
+            .get_or_init(|| {
+                jsonschema::options()
+                    .with_draft(jsonschema::Draft::Draft202012)
+                    .offline()
+                    .with_registry(&self.registry)
+                    .build(&s.doc)
+                    .map_err(|e| format!("invalid schema: {e}"))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Every violation of a schema written in a case (up to [`MAX_VIOLATIONS`]) and the total.
+    pub fn validate_inline(
+        &self,
+        s: &InlineSchema,
+        doc: &Value,
+    ) -> Result<(Vec<Violation>, usize), String> {
+        Ok(violations(self.inline(s)?, doc))
+    }
+
+    fn get(&self, name: &str) -> Result<&jsonschema::Validator, ConfigError> {
+        let entry = self.schemas.get(name).ok_or_else(|| self.unknown(name))?;
+        self.compiled(entry)
+            .as_ref()
+            .map_err(|e| ConfigError::new(Location::file(&entry.path), e.clone()))
+    }
+}
+
+/// Every violation (up to [`MAX_VIOLATIONS`]) and the total count.
+fn violations(validator: &jsonschema::Validator, doc: &Value) -> (Vec<Violation>, usize) {
         if validator.is_valid(doc) {
-            return Ok((Vec::new(), 0));
+            return (Vec::new(), 0);
         }
         let mut out = Vec::new();
         let mut total = 0;
@@ -232,16 +271,10 @@ impl SchemaRegistry {
                 });
             }
         }
-        Ok((out, total))
-    }
+        (out, total)
+}
 
-    fn get(&self, name: &str) -> Result<&jsonschema::Validator, ConfigError> {
-        let entry = self.schemas.get(name).ok_or_else(|| self.unknown(name))?;
-        self.compiled(entry)
-            .as_ref()
-            .map_err(|e| ConfigError::new(Location::file(&entry.path), e.clone()))
-    }
-
+impl SchemaRegistry {
     /// Whether a stream frame, parsed into a [`Tape`](crate::util::tape::Tape), matches `name`: the same schema, compiled
     /// once more for the tape representation. `None` when it cannot say (an unknown or invalid
     /// schema): the caller then checks the frame as a `Value`.

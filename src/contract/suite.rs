@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::contract::fixtures::FixtureStore;
 use crate::contract::load::Contracts;
 use crate::contract::schema::SchemaRegistry;
+use crate::model::assertion::{Assertion, Predicate, SchemaRef};
 use crate::model::error::{ConfigError, ConfigErrors, Location};
 use crate::model::family;
 use crate::model::plan::{Plan, Target};
@@ -81,7 +82,13 @@ impl Suite {
                     .as_ref()
                     .and_then(|s| s.chunk_schema.as_deref()),
             ];
-            for name in named.into_iter().flatten() {
+            let asserted = case
+                .expect
+                .assert
+                .iter()
+                .flatten()
+                .flat_map(|a| a.schema_names());
+            for name in named.into_iter().flatten().chain(asserted) {
                 if !schemas.contains(name) {
                     let mut e = schemas.unknown(name);
                     e.location = Location::file(&case.file);
@@ -90,6 +97,18 @@ impl Suite {
             }
         }
         for target in &contracts.targets {
+            for name in target
+                .expect
+                .values()
+                .flat_map(|o| o.assert.iter().flatten())
+                .flat_map(|a| a.schema_names())
+            {
+                if !schemas.contains(name) {
+                    let mut e = schemas.unknown(name);
+                    e.location = Location::file(&target.file);
+                    errors.push(e);
+                }
+            }
             let dialect = target.dialect.error_schema();
             if !schemas.contains(dialect) {
                 let mut e = schemas.unknown(dialect);
@@ -124,10 +143,26 @@ impl Suite {
                 used.push(target.dialect.error_schema());
                 used.extend(target.expect.values().filter_map(|o| o.schema.as_deref()));
             }
+            for (_, a) in assertions(&contracts) {
+                used.extend(a.schema_names());
+            }
             used.sort_unstable();
             used.dedup();
             if let Err(e) = schemas.compile(used) {
                 errors.extend(e.0);
+            }
+            // A schema written in an assertion is compiled now too: an invalid one names its file.
+            for (file, a) in assertions(&contracts) {
+                for p in &a.predicates {
+                    if let Predicate::Schema(SchemaRef::Inline(inline)) = p {
+                        if let Err(e) = schemas.inline(inline) {
+                            errors.push(ConfigError::new(
+                                locate(file, "schema:"),
+                                format!("the schema of assertion at `{}`: {e}", a.describe_at()),
+                            ));
+                        }
+                    }
+                }
             }
         }
         if errors.is_empty() {
@@ -212,4 +247,33 @@ pub fn with_model(targets: Vec<Arc<Target>>, model: Option<&str>) -> Vec<Arc<Tar
             Arc::new(t)
         })
         .collect()
+}
+
+/// Every assertion of a suite's cases and targets' overrides, with the file it is written in.
+fn assertions(contracts: &Contracts) -> impl Iterator<Item = (&Path, &Assertion)> {
+    let cases = contracts.cases.iter().flat_map(|c| {
+        c.expect
+            .assert
+            .iter()
+            .flatten()
+            .map(move |a| (c.file.as_path(), a))
+    });
+    let targets = contracts.targets.iter().flat_map(|t| {
+        t.expect
+            .values()
+            .flat_map(|o| o.assert.iter().flatten())
+            .map(move |a| (t.file.as_path(), a))
+    });
+    cases.chain(targets)
+}
+
+/// The first line of `file` containing `needle`.
+fn locate(file: &Path, needle: &str) -> Location {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    for (i, line) in text.lines().enumerate() {
+        if let Some(col) = line.find(needle) {
+            return Location::at(file, i + 1, col + 1);
+        }
+    }
+    Location::file(file)
 }

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::contract::schema::SchemaRegistry;
-use crate::model::failure::{BodyFault, Failure, FinishFault};
+use crate::model::failure::{Failure, FinishFault};
 use crate::model::observation::{ApiError, BodyKind};
 use crate::model::plan::Expect;
 
@@ -104,26 +104,6 @@ pub fn finish_reason_failures(
                 got: r.clone(),
             })),
             None => failures.push(fail(FinishFault::Missing { choice: *i })),
-        }
-    }
-}
-
-/// Checks the JSON pointers a successful body must have, and those it must not.
-pub fn pointer_failures(doc: &Value, expect: &Expect, failures: &mut Vec<Failure>) {
-    for p in &expect.present {
-        if doc.pointer(p).is_none_or(Value::is_null) {
-            failures.push(Failure::Body(BodyFault::Pointer {
-                pointer: p.clone(),
-                present: true,
-            }));
-        }
-    }
-    for p in &expect.absent {
-        if doc.pointer(p).is_some_and(|v| !v.is_null()) {
-            failures.push(Failure::Body(BodyFault::Pointer {
-                pointer: p.clone(),
-                present: false,
-            }));
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Layer 4: judging an exchange. Body and stream checks (frame by frame, with a grammar per
 //! family), the classification table, and the one function that decides verdict and class.
 
+pub mod assert;
 pub mod body;
 pub mod classify;
 pub mod exchange;

@@ -11,7 +11,7 @@ use crate::judge::body::{excerpt, schema_failures};
 use crate::judge::grammar::{EndContext, Findings, Frame, Grammar, Signals};
 use crate::model::failure::{At, Failure};
 use crate::model::observation::{ApiError, StreamEnd};
-use crate::model::plan::{Expect, StreamExpect};
+use crate::model::plan::{Expect, Plan, StreamExpect};
 use crate::util::tape::JsonRef;
 use crate::util::tape::Tape;
 
@@ -73,6 +73,30 @@ impl<'a> StreamCheck<'a> {
             schema_failed: false,
             tape: Tape::default(),
         }
+    }
+
+    /// The check a plan's stream gets: the case's chunk schema (or the family's), the case's
+    /// schema for the reassembled answer (or the family's response schema), the family's
+    /// grammar, keeping the answer's text when the case reads it.
+    pub fn for_plan(schemas: &'a SchemaRegistry, plan: &Plan) -> Self {
+        let family = plan.case.family;
+        let expect = &plan.expect;
+        let chunk_schema = expect
+            .stream
+            .as_ref()
+            .and_then(|s| s.chunk_schema.as_deref())
+            .unwrap_or(family.chunk_schema);
+        let response_schema = expect.schema.as_deref().unwrap_or(family.response_schema);
+        let mut grammar = crate::judge::family::grammar(family);
+        if expect.reads_answer() {
+            grammar.keep_text();
+        }
+        StreamCheck::new(schemas, chunk_schema, response_schema, grammar)
+    }
+
+    /// The answer the frames added up to (once the stream ended; see [`Grammar::answer`]).
+    pub fn answer(&self) -> Option<&Value> {
+        self.grammar.answer()
     }
 
     /// Shows every checked frame to `watch` too.

@@ -75,8 +75,6 @@ pub enum BodyFault {
         message: String,
         excerpt: String,
     },
-    /// A JSON pointer the case expects is missing (`present`), or one it forbids is there.
-    Pointer { pointer: String, present: bool },
 }
 
 /// How a polled task is named in its failures: `task <id> after <n> polls (<trail>)`.
@@ -165,6 +163,137 @@ pub enum FixtureFault {
     },
 }
 
+/// How an assertion failed at one place; `got` texts are short excerpts of the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssertFault {
+    /// Nothing (or `null`) where a value was due.
+    Missing,
+    /// `exists: false`, but a value is there.
+    Present {
+        got: String,
+    },
+    NotEqual {
+        expected: String,
+        got: String,
+    },
+    NotOneOf {
+        allowed: String,
+        got: String,
+    },
+    NoMatch {
+        pattern: String,
+        got: String,
+    },
+    NotContained {
+        needle: String,
+        got: String,
+    },
+    WrongType {
+        expected: String,
+        got: &'static str,
+    },
+    /// `length` on a value that has none (a number, a boolean).
+    NoLength {
+        got: &'static str,
+    },
+    Length {
+        bound: String,
+        got: usize,
+    },
+    NotNumber {
+        got: &'static str,
+    },
+    Number {
+        bound: String,
+        got: String,
+    },
+    /// `json:` on a value that is not a string, or a string that is not JSON.
+    NotJson {
+        why: String,
+    },
+    /// A schema violation inside the value (`pointer` relative to it).
+    Schema {
+        schema: String,
+        violation: Violation,
+    },
+    /// More violations than listed.
+    SchemaMore {
+        schema: String,
+        more: usize,
+    },
+    /// The schema could not be used.
+    SchemaUnusable {
+        message: String,
+    },
+}
+
+impl AssertFault {
+    /// Calls `fix` on every text taken from the answer.
+    pub fn texts_mut(&mut self, fix: &mut dyn FnMut(&mut String)) {
+        match self {
+            AssertFault::Present { got }
+            | AssertFault::NotEqual { got, .. }
+            | AssertFault::NotOneOf { got, .. }
+            | AssertFault::NoMatch { got, .. }
+            | AssertFault::NotContained { got, .. }
+            | AssertFault::Number { got, .. } => fix(got),
+            AssertFault::NotJson { why } => fix(why),
+            AssertFault::Schema { violation, .. } => {
+                fix(&mut violation.pointer);
+                fix(&mut violation.message);
+            }
+            AssertFault::SchemaUnusable { message } => fix(message),
+            AssertFault::Missing
+            | AssertFault::WrongType { .. }
+            | AssertFault::NoLength { .. }
+            | AssertFault::Length { .. }
+            | AssertFault::NotNumber { .. }
+            | AssertFault::SchemaMore { .. } => {}
+        }
+    }
+}
+
+impl std::fmt::Display for AssertFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AssertFault::Missing => write!(f, "expected a value, found none"),
+            AssertFault::Present { got } => write!(f, "expected nothing, found {got}"),
+            AssertFault::NotEqual { expected, got } => {
+                write!(f, "expected {expected}, found {got}")
+            }
+            AssertFault::NotOneOf { allowed, got } => {
+                write!(f, "expected one of {allowed}, found {got}")
+            }
+            AssertFault::NoMatch { pattern, got } => {
+                write!(f, "expected a string matching /{pattern}/, found {got}")
+            }
+            AssertFault::NotContained { needle, got } => {
+                write!(f, "expected it to contain {needle}, found {got}")
+            }
+            AssertFault::WrongType { expected, got } => {
+                write!(f, "expected type {expected}, found {got}")
+            }
+            AssertFault::NoLength { got } => {
+                write!(
+                    f,
+                    "expected a string, array or object for `length`, found {got}"
+                )
+            }
+            AssertFault::Length { bound, got } => write!(f, "expected length {bound}, found {got}"),
+            AssertFault::NotNumber { got } => write!(f, "expected a number, found {got}"),
+            AssertFault::Number { bound, got } => write!(f, "expected {bound}, found {got}"),
+            AssertFault::NotJson { why } => write!(f, "expected a string holding JSON: {why}"),
+            AssertFault::Schema { schema, violation } => {
+                write!(f, "breaks schema {schema}: {violation}")
+            }
+            AssertFault::SchemaMore { schema, more } => {
+                write!(f, "… and {more} more violations of schema {schema}")
+            }
+            AssertFault::SchemaUnusable { message } => write!(f, "schema unusable: {message}"),
+        }
+    }
+}
+
 /// One way a case failed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Failure {
@@ -232,6 +361,16 @@ pub enum Failure {
     },
     /// The reassembled answer of a stream breaks the non-streamed shape.
     Reassembled(Box<Failure>),
+    /// An assertion of the case does not hold at `at` (a concrete pointer, `*` expanded).
+    Assert {
+        at: String,
+        fault: AssertFault,
+    },
+    /// A built-in invariant the case names does not hold.
+    Invariant {
+        name: &'static str,
+        detail: String,
+    },
     /// The response differs from the pinned fixture in a way the drift policy fails.
     Drift {
         fixture: String,
@@ -326,11 +465,15 @@ impl Failure {
                     fix(message);
                     fix(excerpt);
                 }
-                BodyFault::Pointer { pointer, .. } => fix(pointer),
             },
             Failure::Redirect { location, .. } => fix(location),
             Failure::Stream { what, .. } => fix(what),
             Failure::Within { inner, .. } | Failure::Reassembled(inner) => inner.texts_mut(fix),
+            Failure::Assert { at, fault } => {
+                fix(at);
+                fault.texts_mut(fix);
+            }
+            Failure::Invariant { detail, .. } => fix(detail),
             Failure::Drift { labels, diff, .. } => {
                 for l in labels {
                     fix(&mut l.path);
@@ -519,14 +662,6 @@ impl fmt::Display for Failure {
                     f,
                     "body: the connection failed after the {status} head: {message}; received: {excerpt}"
                 ),
-                BodyFault::Pointer {
-                    pointer,
-                    present: true,
-                } => write!(f, "body: expected {pointer} to be present, but it is not"),
-                BodyFault::Pointer {
-                    pointer,
-                    present: false,
-                } => write!(f, "body: expected no {pointer}, but the body has one"),
             },
             Failure::Redirect { status, location } => {
                 write!(f, "redirect: {status} to {location}")
@@ -547,6 +682,8 @@ impl fmt::Display for Failure {
                 f,
                 "stream: the reassembled message breaks the non-streamed shape: {inner}"
             ),
+            Failure::Assert { at, fault } => write!(f, "assert {at}: {fault}"),
+            Failure::Invariant { name, detail } => write!(f, "invariant {name}: {detail}"),
             Failure::Drift {
                 fixture,
                 labels,

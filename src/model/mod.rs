@@ -1,6 +1,7 @@
 //! Layer 1: the data every other layer shares (plans, outcomes, failures, classes, errors). It
 //! imports nothing of the crate but `util` and `context`.
 
+pub mod assertion;
 pub mod class;
 pub mod drift;
 pub mod error;

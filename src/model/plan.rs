@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::model::assertion::{Assertion, Invariant};
 use crate::model::class::Class;
 use crate::model::drift::DriftPolicy;
 use crate::model::error::Location;
@@ -69,7 +70,7 @@ pub(crate) fn yes() -> bool {
 }
 
 /// Expectations, as written in a case or as a target's override of them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectDoc {
     #[serde(default)]
@@ -106,6 +107,12 @@ pub struct ExpectDoc {
     /// JSON pointers a successful body must not have (`/data/0/b64_json`).
     #[serde(default)]
     pub absent: Option<Vec<String>>,
+    /// Assertions on the answer (a body, or what a stream's frames add up to).
+    #[serde(default)]
+    pub assert: Option<Vec<Assertion>>,
+    /// Built-in checks the answer is held to.
+    #[serde(default)]
+    pub invariants: Option<Vec<Invariant>>,
 }
 
 impl ExpectDoc {
@@ -380,7 +387,7 @@ impl Target {
 }
 
 /// Expectations of one case on one target, with the target's overrides applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Expect {
     /// Empty: any status (the case expects a class).
     pub status: Vec<u16>,
@@ -390,8 +397,17 @@ pub struct Expect {
     pub finish_reason: Option<Vec<String>>,
     pub stream: Option<StreamExpect>,
     pub limits: Limits,
-    pub present: Vec<String>,
-    pub absent: Vec<String>,
+    /// Assertions on the answer: `present` and `absent` first (as `exists`), then `assert`.
+    pub assert: Vec<Assertion>,
+    pub invariants: Vec<Invariant>,
+}
+
+impl Expect {
+    /// Whether a stream's answer must be reassembled with its text (assertions or a schema read
+    /// it); without, a stream keeps only counts.
+    pub fn reads_answer(&self) -> bool {
+        !self.assert.is_empty() || !self.invariants.is_empty() || self.schema.is_some()
+    }
 }
 
 /// One case resolved for one target: what to send and what to expect.

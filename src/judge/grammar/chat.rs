@@ -11,6 +11,7 @@ use crate::util::tape::JsonRef;
 
 use super::{
     finish_failures, reassembled_failures, Assembled, EndContext, Findings, Frame, Grammar, Signals,
+    Text,
 };
 
 const DONE: &str = "[DONE]";
@@ -24,12 +25,38 @@ struct ToolCall {
     arguments: Assembled,
 }
 
+/// What one choice's deltas said (text only when kept).
+#[derive(Debug, Default)]
+struct ChoiceText {
+    content: Text,
+    refusal: Text,
+    /// `reasoning_content` or `reasoning`, under the name the stream used.
+    reasoning: Text,
+    reasoning_field: Option<String>,
+    /// Each chunk's `logprobs.content` entries, concatenated (kept with the text).
+    logprobs: Option<Vec<Value>>,
+}
+
+impl ChoiceText {
+    fn new(keep: bool) -> ChoiceText {
+        let text = || if keep { Text::kept() } else { Text::default() };
+        ChoiceText {
+            content: text(),
+            refusal: text(),
+            reasoning: text(),
+            ..ChoiceText::default()
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Chat {
     signals: Signals,
-    /// id, created and model of the first chunk, for the reassembled message.
-    head: Option<(Value, Value, Value)>,
+    /// The first chunk's id, created, model and system_fingerprint, for the reassembled message.
+    head: Option<serde_json::Map<String, Value>>,
     role: Option<String>,
+    keep: bool,
+    choices: BTreeMap<usize, ChoiceText>,
     tool_calls: BTreeMap<(usize, usize), ToolCall>,
     done: usize,
     after_done: usize,
@@ -37,6 +64,7 @@ pub struct Chat {
     usage_chunk: bool,
     /// A frame that carried usage next to a non-empty `choices` (frame index, choices).
     usage_beside_choices: Option<(usize, usize)>,
+    answer: Option<Value>,
 }
 
 pub fn new() -> Box<dyn Grammar> {
@@ -44,6 +72,13 @@ pub fn new() -> Box<dyn Grammar> {
 }
 
 impl Chat {
+    fn choice(&mut self, index: usize) -> &mut ChoiceText {
+        let keep = self.keep;
+        self.choices
+            .entry(index)
+            .or_insert_with(|| ChoiceText::new(keep))
+    }
+
     /// Adds one tool-call delta to the call it continues.
     fn tool_call_delta(&mut self, choice: usize, call: JsonRef<'_>) {
         let slot = call.get("index").and_then(JsonRef::as_u64).unwrap_or(0) as usize;
@@ -65,25 +100,70 @@ impl Chat {
         }
     }
 
+    /// One choice's delta: its text, reasoning, refusal and log probabilities.
+    fn delta(&mut self, index: usize, choice: JsonRef<'_>) {
+        let delta = choice.get("delta");
+        let text = |k: &str| delta.and_then(|d| d.get(k)).and_then(JsonRef::as_str);
+        let (content, refusal) = (text("content"), text("refusal"));
+        let reasoning = [("reasoning_content", text("reasoning_content")), ("reasoning", text("reasoning"))]
+            .into_iter()
+            .find_map(|(k, v)| v.map(|v| (k, v)));
+        if let Some(t) = content {
+            self.signals.content_chars += t.chars().count();
+        }
+        let keep = self.keep;
+        let c = self.choice(index);
+        if let Some(t) = content {
+            c.content.push(t);
+        }
+        if let Some(t) = refusal {
+            c.refusal.push(t);
+        }
+        if let Some((field, t)) = reasoning {
+            c.reasoning_field.get_or_insert_with(|| field.to_string());
+            c.reasoning.push(t);
+        }
+        if keep {
+            if let Some(lp) = choice.get("logprobs").filter(|l| l.is_object()) {
+                let entries = c.logprobs.get_or_insert_with(Vec::new);
+                if let Some(items) = lp.get("content").and_then(JsonRef::as_array) {
+                    if entries.len() < MAX_LOGPROBS {
+                        entries.extend(items.iter().map(JsonRef::to_value));
+                    }
+                }
+            }
+        }
+    }
+
     /// The message the deltas add up to, checked against the non-streamed shape.
-    fn reassembled(&self, cx: &EndContext, out: &mut Findings) {
+    fn reassembled(&mut self, cx: &EndContext, out: &mut Findings) {
         for ((choice, slot), tc) in &self.tool_calls {
             tc.arguments.check(
                 &format!("tool call {slot} of choice {choice} ({})", tc.name),
                 out,
             );
         }
-        let Some((id, created, model)) = self.head.clone() else {
+        for (i, c) in &self.choices {
+            for (what, t) in [("content", &c.content), ("refusal", &c.refusal), ("reasoning", &c.reasoning)] {
+                t.check_kept(&format!("choice {i}'s {what}"), out);
+            }
+        }
+        let Some(head) = self.head.clone() else {
             return;
         };
         if self.signals.finish.is_empty() {
             return;
         }
-        let choices: Vec<Value> = self
-            .signals
-            .finish
+        let mut indices: Vec<usize> = self.choices.keys().copied().collect();
+        indices.extend(self.signals.finish.iter().map(|(i, _)| *i));
+        indices.extend(self.tool_calls.keys().map(|(c, _)| *c));
+        indices.sort_unstable();
+        indices.dedup();
+        let empty = ChoiceText::default();
+        let choices: Vec<Value> = indices
             .iter()
-            .map(|(index, reason)| {
+            .map(|index| {
+                let text = self.choices.get(index).unwrap_or(&empty);
                 let tool_calls: Vec<Value> = self
                     .tool_calls
                     .iter()
@@ -97,20 +177,45 @@ impl Chat {
                     .collect();
                 let mut message = serde_json::json!({
                     "role": self.role.as_deref().unwrap_or("assistant"),
-                    "content": if self.signals.content_chars > 0 { Value::String("[TEXT]".into()) } else { Value::Null },
+                    "content": if text.content.is_empty() { Value::Null } else { text.content.value() },
                 });
+                if !text.refusal.is_empty() {
+                    message["refusal"] = text.refusal.value();
+                }
+                if let Some(field) = &text.reasoning_field {
+                    message[field.as_str()] = text.reasoning.value();
+                }
                 if !tool_calls.is_empty() {
                     message["tool_calls"] = Value::Array(tool_calls);
                 }
-                serde_json::json!({"index": index, "message": message, "finish_reason": reason})
+                let reason = self
+                    .signals
+                    .finish
+                    .iter()
+                    .find(|(c, _)| c == index)
+                    .and_then(|(_, r)| r.clone());
+                let mut choice =
+                    serde_json::json!({"index": index, "message": message, "finish_reason": reason});
+                if let Some(lp) = &text.logprobs {
+                    choice["logprobs"] = serde_json::json!({ "content": lp });
+                }
+                choice
             })
             .collect();
-        let doc = serde_json::json!({
-            "id": id, "object": "chat.completion", "created": created, "model": model, "choices": choices,
-        });
+        let mut doc = head;
+        doc.insert("object".into(), Value::String("chat.completion".into()));
+        doc.insert("choices".into(), Value::Array(choices));
+        if let Some(u) = &self.signals.usage {
+            doc.insert("usage".into(), u.clone());
+        }
+        let doc = Value::Object(doc);
         reassembled_failures(cx, &doc, out);
+        self.answer = Some(doc);
     }
 }
+
+/// Log-probability entries kept per choice.
+const MAX_LOGPROBS: usize = 100_000;
 
 impl Grammar for Chat {
     fn terminal(&self) -> &'static str {
@@ -132,8 +237,16 @@ impl Grammar for Chat {
             self.after_done += 1;
         }
         if self.head.is_none() {
-            let field = |k: &str| doc.get(k).map_or(Value::Null, JsonRef::to_value);
-            self.head = Some((field("id"), field("created"), field("model")));
+            let mut head = serde_json::Map::new();
+            for k in ["id", "created", "model"] {
+                head.insert(k.into(), doc.get(k).map_or(Value::Null, JsonRef::to_value));
+            }
+            for k in ["system_fingerprint", "service_tier"] {
+                if let Some(v) = doc.get(k) {
+                    head.insert(k.into(), v.to_value());
+                }
+            }
+            self.head = Some(head);
         }
         let has_usage = doc.get("usage").is_some_and(JsonRef::is_object);
         if has_usage {
@@ -167,12 +280,7 @@ impl Grammar for Chat {
             if let Some(role) = delta.and_then(|d| d.get("role")).and_then(JsonRef::as_str) {
                 self.role.get_or_insert_with(|| role.to_string());
             }
-            if let Some(text) = delta
-                .and_then(|d| d.get("content"))
-                .and_then(JsonRef::as_str)
-            {
-                self.signals.content_chars += text.chars().count();
-            }
+            self.delta(choice_index, choice);
             let calls = delta
                 .and_then(|d| d.get("tool_calls"))
                 .and_then(JsonRef::as_array);
@@ -244,5 +352,13 @@ impl Grammar for Chat {
 
     fn signals(&self) -> &Signals {
         &self.signals
+    }
+
+    fn keep_text(&mut self) {
+        self.keep = true;
+    }
+
+    fn answer(&self) -> Option<&Value> {
+        self.answer.as_ref()
     }
 }

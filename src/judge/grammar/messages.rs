@@ -20,7 +20,7 @@ use crate::util::tape::JsonRef;
 
 use super::{
     event_type, finish_failures, reassembled_failures, Assembled, EndContext, Findings, Frame,
-    Grammar, Signals,
+    Grammar, Signals, Text,
 };
 use crate::model::observation::ApiError;
 
@@ -31,7 +31,11 @@ struct Block {
     /// A tool_use block's input, reassembled from `input_json_delta` pieces.
     input: Assembled,
     name: String,
-    chars: usize,
+    id: Option<String>,
+    /// A text block's text (a thinking block's thinking).
+    text: Text,
+    /// A thinking block's signature.
+    signature: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -45,6 +49,8 @@ pub struct Messages {
     stop: usize,
     after_stop: usize,
     unknown: usize,
+    keep: bool,
+    answer: Option<Value>,
 }
 
 pub fn new() -> Box<dyn Grammar> {
@@ -100,22 +106,28 @@ impl Messages {
                     .and_then(JsonRef::as_str)
                     .unwrap_or("")
                     .to_string();
+                let text_of = |k: &str| {
+                    cb.and_then(|b| b.get(k))
+                        .and_then(JsonRef::as_str)
+                        .map(str::to_string)
+                };
                 let mut block = Block {
                     kind,
                     open: true,
-                    name: cb
-                        .and_then(|b| b.get("name"))
-                        .and_then(JsonRef::as_str)
-                        .unwrap_or("")
-                        .to_string(),
+                    name: text_of("name").unwrap_or_default(),
+                    id: text_of("id"),
+                    text: if self.keep { Text::kept() } else { Text::default() },
                     ..Block::default()
                 };
                 if block.kind == "tool_use" {
                     self.signals.tool_calls = true;
                 }
                 if let Some(text) = cb.and_then(|b| b.get("text")).and_then(JsonRef::as_str) {
-                    block.chars += text.chars().count();
+                    block.text.push(text);
                     self.signals.content_chars += text.chars().count();
+                }
+                if let Some(text) = cb.and_then(|b| b.get("thinking")).and_then(JsonRef::as_str) {
+                    block.text.push(text);
                 }
                 self.blocks.insert(index, block);
             }
@@ -145,9 +157,24 @@ impl Messages {
                     "text_delta" => {
                         if let Some(t) = delta.and_then(|d| d.get("text")).and_then(JsonRef::as_str)
                         {
-                            let n = t.chars().count();
-                            block.chars += n;
-                            self.signals.content_chars += n;
+                            block.text.push(t);
+                            self.signals.content_chars += t.chars().count();
+                        }
+                    }
+                    "thinking_delta" => {
+                        if let Some(t) = delta
+                            .and_then(|d| d.get("thinking"))
+                            .and_then(JsonRef::as_str)
+                        {
+                            block.text.push(t);
+                        }
+                    }
+                    "signature_delta" => {
+                        if let Some(t) = delta
+                            .and_then(|d| d.get("signature"))
+                            .and_then(JsonRef::as_str)
+                        {
+                            block.signature.get_or_insert_with(String::new).push_str(t);
                         }
                     }
                     "input_json_delta" => {
@@ -179,8 +206,9 @@ impl Messages {
     }
 
     /// The message the events add up to, checked against the non-streamed shape.
-    fn reassembled(&self, cx: &EndContext, out: &mut Findings) {
+    fn reassembled(&mut self, cx: &EndContext, out: &mut Findings) {
         for (i, b) in &self.blocks {
+            b.text.check_kept(&format!("content block {i}'s text"), out);
             if b.kind == "tool_use" && !b.input.text.is_empty() {
                 b.input
                     .check(&format!("tool_use block {i} ({})", b.name), out);
@@ -194,9 +222,14 @@ impl Messages {
             .blocks
             .values()
             .map(|b| match b.kind.as_str() {
-                "text" => serde_json::json!({"type": "text", "text": "[TEXT]"}),
+                "text" => serde_json::json!({"type": "text", "text": b.text.value()}),
+                "thinking" => serde_json::json!({
+                    "type": "thinking", "thinking": b.text.value(),
+                    "signature": b.signature.clone().unwrap_or_default()
+                }),
                 "tool_use" => serde_json::json!({
-                    "type": "tool_use", "id": "toolu_[ID]", "name": b.name,
+                    "type": "tool_use", "id": b.id.clone().unwrap_or_else(|| "toolu_[ID]".into()),
+                    "name": b.name,
                     "input": serde_json::from_str::<Value>(&b.input.text).unwrap_or(serde_json::json!({}))
                 }),
                 other => serde_json::json!({ "type": other }),
@@ -216,8 +249,12 @@ impl Messages {
                 "stop_sequence".into(),
                 self.stop_sequence.clone().unwrap_or(Value::Null),
             );
+            if let Some(u) = &self.signals.usage {
+                obj.insert("usage".into(), u.clone());
+            }
         }
         reassembled_failures(cx, &doc, out);
+        self.answer = Some(doc);
     }
 }
 
@@ -344,6 +381,14 @@ impl Grammar for Messages {
 
     fn signals(&self) -> &Signals {
         &self.signals
+    }
+
+    fn keep_text(&mut self) {
+        self.keep = true;
+    }
+
+    fn answer(&self) -> Option<&Value> {
+        self.answer.as_ref()
     }
 }
 

@@ -113,6 +113,15 @@ pub trait Grammar: Send {
     fn end(&mut self, cx: &EndContext, out: &mut Findings);
 
     fn signals(&self) -> &Signals;
+
+    /// Keep the answer's text (bounded), so [`Grammar::answer`] carries it: asked for when a
+    /// case asserts on the answer. Without, the grammar keeps counts only.
+    fn keep_text(&mut self);
+
+    /// The answer the frames added up to, in the family's non-streamed shape (after
+    /// [`Grammar::end`]; `None` when the stream never said enough to build one). Its text is
+    /// `"[TEXT]"` unless [`Grammar::keep_text`] was asked.
+    fn answer(&self) -> Option<&Value>;
 }
 
 /// The error envelope of an error frame, or its excerpt when it has none.
@@ -148,6 +157,54 @@ pub fn finish_failures(finish: &[(usize, Option<String>)], allowed: &Expect, out
             at: At::Stream,
             inner: Box::new(m),
         });
+    }
+}
+
+/// Text kept from deltas when a case reads the answer: bounded like tool-call arguments.
+#[derive(Debug, Clone, Default)]
+pub struct Text {
+    keep: bool,
+    text: Assembled,
+    chars: usize,
+}
+
+impl Text {
+    pub fn kept() -> Text {
+        Text {
+            keep: true,
+            ..Text::default()
+        }
+    }
+
+    pub fn push(&mut self, piece: &str) {
+        self.chars += piece.chars().count();
+        if self.keep {
+            self.text.push(piece);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.chars == 0
+    }
+
+    /// The text as the answer shows it: itself when kept, `"[TEXT]"` otherwise.
+    pub fn value(&self) -> Value {
+        if self.keep {
+            Value::String(self.text.text.clone())
+        } else {
+            Value::String("[TEXT]".into())
+        }
+    }
+
+    /// Reports text that arrived beyond what is kept: assertions read only part of it, so the
+    /// case cannot pass on them.
+    pub fn check_kept(&self, what: &str, out: &mut Findings) {
+        if self.text.truncated {
+            out.fail(Failure::stream(
+                At::Stream,
+                format!("{what}: over {MAX_ARGUMENTS} bytes, only part of it kept for the assertions"),
+            ));
+        }
     }
 }
 

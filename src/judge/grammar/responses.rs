@@ -290,6 +290,13 @@ impl Grammar for Responses {
     fn signals(&self) -> &Signals {
         &self.signals
     }
+
+    /// The final response object carries the whole answer, text included.
+    fn keep_text(&mut self) {}
+
+    fn answer(&self) -> Option<&Value> {
+        self.last.as_ref()
+    }
 }
 
 /// A Responses answer's end reason: its status, or why it is incomplete.

@@ -393,23 +393,12 @@ impl Runner {
     ) -> Attempt {
         let mut out = blank(plan, endpoint.mode);
         let family = plan.case.family;
-        let chunk_schema = plan
-            .expect
-            .stream
-            .as_ref()
-            .and_then(|s| s.chunk_schema.clone())
-            .unwrap_or_else(|| family.chunk_schema.to_string());
         // Frames are kept for drift only when there is a baseline to compare them with.
         let collect_shape = fixture.is_some_and(|f| {
             endpoint.mode == Mode::Recorded || matches!(f.provenance, Provenance::Recorded { .. })
         });
         let mut shape = StreamShape::default();
-        let mut sink = StreamCheck::new(
-            &self.schemas,
-            &chunk_schema,
-            family.response_schema,
-            crate::judge::family::grammar(family),
-        )
+        let mut sink = StreamCheck::for_plan(&self.schemas, plan)
         .watching(collect_shape.then_some(&mut shape as &mut dyn FrameWatch));
         // A task family polls with the submit's credential and deadlines.
         let submit = family.poll.map(|_| outgoing.clone());

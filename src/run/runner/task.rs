@@ -166,7 +166,12 @@ impl Runner {
                 check::schema_failures(&self.schemas, task.spec.schema, doc, &mut out.failures);
             obs.schema_ok = Some(ok);
             if end == TaskEnd::Done {
-                check::pointer_failures(doc, &plan.expect, &mut out.failures);
+                crate::judge::assert::on_answer(&self.schemas, plan, doc, &mut out.failures);
+            } else {
+                out.notes.extend(crate::judge::assert::unchecked(
+                    plan,
+                    "the task did not end done",
+                ));
             }
         }
         out.finish_reason = last_status.clone();

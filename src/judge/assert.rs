@@ -1,0 +1,465 @@
+//! Assertions and invariants checked on an answer: a non-streamed body, the last poll of a task,
+//! or the answer a stream's frames add up to. The same function judges all three, so an
+//! assertion means the same wherever it is written. Failures come back as data.
+
+use serde_json::Value;
+
+use crate::contract::schema::SchemaRegistry;
+use crate::model::assertion::{Assertion, Invariant, JsonType, Predicate, SchemaRef};
+use crate::model::failure::{AssertFault, Failure};
+use crate::model::plan::Plan;
+
+/// The largest string parsed by `json:`.
+pub const MAX_JSON_TEXT: usize = 1 << 20;
+
+/// Characters of a value shown in a failure.
+const SHOWN: usize = 120;
+
+/// A short, single-line rendering of a value.
+fn show(v: &Value) -> String {
+    let text = v.to_string();
+    if text.chars().count() > SHOWN {
+        let cut: String = text.chars().take(SHOWN).collect();
+        format!("{cut}… ({} characters)", text.chars().count())
+    } else {
+        text
+    }
+}
+
+fn show_all(vs: &[Value]) -> String {
+    let items: Vec<String> = vs.iter().map(show).collect();
+    format!("[{}]", items.join(", "))
+}
+
+fn type_name(v: &Value) -> &'static str {
+    JsonType::of(v).as_str()
+}
+
+/// Escapes one reference token for a JSON pointer.
+fn token(s: &str) -> String {
+    s.replace('~', "~0").replace('/', "~1")
+}
+
+/// The values a pointer names, with their concrete pointers: `*` expands to every element (or
+/// every value of an object). A path that leads nowhere gives one `None`, named by the part of
+/// the pointer that was found.
+pub fn resolve<'v>(doc: &'v Value, pointer: &str) -> Vec<(String, Option<&'v Value>)> {
+    if pointer.is_empty() {
+        return vec![(String::new(), Some(doc))];
+    }
+    let tokens: Vec<String> = pointer[1..]
+        .split('/')
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    let mut out = Vec::new();
+    walk(doc, String::new(), &tokens, &mut out);
+    out
+}
+
+fn walk<'v>(
+    at: &'v Value,
+    path: String,
+    rest: &[String],
+    out: &mut Vec<(String, Option<&'v Value>)>,
+) {
+    let Some((first, rest)) = rest.split_first() else {
+        out.push((path, Some(at)));
+        return;
+    };
+    if first == "*" {
+        let children: Vec<(String, &Value)> = match at {
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i.to_string(), v))
+                .collect(),
+            Value::Object(map) => map.iter().map(|(k, v)| (token(k), v)).collect(),
+            _ => Vec::new(),
+        };
+        if children.is_empty() {
+            out.push((format!("{path}/*"), None));
+        }
+        for (t, v) in children {
+            walk(v, format!("{path}/{t}"), rest, out);
+        }
+        return;
+    }
+    let next = match at {
+        Value::Object(map) => map.get(first.as_str()),
+        Value::Array(items) => first.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => None,
+    };
+    let path = format!("{path}/{}", token(first));
+    match next {
+        Some(v) => walk(v, path, rest, out),
+        None => {
+            // The rest of the pointer, as written, so the failure names what was asked.
+            let mut named = path;
+            for t in rest {
+                named.push('/');
+                named.push_str(&token(t));
+            }
+            out.push((named, None));
+        }
+    }
+}
+
+/// Checks every assertion on `doc`; failures are appended.
+pub fn check(schemas: &SchemaRegistry, assertions: &[Assertion], doc: &Value, out: &mut Vec<Failure>) {
+    for a in assertions {
+        for (at, value) in resolve(doc, &a.at) {
+            match &a.json {
+                None => predicates(schemas, a, at, value, out),
+                Some(inner) => {
+                    let parsed = match value {
+                        None | Some(Value::Null) => {
+                            fail(out, &at, AssertFault::Missing);
+                            continue;
+                        }
+                        Some(Value::String(s)) if s.len() > MAX_JSON_TEXT => {
+                            fail(
+                                out,
+                                &at,
+                                AssertFault::NotJson {
+                                    why: format!(
+                                        "{} bytes, over the {MAX_JSON_TEXT}-byte limit",
+                                        s.len()
+                                    ),
+                                },
+                            );
+                            continue;
+                        }
+                        Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
+                            Ok(v) => v,
+                            Err(e) => {
+                                fail(
+                                    out,
+                                    &at,
+                                    AssertFault::NotJson {
+                                        why: format!("{e}: {}", show(&Value::String(s.clone()))),
+                                    },
+                                );
+                                continue;
+                            }
+                        },
+                        Some(other) => {
+                            fail(
+                                out,
+                                &at,
+                                AssertFault::NotJson {
+                                    why: format!("found {}", type_name(other)),
+                                },
+                            );
+                            continue;
+                        }
+                    };
+                    for (inner_at, v) in resolve(&parsed, inner) {
+                        let named = format!("{at} (parsed as JSON) {}", inner_at_or_root(&inner_at));
+                        predicates(schemas, a, named, v, out);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn inner_at_or_root(p: &str) -> &str {
+    if p.is_empty() {
+        "/"
+    } else {
+        p
+    }
+}
+
+fn fail(out: &mut Vec<Failure>, at: &str, fault: AssertFault) {
+    out.push(Failure::Assert {
+        at: if at.is_empty() { "/".into() } else { at.to_string() },
+        fault,
+    });
+}
+
+fn predicates(
+    schemas: &SchemaRegistry,
+    a: &Assertion,
+    at: String,
+    value: Option<&Value>,
+    out: &mut Vec<Failure>,
+) {
+    let value = value.filter(|v| !v.is_null() || wants_null(a));
+    for p in &a.predicates {
+        if let Predicate::Exists(yes) = p {
+            match (yes, value.filter(|v| !v.is_null())) {
+                (true, None) => fail(out, &at, AssertFault::Missing),
+                (false, Some(v)) => fail(out, &at, AssertFault::Present { got: show(v) }),
+                _ => {}
+            }
+        }
+    }
+    if a.predicates.iter().all(|p| matches!(p, Predicate::Exists(_))) {
+        return;
+    }
+    let Some(v) = value else {
+        // Once per place, however many predicates wanted a value there.
+        fail(out, &at, AssertFault::Missing);
+        return;
+    };
+    for p in &a.predicates {
+        if let Some(fault) = predicate(schemas, p, v, out, &at) {
+            fail(out, &at, fault);
+        }
+    }
+}
+
+/// Whether the assertion can hold of `null` (it names the type or the value).
+fn wants_null(a: &Assertion) -> bool {
+    a.predicates.iter().any(|p| match p {
+        Predicate::Type(ts) => ts.contains(&JsonType::Null),
+        Predicate::Equals(v) => v.is_null(),
+        Predicate::OneOf(vs) => vs.iter().any(Value::is_null),
+        Predicate::Schema(_) => true,
+        _ => false,
+    })
+}
+
+fn predicate(
+    schemas: &SchemaRegistry,
+    p: &Predicate,
+    v: &Value,
+    out: &mut Vec<Failure>,
+    at: &str,
+) -> Option<AssertFault> {
+    match p {
+        Predicate::Exists(_) => None,
+        Predicate::Equals(want) => (!same(want, v)).then(|| AssertFault::NotEqual {
+            expected: show(want),
+            got: show(v),
+        }),
+        Predicate::OneOf(allowed) => {
+            (!allowed.iter().any(|w| same(w, v))).then(|| AssertFault::NotOneOf {
+                allowed: show_all(allowed),
+                got: show(v),
+            })
+        }
+        Predicate::Matches(re) => match v {
+            Value::String(s) if re.0.is_match(s) => None,
+            _ => Some(AssertFault::NoMatch {
+                pattern: re.0.as_str().to_string(),
+                got: show(v),
+            }),
+        },
+        Predicate::Contains(needle) => {
+            let holds = match (v, needle) {
+                (Value::String(s), Value::String(n)) => s.contains(n.as_str()),
+                (Value::Array(items), n) => items.iter().any(|i| same(n, i)),
+                _ => false,
+            };
+            (!holds).then(|| AssertFault::NotContained {
+                needle: show(needle),
+                got: show(v),
+            })
+        }
+        Predicate::Type(types) => {
+            let got = JsonType::of(v);
+            (!types.iter().any(|t| t.admits(got))).then(|| AssertFault::WrongType {
+                expected: types
+                    .iter()
+                    .map(|t| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                got: got.as_str(),
+            })
+        }
+        Predicate::Length(bound) => {
+            let n = match v {
+                Value::String(s) => s.chars().count(),
+                Value::Array(a) => a.len(),
+                Value::Object(o) => o.len(),
+                other => {
+                    return Some(AssertFault::NoLength {
+                        got: type_name(other),
+                    })
+                }
+            };
+            (!bound.holds(n as f64)).then(|| AssertFault::Length {
+                bound: bound.to_string(),
+                got: n,
+            })
+        }
+        Predicate::Number(bound) => match v.as_f64() {
+            Some(x) if bound.holds(x) => None,
+            Some(_) => Some(AssertFault::Number {
+                bound: bound.to_string(),
+                got: show(v),
+            }),
+            None => Some(AssertFault::NotNumber { got: type_name(v) }),
+        },
+        Predicate::Schema(s) => {
+            let (name, result) = match s {
+                SchemaRef::Named(n) => (
+                    n.clone(),
+                    schemas.validate(n, v).map_err(|e| e.message.clone()),
+                ),
+                SchemaRef::Inline(inline) => {
+                    ("(written in the case)".to_string(), schemas.validate_inline(inline, v))
+                }
+            };
+            match result {
+                Ok((violations, total)) => {
+                    let listed = violations.len();
+                    for violation in violations {
+                        fail(
+                            out,
+                            at,
+                            AssertFault::Schema {
+                                schema: name.clone(),
+                                violation,
+                            },
+                        );
+                    }
+                    (total > listed).then(|| AssertFault::SchemaMore {
+                        schema: name,
+                        more: total - listed,
+                    })
+                }
+                Err(message) => Some(AssertFault::SchemaUnusable { message }),
+            }
+        }
+    }
+}
+
+/// Equality as JSON means it: numbers by value (`1` equals `1.0`).
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(i), Some(j)) => i == j,
+            _ => x.as_f64() == y.as_f64(),
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// What an invariant reads besides the answer: the request's `n`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Asked {
+    pub n: Option<u64>,
+}
+
+/// Checks the built-in invariants a case names on its answer.
+pub fn invariants(names: &[Invariant], doc: &Value, asked: Asked, out: &mut Vec<Failure>) {
+    for &name in names {
+        if let Some(detail) = invariant(name, doc, asked) {
+            out.push(Failure::Invariant {
+                name: name.as_str(),
+                detail,
+            });
+        }
+    }
+}
+
+fn invariant(name: Invariant, doc: &Value, asked: Asked) -> Option<String> {
+    match name {
+        Invariant::UsageArithmetic => usage_arithmetic(doc.get("usage")),
+        Invariant::ChoicesMatchN => {
+            let want = asked.n.unwrap_or(1);
+            let got = doc.get("choices").and_then(Value::as_array).map(Vec::len);
+            match got {
+                Some(g) if g as u64 == want => None,
+                Some(g) => Some(format!(
+                    "the request asked for n = {want} choices, the answer has {g}"
+                )),
+                None => Some("the answer has no `choices` array".into()),
+            }
+        }
+        Invariant::DistinctChoiceIndices => {
+            let choices = doc.get("choices").and_then(Value::as_array)?;
+            let mut seen = std::collections::BTreeSet::new();
+            for (i, c) in choices.iter().enumerate() {
+                let Some(index) = c.get("index").and_then(Value::as_u64) else {
+                    return Some(format!("choice {i} has no integer `index`"));
+                };
+                if !seen.insert(index) {
+                    return Some(format!("two choices have index {index}"));
+                }
+            }
+            let expected: std::collections::BTreeSet<u64> = (0..choices.len() as u64).collect();
+            (seen != expected).then(|| {
+                format!(
+                    "the indices are {:?}, not 0..{}",
+                    seen.iter().collect::<Vec<_>>(),
+                    choices.len()
+                )
+            })
+        }
+    }
+}
+
+fn usage_arithmetic(usage: Option<&Value>) -> Option<String> {
+    let Some(usage) = usage.filter(|u| u.is_object()) else {
+        return Some("the answer carries no `usage` object".into());
+    };
+    let count = |k: &str| usage.get(k);
+    for (k, v) in usage.as_object().into_iter().flatten() {
+        if k.ends_with("_tokens") && !v.is_null() && v.as_u64().is_none() {
+            return Some(format!("`{k}` is {}, not a whole number ≥ 0", show(v)));
+        }
+    }
+    let n = |k: &str| count(k).and_then(Value::as_u64);
+    if let Some(total) = n("total_tokens") {
+        let (a, b, names) = if count("prompt_tokens").is_some() {
+            (n("prompt_tokens"), n("completion_tokens"), ("prompt_tokens", "completion_tokens"))
+        } else {
+            (n("input_tokens"), n("output_tokens"), ("input_tokens", "output_tokens"))
+        };
+        let Some(a) = a else {
+            return Some(format!("`total_tokens` without `{}`", names.0));
+        };
+        // Embeddings have no completion: their total is the prompt.
+        let b = b.unwrap_or(0);
+        if a + b != total {
+            return Some(format!(
+                "total_tokens {total} ≠ {} {a} + {} {b}",
+                names.0, names.1
+            ));
+        }
+        return None;
+    }
+    if n("input_tokens").is_some() && n("output_tokens").is_some() {
+        // Messages: no total to add up; the counts are whole and non-negative (checked above).
+        return None;
+    }
+    Some("`usage` has neither `total_tokens` nor `input_tokens` and `output_tokens`".into())
+}
+
+/// Checks a plan's assertions and invariants on its answer.
+pub fn on_answer(schemas: &SchemaRegistry, plan: &Plan, doc: &Value, out: &mut Vec<Failure>) {
+    let expect = &plan.expect;
+    check(schemas, &expect.assert, doc, out);
+    if !expect.invariants.is_empty() {
+        let n = plan
+            .body
+            .json()
+            .and_then(|b| b.get("n").and_then(Value::as_u64));
+        invariants(&expect.invariants, doc, Asked { n }, out);
+    }
+}
+
+/// The note an answer's unchecked assertions leave, when there are any: `why` says why the
+/// answer could not be judged (the case fails for that reason already).
+pub fn unchecked(plan: &Plan, why: &str) -> Option<String> {
+    let n = plan.expect.assert.len() + plan.expect.invariants.len();
+    (n > 0).then(|| {
+        format!(
+            "{n} assertion{} not checked: {why}",
+            if n == 1 { "" } else { "s" }
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests;
