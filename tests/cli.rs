@@ -487,3 +487,62 @@ fn old_fixtures_are_noted_and_fail_past_the_max_age() {
         "{c}"
     );
 }
+
+/// A copy of the repository's suite whose `streaming` case requires `n` and whose fixture now
+/// refuses it: `unsupported` by default, a failure under `--require n`.
+fn suite_refusing_n() -> tempfile::TempDir {
+    let dir = common::suite_copy();
+    common::edit(
+        &dir.path().join("contracts/chat_completions/streaming.yaml"),
+        "auth: valid",
+        "auth: valid\nrequires: [n]",
+    );
+    let fixture = dir.path().join("fixtures/cometapi/streaming.json");
+    let mut f: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
+    f["response"] = serde_json::json!({
+        "status": 400,
+        "headers": {"content-type": "application/json"},
+        "body": {"error": {"message": "n is not supported with this model (a test's edit)",
+                 "type": "invalid_request_error", "param": "n", "code": null}}
+    });
+    std::fs::write(&fixture, serde_json::to_string_pretty(&f).unwrap()).unwrap();
+    dir
+}
+
+#[test]
+fn an_unsupported_capability_passes_the_run_unless_required() {
+    let suite = suite_refusing_n();
+    let (out, reports) = common::run_offline(suite.path(), &[]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("1 unsupported"), "{stdout}");
+    let r = common::report(reports.path());
+    assert_eq!(
+        common::case(&r, "cometapi::streaming")["verdict"],
+        "unsupported"
+    );
+
+    let (out, reports) = common::run_offline(suite.path(), &["--require", "n"]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let r = common::report(reports.path());
+    let c = common::case(&r, "cometapi::streaming");
+    assert_eq!(c["verdict"], "fail");
+    assert_eq!(c["class"], "configuration_drift");
+    assert!(
+        c["reason"]
+            .as_str()
+            .unwrap()
+            .contains("`n` is not offered, which is required here"),
+        "{c}"
+    );
+
+    let (out, _) = common::run_offline(suite.path(), &["--require", "tool"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("unknown capability `tool`: did you mean `tools`?"),
+        "{stderr}"
+    );
+}

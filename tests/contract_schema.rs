@@ -135,6 +135,8 @@ fn case_variants() -> Vec<(&'static str, String)> {
         ("choices_match_n on messages", c("auth: valid", "auth: valid\nfamily: messages").replace("  class: ok\n", "  class: ok\n  invariants: [choices_match_n]\n")),
         ("usage_arithmetic on responses", c("auth: valid", "auth: valid\nfamily: responses").replace("  class: ok\n", "  class: ok\n  invariants: [usage_arithmetic]\n")),
         ("assertions", c("  class: ok\n", "  class: ok\n  assert:\n  - at: /choices/*/message/content\n    matches: (?i)pong\n    type: [string, 'null']\n  - at: /choices/0/message/tool_calls/0/function/arguments\n    json: /city\n    equals: Paris\n  - at: /usage/total_tokens\n    min: 1\n    max: 100\n  - at: /choices\n    length: {min: 1}\n  - at: /x\n    one_of: [1, a]\n    contains: a\n  - json: true\n    schema: {type: object}\n  - at: /id\n    schema: chat_completion\n    exists: true\n")),
+        ("requires", c("auth: valid", "auth: valid\nrequires: [tools, n]")),
+        ("requires an unknown capability", c("auth: valid", "auth: valid\nrequires: [tool]")),
         ("an assertion without a predicate", c("  class: ok\n", "  class: ok\n  assert:\n  - at: /x\n")),
         ("an assertion with an unknown key", c("  class: ok\n", "  class: ok\n  assert:\n  - at: /x\n    exist: true\n")),
         ("an assertion pointer without a slash", c("  class: ok\n", "  class: ok\n  assert:\n  - at: x\n    exists: true\n")),
@@ -194,6 +196,10 @@ fn target_variants() -> Vec<(&'static str, String)> {
         ("model a number", t("model: m1", "model: 4")),
         ("null dialect", t("api_key_env: K\n", "api_key_env: K\ndialect: null\n")),
         ("null timeouts", t("api_key_env: K\n", "api_key_env: K\ntimeouts: null\n")),
+        ("capabilities", t("api_key_env: K\n", "api_key_env: K\ncapabilities:\n  tools: true\n  n: false\nrequired: [tools]\n")),
+        ("an unknown capability", t("api_key_env: K\n", "api_key_env: K\ncapabilities:\n  tool: true\n")),
+        ("a capability not a boolean", t("api_key_env: K\n", "api_key_env: K\ncapabilities:\n  tools: yes please\n")),
+        ("an unknown required capability", t("api_key_env: K\n", "api_key_env: K\nrequired: [logprob]\n")),
     ]
 }
 

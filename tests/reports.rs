@@ -17,7 +17,8 @@ use common::{copy_dir, edit, llm_contract, root, text};
 
 /// The repository's suite, edited so that one run has every verdict:
 /// `happy_path` fails (it now expects 201), `invalid_role` errors (its fixture resets the
-/// connection before any header), `missing_model` is skipped by the target; the rest pass.
+/// connection before any header), `missing_model` is skipped by the target, `streaming` is
+/// unsupported (it requires `n`, and its fixture now refuses `n` with a 400); the rest pass.
 fn mixed_suite() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&root().join("contracts"), &dir.path().join("contracts"));
@@ -32,6 +33,20 @@ fn mixed_suite() -> tempfile::TempDir {
     let mut t = std::fs::read_to_string(&target).unwrap();
     t.push_str("skip:\n  missing_model: not offered by this gateway (a test's edit)\n");
     std::fs::write(&target, t).unwrap();
+    edit(
+        &c.join("chat_completions/streaming.yaml"),
+        "auth: valid",
+        "auth: valid\nrequires: [n]",
+    );
+    let fixture = dir.path().join("fixtures/cometapi/streaming.json");
+    let mut f: Value = serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
+    f["response"] = serde_json::json!({
+        "status": 400,
+        "headers": {"content-type": "application/json"},
+        "body": {"error": {"message": "n is not supported with this model (a test's edit)",
+                 "type": "invalid_request_error", "param": "n", "code": null}}
+    });
+    std::fs::write(&fixture, serde_json::to_string_pretty(&f).unwrap()).unwrap();
     let fixture = dir.path().join("fixtures/cometapi/invalid_role.json");
     let mut f: Value = serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
     f["response"] = serde_json::json!({"reset_before_headers": true});
@@ -98,6 +113,7 @@ extern "C" fn remove_mixed_run() {
 const FAILING: &str = "cometapi::happy_path";
 const ERRORING: &str = "cometapi::invalid_role";
 const SKIPPED: &str = "cometapi::missing_model";
+const UNSUPPORTED: &str = "cometapi::streaming";
 
 fn verdicts(r: &Value) -> Vec<(String, String)> {
     r["cases"]
@@ -134,8 +150,10 @@ fn a_mixed_run_writes_four_reports_in_its_own_directory_and_latest() {
     assert_eq!(of(FAILING), "fail");
     assert_eq!(of(ERRORING), "error");
     assert_eq!(of(SKIPPED), "skip");
-    // Every case but the three edited ones passes.
-    assert_eq!(v.iter().filter(|(_, x)| x == "pass").count(), run.cases - 3);
+    assert_eq!(of(UNSUPPORTED), "unsupported");
+    assert_eq!(r["summary"]["unsupported"], 1);
+    // Every case but the four edited ones passes.
+    assert_eq!(v.iter().filter(|(_, x)| x == "pass").count(), run.cases - 4);
     assert_eq!(r["exit_code"], 1);
 
     // reports/<run-id>/ and reports/latest/, the same four files, nothing half-written left.
@@ -250,7 +268,7 @@ fn junit_has_a_suite_per_target_and_failure_error_skipped_with_the_terminals_tex
         match &tc.status {
             TestCaseStatus::Success { .. } => {
                 assert!(
-                    ![FAILING, ERRORING, SKIPPED].contains(&id.as_str()),
+                    ![FAILING, ERRORING, SKIPPED, UNSUPPORTED].contains(&id.as_str()),
                     "{id} passed"
                 );
             }
@@ -279,12 +297,17 @@ fn junit_has_a_suite_per_target_and_failure_error_skipped_with_the_terminals_tex
                 );
             }
             TestCaseStatus::Skipped { message, .. } => {
-                assert_eq!(id, SKIPPED);
-                assert!(message
-                    .as_ref()
-                    .unwrap()
-                    .as_str()
-                    .contains("skipped by target"));
+                // JUnit has no "unsupported": a skip whose message says what was not offered.
+                let message = message.as_ref().unwrap().as_str();
+                if id == UNSUPPORTED {
+                    assert!(
+                        message.contains("`n` is not offered: HTTP 400 naming `n`"),
+                        "{message}"
+                    );
+                } else {
+                    assert_eq!(id, SKIPPED);
+                    assert!(message.contains("skipped by target"));
+                }
             }
         }
     }
@@ -377,8 +400,8 @@ fn summary_md_has_a_row_per_case_and_a_section_per_case_that_did_not_pass() {
     let n = run.cases;
     assert!(
         md.contains(&format!(
-            "{} passed, 1 failed, 1 errors, 1 skipped ({n} cases)",
-            n - 3
+            "{} passed, 1 failed, 1 errors, 1 skipped, 1 unsupported ({n} cases)",
+            n - 4
         )),
         "{md}"
     );
@@ -407,10 +430,14 @@ fn summary_md_has_a_row_per_case_and_a_section_per_case_that_did_not_pass() {
         [
             "### FAIL `cometapi::happy_path`",
             "### ERROR `cometapi::invalid_role`",
-            "### SKIP `cometapi::missing_model`"
+            "### SKIP `cometapi::missing_model`",
+            "### UNSUPPORTED `cometapi::streaming`"
         ]
     );
-    for id in [FAILING, ERRORING, SKIPPED] {
+    let html = run.latest("index.html");
+    assert!(html.contains(r#"<span class="count unsupported"><b>1</b>unsupported</span>"#));
+    assert!(html.contains(r#"data-case="cometapi::streaming" data-verdict="unsupported""#));
+    for id in [FAILING, ERRORING, SKIPPED, UNSUPPORTED] {
         let block = terminal_block(&run.stdout, id);
         let fenced = format!("```text\n{}\n```", block.trim_end_matches('\n'));
         assert!(

@@ -142,8 +142,27 @@ struct RunArgs {
     /// Fail cases whose fixture is older than this many days.
     #[arg(long)]
     max_fixture_age: Option<i64>,
+    /// A capability the gateway must offer (repeatable): a case the gateway answers with a clean
+    /// refusal of it fails instead of being `unsupported`.
+    #[arg(long, value_name = "CAPABILITY", value_parser = capability_name)]
+    require: Vec<String>,
     #[command(flatten)]
     suite: SuiteArgs,
+}
+
+/// A capability's name, checked against the known ones.
+fn capability_name(s: &str) -> Result<String, String> {
+    use crate::model::capability;
+    if capability::by_name(s).is_some() {
+        return Ok(s.to_string());
+    }
+    let known: Vec<&str> = capability::names().collect();
+    Err(
+        match crate::model::error::did_you_mean(s, known.iter().copied()) {
+            Some(m) => format!("unknown capability `{s}`: did you mean `{m}`?"),
+            None => format!("unknown capability `{s}` (one of: {})", known.join(", ")),
+        },
+    )
 }
 
 #[derive(Args)]
@@ -322,6 +341,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
             strict: args.strict,
             warn_fixture_age_days: args.warn_fixture_age,
             max_fixture_age_days: args.max_fixture_age,
+            require: args.require.clone(),
         },
         // Offline, one recorded endpoint on 127.0.0.1 serves every case; it stops when dropped.
         replay: Some(args.time_scale),
@@ -439,6 +459,7 @@ fn paint(v: crate::model::outcome::Verdict, line: &str) -> String {
         Verdict::Fail => "31",
         Verdict::Error => "35",
         Verdict::Skip => "33",
+        Verdict::Unsupported => "36",
     };
     format!("\x1b[{code}m{line}\x1b[0m")
 }

@@ -53,6 +53,10 @@ struct CaseDoc {
     /// Poll settings, for families that poll a task.
     #[serde(default)]
     poll: Option<PollSettings>,
+    /// Capabilities the case needs: where a target is declared not to offer one, the case is
+    /// skipped; where it is not declared and the gateway refuses it, the case is `unsupported`.
+    #[serde(default)]
+    requires: Vec<String>,
 }
 
 fn default_family() -> String {
@@ -100,6 +104,12 @@ struct TargetDoc {
     /// The families this target serves (default: all); cases of other families are not planned.
     #[serde(default)]
     families: Option<Vec<String>>,
+    /// What the target offers (true) or does not (false), by capability.
+    #[serde(default)]
+    capabilities: BTreeMap<String, bool>,
+    /// Capabilities whose absence fails a case on this target.
+    #[serde(default)]
+    required: Vec<String>,
 }
 
 fn default_dialect() -> Dialect {
@@ -241,6 +251,13 @@ pub fn parse_case(file: &Path, text: &str) -> Result<Case, ConfigErrors> {
             );
         }
     }
+    let mut requires = Vec::new();
+    for name in &doc.requires {
+        match capability(name, &at) {
+            Ok(c) => requires.push(c),
+            Err(e) => errors.push(e),
+        }
+    }
     let case = Case {
         id: doc.id,
         description: doc.description,
@@ -253,6 +270,7 @@ pub fn parse_case(file: &Path, text: &str) -> Result<Case, ConfigErrors> {
         expect: doc.expect,
         drift: doc.drift,
         poll: doc.poll.unwrap_or_default(),
+        requires,
         file: file.to_path_buf(),
         source: text.to_string(),
     };
@@ -332,6 +350,10 @@ pub fn parse_target(file: &Path, text: &str) -> Result<Target, ConfigErrors> {
             Some(fs)
         }
     };
+    let at = |needle: &str| locate_in_file_text(file, text, needle);
+    for name in doc.capabilities.keys().chain(&doc.required) {
+        capability(name, &at)?;
+    }
     Ok(Target {
         name: doc.name,
         description: doc.description,
@@ -351,7 +373,27 @@ pub fn parse_target(file: &Path, text: &str) -> Result<Target, ConfigErrors> {
         server: doc.server,
         version_header: doc.version_header,
         families,
+        capabilities: doc.capabilities,
+        required: doc.required,
         file: file.to_path_buf(),
+    })
+}
+
+/// The capability named `name`, or an error located at it with a did-you-mean.
+fn capability(
+    name: &str,
+    at: &dyn Fn(&str) -> Location,
+) -> Result<&'static crate::model::capability::Capability, ConfigError> {
+    use crate::model::capability;
+    capability::by_name(name).ok_or_else(|| {
+        let e = ConfigError::new(at(name), format!("unknown capability `{name}`"));
+        match did_you_mean(name, capability::names()) {
+            Some(s) => e.with_hint(format!("did you mean `{s}`?")),
+            None => e.with_hint(format!(
+                "capabilities: {}",
+                capability::names().collect::<Vec<_>>().join(", ")
+            )),
+        }
     })
 }
 

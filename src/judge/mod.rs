@@ -3,6 +3,7 @@
 
 pub mod assert;
 pub mod body;
+pub mod capability;
 pub mod classify;
 pub mod exchange;
 pub mod family;

@@ -7,6 +7,7 @@
 //! functions, and every branch of them names a row of [`VERDICT_RULES`], which holds the verdict
 //! and class it gives.
 
+use crate::judge::capability::Refusal;
 use crate::judge::classify::Classification;
 use crate::model::class::Class;
 use crate::model::failure::Failure;
@@ -37,6 +38,12 @@ pub static VERDICT_RULES: &[VerdictRule] = &[
     VerdictRule {
         id: "settled.live_only",
         when: "a live-only case in an offline run: nothing to replay",
+        verdict: Verdict::Skip,
+        class: Some(Class::Ok),
+    },
+    VerdictRule {
+        id: "settled.not_offered",
+        when: "the case requires a capability the target is declared not to offer",
         verdict: Verdict::Skip,
         class: Some(Class::Ok),
     },
@@ -89,6 +96,18 @@ pub static VERDICT_RULES: &[VerdictRule] = &[
         class: None,
     },
     VerdictRule {
+        id: "answer.unsupported",
+        when: "the gateway cleanly refused a capability the case requires and the target does not declare: not offered, not broken",
+        verdict: Verdict::Unsupported,
+        class: Some(Class::Ok),
+    },
+    VerdictRule {
+        id: "answer.unsupported_required",
+        when: "as answer.unsupported, for a capability the run or the target requires (--require, `required:`)",
+        verdict: Verdict::Fail,
+        class: Some(Class::ConfigurationDrift),
+    },
+    VerdictRule {
         id: "answer.broke_contract",
         when: "a successful answer (class ok) with failures: the API broke the contract",
         verdict: Verdict::Fail,
@@ -130,6 +149,11 @@ pub enum Settled {
         reason: String,
     },
     LiveOnly,
+    /// The case requires a capability the target is declared not to offer.
+    NotOffered {
+        target: String,
+        capability: String,
+    },
     NoFixture,
     NoKey {
         message: String,
@@ -161,6 +185,10 @@ pub struct Answered<'a> {
     /// Why retrying stopped before the attempts ran out (a wait past the deadline, the budget).
     pub stopped: Option<&'a str>,
     pub quota_is_skip: bool,
+    /// The answer refused a capability the case requires (see [`crate::judge::capability`]).
+    pub refusal: Option<&'a Refusal>,
+    /// That capability is required (by the run or the target).
+    pub required: bool,
 }
 
 /// The decision: a verdict, a class, the reason an operator reads, the rows that decided.
@@ -186,6 +214,10 @@ pub fn settled(s: &Settled) -> Decision {
         Settled::LiveOnly => (
             "settled.live_only",
             "live-only case: nothing to replay".to_string(),
+        ),
+        Settled::NotOffered { target, capability } => (
+            "settled.not_offered",
+            format!("target {target} does not offer `{capability}` (capabilities: in its file)"),
         ),
         Settled::NoFixture => (
             "settled.no_fixture",
@@ -270,6 +302,25 @@ pub fn answered(a: &Answered<'_>) -> Decision {
         )
     });
     let failing = !a.failures.is_empty() || class_failure.is_some();
+    if let (true, Some(refusal)) = (failing, a.refusal) {
+        let r = rule(if a.required {
+            "answer.unsupported_required"
+        } else {
+            "answer.unsupported"
+        });
+        rules.push(r.id);
+        let required = if a.required { ", which is required here" } else { "" };
+        return Decision {
+            verdict: r.verdict,
+            class: r.class.unwrap_or(class),
+            reason: format!(
+                "`{}` is not offered{required}: {} ({reason})",
+                refusal.capability, refusal.how
+            ),
+            rules,
+            class_failure: None,
+        };
+    }
     let r = if !failing {
         rule("answer.passed")
     } else if class == Class::Ok {
@@ -456,6 +507,8 @@ mod tests {
                 max_attempts: r.attempts.1,
                 stopped: r.stopped,
                 quota_is_skip: r.quota_is_skip,
+                refusal: None,
+                required: false,
             });
             assert_eq!(
                 (d.verdict, d.class, *d.rules.last().unwrap()),
@@ -482,6 +535,49 @@ mod tests {
     }
 
     #[test]
+    fn a_refusal_of_a_required_capability_fails_and_of_another_is_unsupported() {
+        let refusal = Refusal {
+            capability: "n",
+            how: "HTTP 400 naming `n`".into(),
+        };
+        let o = observed(Class::FixRequest);
+        let failures = [status_failure()];
+        let base = Answered {
+            observed: &o,
+            unjudged: false,
+            failures: &failures,
+            expected: Class::Ok,
+            attempts: 1,
+            max_attempts: 3,
+            stopped: None,
+            quota_is_skip: false,
+            refusal: Some(&refusal),
+            required: false,
+        };
+        let d = answered(&base);
+        assert_eq!(
+            (d.verdict, d.class, d.rules.last().copied()),
+            (Verdict::Unsupported, Class::Ok, Some("answer.unsupported"))
+        );
+        assert!(d.reason.starts_with("`n` is not offered: HTTP 400 naming `n`"), "{}", d.reason);
+        let d = answered(&Answered { required: true, ..base });
+        assert_eq!(
+            (d.verdict, d.class, d.rules.last().copied()),
+            (Verdict::Fail, Class::ConfigurationDrift, Some("answer.unsupported_required"))
+        );
+        // A case that passes anyway (it expected the refusal) is a pass, refusal or not.
+        let d = answered(&Answered {
+            failures: &[],
+            expected: Class::FixRequest,
+            ..base
+        });
+        assert_eq!(d.verdict, Verdict::Pass);
+        // Nothing judged: an error, whatever the refusal.
+        let d = answered(&Answered { unjudged: true, ..base });
+        assert_eq!(d.verdict, Verdict::Error);
+    }
+
+    #[test]
     fn settled_cases_take_their_row() {
         let table: &[(Settled, Verdict, Class)] = &[
             (
@@ -493,6 +589,14 @@ mod tests {
                 Class::Ok,
             ),
             (Settled::LiveOnly, Verdict::Skip, Class::Ok),
+            (
+                Settled::NotOffered {
+                    target: "t".into(),
+                    capability: "n".into(),
+                },
+                Verdict::Skip,
+                Class::Ok,
+            ),
             (
                 Settled::NoFixture,
                 Verdict::Error,

@@ -16,6 +16,9 @@ pub enum Verdict {
     /// Nothing could be judged: no response, or the harness itself could not run the case.
     Error,
     Skip,
+    /// The gateway cleanly refused a feature the case requires and the target was not declared
+    /// to offer: not broken, not offered. It fails the run only where the capability is required.
+    Unsupported,
 }
 
 impl Verdict {
@@ -25,6 +28,7 @@ impl Verdict {
             Verdict::Fail => "fail",
             Verdict::Error => "error",
             Verdict::Skip => "skip",
+            Verdict::Unsupported => "unsupported",
         }
     }
 }

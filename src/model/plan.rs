@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::model::assertion::{Assertion, Invariant};
+use crate::model::capability::Capability;
 use crate::model::class::Class;
 use crate::model::drift::DriftPolicy;
 use crate::model::error::Location;
@@ -215,6 +216,8 @@ pub struct Case {
     pub expect: ExpectDoc,
     pub drift: Option<DriftPolicy>,
     pub poll: PollSettings,
+    /// The capabilities the case needs (`requires:`).
+    pub requires: Vec<&'static Capability>,
     pub file: PathBuf,
     /// The case file's text, for locating template errors.
     pub source: String,
@@ -374,10 +377,21 @@ pub struct Target {
     pub version_header: Option<String>,
     /// The families this target serves; `None`: all of them.
     pub families: Option<Vec<&'static Family>>,
+    /// What the target is declared to offer (true) or not to offer (false); a capability left
+    /// out is not declared either way.
+    pub capabilities: BTreeMap<String, bool>,
+    /// Capabilities whose absence fails a case here (an `unsupported` becomes a failure).
+    pub required: Vec<String>,
     pub file: PathBuf,
 }
 
 impl Target {
+    /// Whether the target declares a capability offered (`Some(true)`), not offered
+    /// (`Some(false)`), or neither.
+    pub fn offers(&self, capability: &str) -> Option<bool> {
+        self.capabilities.get(capability).copied()
+    }
+
     /// Whether the target serves a family.
     pub fn serves(&self, family: &Family) -> bool {
         self.families

@@ -29,7 +29,7 @@ pub fn escape(s: &str) -> String {
 }
 
 const STYLE: &str = r#"
-:root { --pass:#2e7d32; --fail:#c62828; --error:#6a1b9a; --skip:#b7791f; --ink:#1d2330; --muted:#5b6475; --line:#d9dde5; --bg:#ffffff; --panel:#f6f7f9; }
+:root { --pass:#2e7d32; --fail:#c62828; --error:#6a1b9a; --skip:#b7791f; --unsupported:#00838f; --ink:#1d2330; --muted:#5b6475; --line:#d9dde5; --bg:#ffffff; --panel:#f6f7f9; }
 * { box-sizing: border-box; }
 body { margin: 0; padding: 24px 32px 48px; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: var(--ink); background: var(--bg); }
 h1 { font-size: 22px; margin: 0 0 4px; }
@@ -39,7 +39,7 @@ code, pre, .mono { font-family: ui-monospace, "SFMono-Regular", "DejaVu Sans Mon
 .counts { display: flex; gap: 10px; flex-wrap: wrap; margin: 12px 0; }
 .count { padding: 6px 12px; border-radius: 6px; background: var(--panel); border: 1px solid var(--line); font-weight: 600; }
 .count b { font-size: 18px; margin-right: 4px; }
-.pass { color: var(--pass); } .fail { color: var(--fail); } .error { color: var(--error); } .skip { color: var(--skip); }
+.pass { color: var(--pass); } .fail { color: var(--fail); } .error { color: var(--error); } .skip { color: var(--skip); } .unsupported { color: var(--unsupported); }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { background: var(--panel); position: sticky; top: 0; }
@@ -54,7 +54,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .chart .label { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, monospace; font-size: 11px; }
 .chart .val, .chart .tick { fill: var(--muted); font-size: 11px; }
 .chart .grid { stroke: var(--line); }
-.bar-pass { fill: var(--pass); } .bar-fail { fill: var(--fail); } .bar-error { fill: var(--error); } .bar-skip { fill: var(--skip); }
+.bar-pass { fill: var(--pass); } .bar-fail { fill: var(--fail); } .bar-error { fill: var(--error); } .bar-skip { fill: var(--skip); } .bar-unsupported { fill: var(--unsupported); }
 .bar-ttfb { fill: #000; fill-opacity: .45; }
 .bar-mean { fill: #3b6fb6; } .bar-max { fill: #9db7dc; }
 .legend { display: flex; gap: 16px; flex-wrap: wrap; color: var(--muted); font-size: 12px; margin: 6px 2px 0; }
@@ -344,7 +344,7 @@ pub fn write(r: &Reports, out: &mut dyn std::io::Write) -> std::io::Result<()> {
 <header>
 <h1>llm-contract</h1>
 <p class="meta">{mode} run <code>{run}</code> · started {started} · version {version} · exit code {code}</p>
-<div class="counts"><span class="count pass"><b>{p}</b>passed</span><span class="count fail"><b>{f}</b>failed</span><span class="count error"><b>{e}</b>errors</span><span class="count skip"><b>{k}</b>skipped</span><span class="count"><b>{t}</b>cases</span></div>
+<div class="counts"><span class="count pass"><b>{p}</b>passed</span><span class="count fail"><b>{f}</b>failed</span><span class="count error"><b>{e}</b>errors</span><span class="count skip"><b>{k}</b>skipped</span><span class="count unsupported"><b>{u}</b>unsupported</span><span class="count"><b>{t}</b>cases</span></div>
 </header>
 "#,
         run = escape(r.info.run_id.as_str()),
@@ -355,6 +355,7 @@ pub fn write(r: &Reports, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         f = s.failed,
         e = s.errors,
         k = s.skipped,
+        u = s.unsupported,
         t = s.total,
     );
     page.push_str(
@@ -368,7 +369,7 @@ pub fn write(r: &Reports, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let _ = write!(
         page,
         r#"</div>
-<div class="legend"><span><span class="sw" style="background:var(--pass)"></span>latency, passed</span><span><span class="sw" style="background:var(--fail)"></span>failed</span><span><span class="sw" style="background:var(--error)"></span>error</span><span><span class="sw" style="background:var(--skip)"></span>skipped</span><span><span class="sw" style="background:#000;opacity:.45"></span>time to first byte</span></div>
+<div class="legend"><span><span class="sw" style="background:var(--pass)"></span>latency, passed</span><span><span class="sw" style="background:var(--fail)"></span>failed</span><span><span class="sw" style="background:var(--error)"></span>error</span><span><span class="sw" style="background:var(--skip)"></span>skipped</span><span><span class="sw" style="background:var(--unsupported)"></span>unsupported</span><span><span class="sw" style="background:#000;opacity:.45"></span>time to first byte</span></div>
 </section>
 <section id="per-target">
 <h2>Latency and time to first byte, per target</h2>

@@ -169,7 +169,8 @@ fn test_case(x: &mut Xml, o: &CaseOutcome) {
         Verdict::Pass => None,
         Verdict::Fail => Some("failure"),
         Verdict::Error => Some("error"),
-        Verdict::Skip => Some("skipped"),
+        // JUnit has no "not offered": a skip, whose message says why.
+        Verdict::Skip | Verdict::Unsupported => Some("skipped"),
     };
     if let Some(tag) = tag {
         x.start(tag, &[("message", &o.reason), ("type", o.class.as_str())]);
@@ -194,8 +195,10 @@ pub fn part(o: &CaseOutcome) -> String {
 /// Writes the document: the suites' tags from the run's totals, each case's part as it is.
 pub fn write(r: &Reports, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let groups = r.by_target();
-    let count =
-        |cases: &[&Brief], v: Verdict| cases.iter().filter(|o| o.verdict == v).count().to_string();
+    let count = |cases: &[&Brief], v: Verdict| {
+        let skipped = |o: &&&Brief| o.verdict == v || (v == Verdict::Skip && o.verdict == Verdict::Unsupported);
+        cases.iter().filter(skipped).count().to_string()
+    };
     let time = |cases: &[&Brief]| -> Duration {
         cases.iter().map(|o| ms(o.case_ms.max(o.latency_ms))).sum()
     };

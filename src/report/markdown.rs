@@ -14,6 +14,7 @@ fn mark(v: Verdict) -> &'static str {
         Verdict::Fail => "❌ fail",
         Verdict::Error => "⚠️ error",
         Verdict::Skip => "⏭️ skip",
+        Verdict::Unsupported => "🚫 unsupported",
     }
 }
 

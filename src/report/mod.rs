@@ -34,6 +34,8 @@ pub struct Summary {
     pub failed: usize,
     pub errors: usize,
     pub skipped: usize,
+    /// Cases whose required feature the gateway cleanly refused (not offered, not broken).
+    pub unsupported: usize,
 }
 
 impl Summary {
@@ -41,13 +43,31 @@ impl Summary {
     pub fn of(verdicts: impl IntoIterator<Item = Verdict>) -> Summary {
         let mut s = Summary::default();
         for v in verdicts {
-            s.total += 1;
-            match v {
-                Verdict::Pass => s.passed += 1,
-                Verdict::Fail => s.failed += 1,
-                Verdict::Error => s.errors += 1,
-                Verdict::Skip => s.skipped += 1,
-            }
+            s.add(v);
+        }
+        s
+    }
+
+    /// Counts one more case.
+    pub fn add(&mut self, v: Verdict) {
+        self.total += 1;
+        match v {
+            Verdict::Pass => self.passed += 1,
+            Verdict::Fail => self.failed += 1,
+            Verdict::Error => self.errors += 1,
+            Verdict::Skip => self.skipped += 1,
+            Verdict::Unsupported => self.unsupported += 1,
+        }
+    }
+
+    /// The counts, comma-separated: `unsupported` only when there are some.
+    pub fn counts(&self) -> String {
+        let mut s = format!(
+            "{} passed, {} failed, {} errors, {} skipped",
+            self.passed, self.failed, self.errors, self.skipped
+        );
+        if self.unsupported > 0 {
+            s.push_str(&format!(", {} unsupported", self.unsupported));
         }
         s
     }
@@ -66,10 +86,7 @@ impl Summary {
     }
 
     pub fn line(&self) -> String {
-        format!(
-            "{} passed, {} failed, {} errors, {} skipped ({} cases)",
-            self.passed, self.failed, self.errors, self.skipped, self.total
-        )
+        format!("{} ({} cases)", self.counts(), self.total)
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::model::outcome::{CaseOutcome, Verdict};
+use crate::model::outcome::CaseOutcome;
 use crate::report::{self, Summary};
 
 pub struct Progress {
@@ -34,10 +34,7 @@ impl Progress {
 
     /// The counts shown beside the bar.
     pub fn message(s: &Summary) -> String {
-        format!(
-            "{} passed, {} failed, {} errors, {} skipped",
-            s.passed, s.failed, s.errors, s.skipped
-        )
+        s.counts()
     }
 
     /// Shows the bar on standard output.
@@ -51,13 +48,7 @@ impl Progress {
     pub fn done(&self, o: &CaseOutcome, line: &str) {
         let summary = {
             let mut s = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-            s.total += 1;
-            match o.verdict {
-                Verdict::Pass => s.passed += 1,
-                Verdict::Fail => s.failed += 1,
-                Verdict::Error => s.errors += 1,
-                Verdict::Skip => s.skipped += 1,
-            }
+            s.add(o.verdict);
             *s
         };
         self.bar.set_message(Progress::message(&summary));

@@ -62,7 +62,7 @@ pub fn trials(paths: &Paths, ctx: &Context) -> Result<Vec<Trial>, String> {
                 .ok_or_else(|| Failed::from("the recorded endpoint is not running"))?;
             let outcome = run.rt.block_on(run.runner.run(&plan, &endpoint));
             match outcome.verdict {
-                Verdict::Pass | Verdict::Skip => Ok(()),
+                Verdict::Pass | Verdict::Skip | Verdict::Unsupported => Ok(()),
                 Verdict::Fail | Verdict::Error => Err(Failed::from(format!(
                     "{}\n{}{}",
                     report::line(&outcome),

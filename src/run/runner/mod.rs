@@ -47,6 +47,8 @@ pub struct RunOptions {
     pub warn_fixture_age_days: i64,
     /// Fail cases whose fixture is older than this many days.
     pub max_fixture_age_days: Option<i64>,
+    /// Capabilities whose absence fails a case (`--require`): an `unsupported` becomes a failure.
+    pub require: Vec<String>,
 }
 
 impl Default for RunOptions {
@@ -59,6 +61,7 @@ impl Default for RunOptions {
             strict: false,
             warn_fixture_age_days: 90,
             max_fixture_age_days: None,
+            require: Vec::new(),
         }
     }
 }
@@ -214,6 +217,18 @@ impl Runner {
             };
             return decided(out, verdict::settled(&s));
         }
+        if let Some(c) = plan
+            .case
+            .requires
+            .iter()
+            .find(|c| plan.target.offers(c.name) == Some(false))
+        {
+            let s = Settled::NotOffered {
+                target: plan.target.name.clone(),
+                capability: c.name.to_string(),
+            };
+            return decided(out, verdict::settled(&s));
+        }
         let fixture = self.fixtures.get(&plan.target.name, &plan.case.id);
         let fixture_path = self.fixtures.path(&plan.target.name, &plan.case.id);
         if endpoint.mode == Mode::Recorded {
@@ -335,6 +350,16 @@ impl Runner {
         out.attempts = attempts;
         out.retry_waits_ms = waits_ms;
         out.case_ms = ms(started.elapsed());
+        let refusal = match &observed {
+            Observed::Judged { .. } => out
+                .status
+                .and_then(|s| crate::judge::capability::refused(plan, s, out.error.as_ref())),
+            Observed::Settled(_) => None,
+        };
+        let required = refusal.as_ref().is_some_and(|r| {
+            let named = |names: &[String]| names.iter().any(|n| n == r.capability);
+            named(&plan.target.required) || named(&self.options.require)
+        });
         let decision = match &observed {
             Observed::Settled(settled) => verdict::settled(settled),
             Observed::Judged {
@@ -349,6 +374,8 @@ impl Runner {
                 max_attempts: policy.attempts,
                 stopped: note.as_deref(),
                 quota_is_skip: self.options.quota_is_skip,
+                refusal: refusal.as_ref(),
+                required,
             }),
         };
         decided(out, decision)
