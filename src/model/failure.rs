@@ -7,6 +7,7 @@ use std::fmt;
 use crate::model::class::Class;
 use crate::model::drift::Label;
 use crate::model::observation::{ApiError, BodyKind, Soft};
+use crate::util::text::{Visible as V, VisibleLines};
 
 /// One way a document breaks a JSON Schema, as jsonschema reported it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +26,13 @@ impl fmt::Display for Violation {
         } else {
             &self.pointer
         };
-        write!(f, "{at}: {} (schema {})", self.message, self.schema_path)
+        write!(
+            f,
+            "{}: {} (schema {})",
+            V(at),
+            V(&self.message),
+            V(&self.schema_path)
+        )
     }
 }
 
@@ -93,12 +100,12 @@ impl fmt::Display for Polled {
         write!(
             f,
             "task {} after {} poll{}",
-            self.id,
+            V(&self.id),
             self.polls,
             if self.polls == 1 { "" } else { "s" }
         )?;
         if !self.trail.is_empty() {
-            write!(f, " ({})", self.trail)?;
+            write!(f, " ({})", V(&self.trail))?;
         }
         Ok(())
     }
@@ -417,12 +424,12 @@ fn describe_kind(kind: BodyKind) -> &'static str {
     }
 }
 
-/// An error envelope in a failure: `code=… type=… — message`.
+/// An error envelope in a failure: `code=… type=… — message`, shown as outside text.
 fn envelope(e: &ApiError) -> String {
     format!(
         "{} — {}",
-        e.describe(),
-        e.message.as_deref().unwrap_or("(no message)")
+        V(&e.describe()),
+        V(e.message.as_deref().unwrap_or("(no message)"))
     )
 }
 
@@ -446,12 +453,12 @@ impl fmt::Display for Failure {
                 expected,
                 got,
                 reason,
-            } => write!(f, "class: expected {expected}, got {got} — {reason}"),
+            } => write!(f, "class: expected {expected}, got {got} — {}", V(reason)),
             Failure::Schema { schema, violation } => write!(f, "schema {schema}: {violation}"),
             Failure::SchemaMore { schema, more } => {
                 write!(f, "schema {schema}: … and {more} more violations")
             }
-            Failure::SchemaUnusable { message } => write!(f, "schema: {message}"),
+            Failure::SchemaUnusable { message } => write!(f, "schema: {}", V(message)),
             Failure::FinishReason { allowed, fault } => {
                 let allowed = allowed.join(", ");
                 match fault {
@@ -461,7 +468,8 @@ impl fmt::Display for Failure {
                     ),
                     FinishFault::Wrong { choice, got } => write!(
                         f,
-                        "finish_reason: choice {choice}: expected one of [{allowed}], got \"{got}\""
+                        "finish_reason: choice {choice}: expected one of [{allowed}], got \"{}\"",
+                        V(got)
                     ),
                     FinishFault::Missing { choice } => write!(
                         f,
@@ -474,7 +482,8 @@ impl fmt::Display for Failure {
                 match got {
                     Some(code) => write!(
                         f,
-                        "error_code: expected one of [{allowed}], got \"{code}\""
+                        "error_code: expected one of [{allowed}], got \"{}\"",
+                        V(code)
                     ),
                     None => write!(
                         f,
@@ -489,7 +498,7 @@ impl fmt::Display for Failure {
                 BodyFault::NotAStream { content_type } => write!(
                     f,
                     "stream: expected content-type text/event-stream, got {}",
-                    content_type.as_deref().unwrap_or("none")
+                    V(content_type.as_deref().unwrap_or("none"))
                 ),
                 BodyFault::NotJson {
                     schema,
@@ -498,9 +507,10 @@ impl fmt::Display for Failure {
                     excerpt,
                 } => write!(
                     f,
-                    "body: expected JSON (schema {schema}), got {} ({}): {excerpt}",
+                    "body: expected JSON (schema {schema}), got {} ({}): {}",
                     describe_kind(*kind),
-                    content_type.as_deref().unwrap_or("no content-type")
+                    V(content_type.as_deref().unwrap_or("no content-type")),
+                    V(excerpt)
                 ),
                 BodyFault::FailedAnswer { error } => write!(
                     f,
@@ -509,7 +519,8 @@ impl fmt::Display for Failure {
                 ),
                 BodyFault::TooLarge { limit, excerpt } => write!(
                     f,
-                    "body: larger than the {limit}-byte limit; it starts: {excerpt}"
+                    "body: larger than the {limit}-byte limit; it starts: {}",
+                    V(excerpt)
                 ),
                 BodyFault::CutAfterHead {
                     status,
@@ -517,19 +528,25 @@ impl fmt::Display for Failure {
                     excerpt,
                 } => write!(
                     f,
-                    "body: the connection failed after the {status} head: {message}; received: {excerpt}"
+                    "body: the connection failed after the {status} head: {}; received: {}",
+                    V(message),
+                    V(excerpt)
                 ),
                 BodyFault::Pointer {
                     pointer,
                     present: true,
-                } => write!(f, "body: expected {pointer} to be present, but it is not"),
+                } => write!(
+                    f,
+                    "body: expected {} to be present, but it is not",
+                    V(pointer)
+                ),
                 BodyFault::Pointer {
                     pointer,
                     present: false,
-                } => write!(f, "body: expected no {pointer}, but the body has one"),
+                } => write!(f, "body: expected no {}, but the body has one", V(pointer)),
             },
             Failure::Redirect { status, location } => {
-                write!(f, "redirect: {status} to {location}")
+                write!(f, "redirect: {status} to {}", V(location))
             }
             Failure::Soft(soft) => write!(f, "soft failure: {}", soft.describe()),
             Failure::Timing {
@@ -540,7 +557,7 @@ impl fmt::Display for Failure {
                 f,
                 "timing: {what} {got_ms:.1} ms is over the limit of {limit_ms} ms"
             ),
-            Failure::Stream { at, what } => write!(f, "{at}: {what}"),
+            Failure::Stream { at, what } => write!(f, "{at}: {}", V(what)),
             Failure::StreamMore(n) => write!(f, "stream: … and {n} more stream failures"),
             Failure::Within { at, inner } => write!(f, "{at}: {inner}"),
             Failure::Reassembled(inner) => write!(
@@ -559,7 +576,7 @@ impl fmt::Display for Failure {
                 for l in labels {
                     write!(f, "\n  {} {l}", if l.fails { "✗" } else { "·" })?;
                 }
-                write!(f, "\n{diff}")
+                write!(f, "\n{}", VisibleLines(diff))
             }
             Failure::Fixture(FixtureFault::Missing { path, hint }) => {
                 write!(f, "fixture: {path} does not exist; {hint}")
@@ -573,12 +590,14 @@ impl fmt::Display for Failure {
                 f,
                 "fixture: {path} is {age_days} days old, past --max-fixture-age {max_days}; {hint}"
             ),
-            Failure::Config { message } => write!(f, "config: {message}"),
+            Failure::Config { message } => write!(f, "config: {}", V(message)),
             Failure::Transport { deadline, message } => match deadline {
-                Some(d) => write!(f, "deadline ({d}): {message}"),
-                None => write!(f, "transport: {message}"),
+                Some(d) => write!(f, "deadline ({d}): {}", V(message)),
+                None => write!(f, "transport: {}", V(message)),
             },
-            Failure::Replay { reason, answer } => write!(f, "replay: {reason}\n{answer}"),
+            Failure::Replay { reason, answer } => {
+                write!(f, "replay: {}\n{}", V(reason), VisibleLines(answer))
+            }
             Failure::Budget { limit } => write!(
                 f,
                 "budget: the request budget (--max-requests {limit}) is spent; this case was not sent"
@@ -589,7 +608,7 @@ impl fmt::Display for Failure {
                     "task: the submit answer carries no task id (looked at {looked_at})"
                 ),
                 TaskFault::PollFailed { poll, id } => {
-                    write!(f, "task: poll {poll} of task {id} failed")
+                    write!(f, "task: poll {poll} of task {} failed", V(id))
                 }
                 TaskFault::PollAnswered {
                     poll,
@@ -597,9 +616,9 @@ impl fmt::Display for Failure {
                     status,
                     trail,
                 } => {
-                    write!(f, "task: poll {poll} of task {id} answered {status}")?;
+                    write!(f, "task: poll {poll} of task {} answered {status}", V(id))?;
                     if !trail.is_empty() {
-                        write!(f, " (earlier polls: {trail})")?;
+                        write!(f, " (earlier polls: {})", V(trail))?;
                     }
                     Ok(())
                 }
@@ -622,7 +641,7 @@ impl fmt::Display for Failure {
                 } => write!(
                     f,
                     "task: timed out: {polled}, still {} with {counted_ms} ms counted (poll deadline {deadline_ms} ms, at most {max_polls} polls); last progress {}",
-                    last_status.as_deref().unwrap_or("without a status"),
+                    V(last_status.as_deref().unwrap_or("without a status")),
                     progress.map_or("not reported".to_string(), |p| format!("{p}%"))
                 ),
                 TaskFault::UnknownStatus {
@@ -632,10 +651,10 @@ impl fmt::Display for Failure {
                 } => write!(
                     f,
                     "task: unknown status \"{}\": {polled} ({known})",
-                    status.as_deref().unwrap_or("?")
+                    V(status.as_deref().unwrap_or("?"))
                 ),
             },
-            Failure::Harness { message } => write!(f, "harness: {message}"),
+            Failure::Harness { message } => write!(f, "harness: {}", V(message)),
         }
     }
 }

@@ -25,6 +25,7 @@ use serde::Serialize;
 use crate::model::outcome::{CaseOutcome, Drift, Mode, Verdict};
 use crate::model::runid::RunId;
 use crate::util::fs::{beside, write_atomic, Atomic};
+use crate::util::text::Visible;
 
 /// Counts by verdict.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -79,18 +80,19 @@ pub fn line(o: &CaseOutcome) -> String {
     format!(
         "{:<5} {:<40} {:>3}  {:<20} {:>9.1} ms",
         o.verdict.as_str().to_ascii_uppercase(),
-        o.id,
+        Visible(&o.id).to_string(),
         status,
         o.class.as_str(),
         o.latency_ms
     )
 }
 
-/// The detail shown under a case that did not pass: reason and failures, indented.
+/// The detail shown under a case that did not pass: reason and failures, indented. Every text
+/// from outside is shown [`Visible`]: no line here starts with anything a server sent.
 pub fn details(o: &CaseOutcome) -> String {
     let mut out = String::new();
     for n in &o.notes {
-        out.push_str(&format!("      note: {n}\n"));
+        out.push_str(&format!("      note: {}\n", Visible(n)));
     }
     if let Drift::Changed { labels } = &o.drift {
         if o.verdict == Verdict::Pass {
@@ -103,28 +105,31 @@ pub fn details(o: &CaseOutcome) -> String {
         return out;
     }
     if !o.reason.is_empty() {
-        out.push_str(&format!("      why: {}\n", o.reason));
+        out.push_str(&format!("      why: {}\n", Visible(&o.reason)));
     }
     if let Some(e) = &o.error {
         out.push_str(&format!(
             "      error: {} — {}\n",
-            e.describe(),
-            e.message.as_deref().unwrap_or("(no message)")
+            Visible(&e.describe()),
+            Visible(e.message.as_deref().unwrap_or("(no message)"))
         ));
     }
     for f in &o.failures {
+        // A failure's own lines (a drift's labels and diff) are indented under it; its text
+        // from outside is already on one line (the failure's `Display`), and shown once more
+        // through `Visible` line by line in case a control character got past it.
         let text = f.to_string();
         let mut lines = text.lines();
         if let Some(first) = lines.next() {
-            out.push_str(&format!("      - {first}\n"));
+            out.push_str(&format!("      - {}\n", Visible(first)));
         }
         for l in lines {
-            out.push_str(&format!("        {l}\n"));
+            out.push_str(&format!("        {}\n", Visible(l)));
         }
     }
     if let Drift::NotRun { reason } = &o.drift {
         if o.verdict == Verdict::Fail && reason != "not compared" {
-            out.push_str(&format!("      drift: not run ({reason})\n"));
+            out.push_str(&format!("      drift: not run ({})\n", Visible(reason)));
         }
     }
     out
