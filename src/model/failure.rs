@@ -242,7 +242,11 @@ pub enum Failure {
     /// The response differs from the pinned fixture in a way the drift policy fails.
     Drift {
         fixture: String,
+        /// The first labels (`baseline::drift::MAX_LABELS`).
         labels: Vec<Label>,
+        /// How many more changes there were, not listed.
+        more_labels: usize,
+        /// A unified diff, capped; or why it is left out.
         diff: String,
     },
     Fixture(FixtureFault),
@@ -567,6 +571,7 @@ impl fmt::Display for Failure {
             Failure::Drift {
                 fixture,
                 labels,
+                more_labels,
                 diff,
             } => {
                 write!(
@@ -575,6 +580,9 @@ impl fmt::Display for Failure {
                 )?;
                 for l in labels {
                     write!(f, "\n  {} {l}", if l.fails { "✗" } else { "·" })?;
+                }
+                if *more_labels > 0 {
+                    write!(f, "\n  … {more_labels} more changes left out")?;
                 }
                 write!(f, "\n{}", VisibleLines(diff))
             }
