@@ -92,26 +92,50 @@ pub fn compare(
             .or_else(|| plan.target.drift.clone())
             .unwrap_or_default()
     };
-    let labels = drift::labels(&pinned_doc, &received_doc, &policy);
-    if labels.is_empty() {
+    let labelled = drift::labelled(&pinned_doc, &received_doc, &policy);
+    if labelled.labels.is_empty() {
         out.drift = Drift::Match;
         return;
     }
-    if labels.iter().any(|l| l.fails) {
+    if labelled.fails {
         let path = cx.fixtures.path(&plan.target.name, &plan.case.id);
-        let (pinned, received) = (
-            drift::canonical(&pinned_doc),
-            drift::canonical(&received_doc),
-        );
-        let diff = drift::diff(&pinned, &received, &path.display().to_string(), "received")
-            .unwrap_or_default();
-        out.failures.push(Failure::Drift {
-            fixture: path.display().to_string(),
-            labels: labels.clone(),
-            diff: diff.trim_end().to_string(),
-        });
+        out.failures.push(drift_failure(
+            path.display().to_string(),
+            &pinned_doc,
+            &received_doc,
+            &labelled,
+        ));
     }
+    let labels = labelled.labels;
     out.drift = Drift::Changed { labels };
+}
+
+/// The drift failure: the labels kept, how many were left out, and a diff of the canonical
+/// documents (at most [`drift::MAX_DIFF_LINES`] lines; left out when a document is over
+/// [`drift::MAX_DIFF_INPUT`] bytes in canonical form, so a huge body costs no huge diff).
+fn drift_failure(
+    fixture: String,
+    pinned_doc: &serde_json::Value,
+    received_doc: &serde_json::Value,
+    labelled: &drift::Labelled,
+) -> Failure {
+    let within = |v| drift::canonical_within(v, drift::MAX_DIFF_INPUT);
+    let diff = match (within(pinned_doc), within(received_doc)) {
+        (Some(pinned), Some(received)) => drift::diff(&pinned, &received, &fixture, "received")
+            .unwrap_or_default()
+            .trim_end()
+            .to_string(),
+        _ => format!(
+            "(the diff is left out: a document is over {} KiB in canonical form; the changes are labelled above)",
+            drift::MAX_DIFF_INPUT / 1024
+        ),
+    };
+    Failure::Drift {
+        fixture,
+        labels: labelled.labels.clone(),
+        more_labels: labelled.more,
+        diff,
+    }
 }
 
 /// Which request of a case an answer came from, for choosing its drift baseline: the n-th
@@ -142,4 +166,64 @@ pub fn record_hint(plan: &Plan) -> String {
         "pin one with `llm-contract record --target {} --case {}` against a live endpoint",
         plan.target.name, plan.case.id
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Map, Value};
+
+    fn wide(prefix: &str, n: usize) -> Value {
+        let body: Map<String, Value> = (0..n)
+            .map(|i| (format!("{prefix}{i:06}"), Value::from(i)))
+            .collect();
+        drift::exchange_document(200, Some("application/json"), [], Value::Object(body))
+    }
+
+    #[test]
+    fn a_huge_drift_is_listed_within_caps_saying_what_was_left_out() {
+        // Two bodies of 400k keys, none shared: 800k changes.
+        let (pinned, received) = (wide("a", 400_000), wide("b", 400_000));
+        let policy = crate::model::drift::DriftPolicy::default();
+        let labelled = drift::labelled(&pinned, &received, &policy);
+        let f = drift_failure("fixtures/t/c.json".into(), &pinned, &received, &labelled);
+        let Failure::Drift {
+            labels,
+            more_labels,
+            diff,
+            ..
+        } = &f
+        else {
+            panic!("{f:?}")
+        };
+        assert_eq!(labels.len(), drift::MAX_LABELS);
+        assert_eq!(labels.len() + more_labels, 800_000);
+        assert!(diff.lines().count() <= drift::MAX_DIFF_LINES + 3, "{diff}");
+        let text = f.to_string();
+        assert!(text.len() < 64 * 1024, "{} bytes", text.len());
+        assert!(text.contains("799950 more changes left out"), "{text}");
+        assert!(text.contains("left out"), "{text}");
+    }
+
+    #[test]
+    fn a_long_diff_is_cut_at_the_cap_with_a_count() {
+        let pinned = wide("a", 2_000);
+        let mut received = pinned.clone();
+        for i in (0..2_000).step_by(2) {
+            received["body"][format!("a{i:06}")] = Value::from("changed");
+        }
+        let policy = crate::model::drift::DriftPolicy::strict();
+        let labelled = drift::labelled(&pinned, &received, &policy);
+        let f = drift_failure("p".into(), &pinned, &received, &labelled);
+        let Failure::Drift { diff, .. } = &f else {
+            panic!("{f:?}")
+        };
+        let lines: Vec<&str> = diff.lines().collect();
+        assert!(lines.len() <= drift::MAX_DIFF_LINES + 1, "{}", lines.len());
+        assert!(
+            lines.last().unwrap().contains("more diff lines left out"),
+            "{:?}",
+            lines.last()
+        );
+    }
 }

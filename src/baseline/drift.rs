@@ -23,23 +23,41 @@ pub const MAX_SHAPES: usize = 64;
 /// Writes `value` as canonical JSON: sorted keys, two-space indent, a final newline.
 pub fn canonical(value: &Value) -> String {
     let mut out = String::new();
-    write_canonical(value, 0, &mut out);
+    write_canonical(value, 0, &mut out, usize::MAX);
     out.push('\n');
     out
 }
 
-fn write_canonical(value: &Value, depth: usize, out: &mut String) {
+/// [`canonical`], or `None` as soon as the text grows past `limit` bytes (it is never written
+/// whole: a huge document costs no more than the limit).
+pub fn canonical_within(value: &Value, limit: usize) -> Option<String> {
+    let mut out = String::new();
+    write_canonical(value, 0, &mut out, limit);
+    (out.len() < limit).then(|| {
+        out.push('\n');
+        out
+    })
+}
+
+/// Writes `value` at `depth`; stops early once `out` is `limit` bytes or more.
+fn write_canonical(value: &Value, depth: usize, out: &mut String, limit: usize) {
     let pad = |d: usize, out: &mut String| out.extend(std::iter::repeat_n("  ", d));
+    if out.len() >= limit {
+        return;
+    }
     match value {
         Value::Object(map) if !map.is_empty() => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
             out.push_str("{\n");
             for (i, k) in keys.iter().enumerate() {
+                if out.len() >= limit {
+                    return;
+                }
                 pad(depth + 1, out);
                 out.push_str(&Value::String((*k).clone()).to_string());
                 out.push_str(": ");
-                write_canonical(&map[k.as_str()], depth + 1, out);
+                write_canonical(&map[k.as_str()], depth + 1, out, limit);
                 if i + 1 < keys.len() {
                     out.push(',');
                 }
@@ -51,8 +69,11 @@ fn write_canonical(value: &Value, depth: usize, out: &mut String) {
         Value::Array(items) if !items.is_empty() => {
             out.push_str("[\n");
             for (i, v) in items.iter().enumerate() {
+                if out.len() >= limit {
+                    return;
+                }
                 pad(depth + 1, out);
-                write_canonical(v, depth + 1, out);
+                write_canonical(v, depth + 1, out, limit);
                 if i + 1 < items.len() {
                     out.push(',');
                 }
@@ -274,6 +295,22 @@ pub fn exchange_document<'a>(
 /// Most labels kept for one exchange.
 pub const MAX_LABELS: usize = 50;
 
+/// Most lines of a drift diff; the rest are counted, not shown.
+pub const MAX_DIFF_LINES: usize = 200;
+
+/// The largest canonical document a diff is made of (bytes). A larger one is labelled, not
+/// diffed: a diff of two huge documents costs memory and time the labels already spent.
+pub const MAX_DIFF_INPUT: usize = 1 << 20;
+
+/// The labelled changes of an exchange: the first [`MAX_LABELS`], how many more there were, and
+/// whether any change, kept or not, fails the policy.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Labelled {
+    pub labels: Vec<Label>,
+    pub more: usize,
+    pub fails: bool,
+}
+
 const ENUM_KEYS: &[&str] = &[
     "finish_reason",
     "object",
@@ -307,18 +344,29 @@ fn short(v: &Value) -> String {
 
 type Push<'a> = dyn FnMut(LabelKind, String, Option<String>, Option<String>) + 'a;
 
-/// Labels every change from `pinned` to `received` (both from [`exchange_document`]).
+/// Labels every change from `pinned` to `received` (both from [`exchange_document`]); at most
+/// [`MAX_LABELS`] of them.
+#[cfg(test)]
 pub fn labels(pinned: &Value, received: &Value, policy: &DriftPolicy) -> Vec<Label> {
-    let mut out = Vec::new();
+    labelled(pinned, received, policy).labels
+}
+
+/// [`labels`], with the count of the changes left out and whether any change fails.
+pub fn labelled(pinned: &Value, received: &Value, policy: &DriftPolicy) -> Labelled {
+    let mut out = Labelled::default();
     let mut push = |kind: LabelKind, path: String, from: Option<String>, to: Option<String>| {
-        if out.len() < MAX_LABELS {
-            out.push(Label {
+        let fails = policy.fail_on.contains(&kind);
+        out.fails |= fails;
+        if out.labels.len() < MAX_LABELS {
+            out.labels.push(Label {
                 kind,
                 path,
                 from,
                 to,
-                fails: policy.fail_on.contains(&kind),
+                fails,
             });
+        } else {
+            out.more += 1;
         }
     };
     if pinned.get("status") != received.get("status") {
@@ -446,23 +494,50 @@ fn walk(a: &Value, b: &Value, path: &mut String, key: &str, push: &mut Push<'_>)
     }
 }
 
-/// A unified diff of two canonical texts, or `None` when they are equal.
+/// A unified diff of two canonical texts, or `None` when they are equal: at most
+/// [`MAX_DIFF_LINES`] lines, then a line saying how many were left out.
 pub fn diff(
     pinned: &str,
     received: &str,
     pinned_name: &str,
     received_name: &str,
 ) -> Option<String> {
+    use std::fmt::Write;
     if pinned == received {
         return None;
     }
-    let diff = TextDiff::from_lines(pinned, received);
-    Some(
-        diff.unified_diff()
-            .context_radius(3)
-            .header(pinned_name, received_name)
-            .to_string(),
-    )
+    let diff = TextDiff::configure()
+        .timeout(std::time::Duration::from_secs(2))
+        .diff_lines(pinned, received);
+    let mut unified = diff.unified_diff();
+    unified.context_radius(3).header(pinned_name, received_name);
+    let mut out = String::new();
+    let (mut shown, mut left_out) = (0, 0usize);
+    for (i, hunk) in unified.iter_hunks().enumerate() {
+        if i == 0 {
+            let _ = write!(out, "--- {pinned_name}\n+++ {received_name}\n");
+            shown = 2;
+        }
+        if shown >= MAX_DIFF_LINES {
+            left_out += 1 + hunk.iter_changes().count();
+            continue;
+        }
+        for line in hunk.to_string().split_inclusive('\n') {
+            if shown < MAX_DIFF_LINES {
+                out.push_str(line);
+                shown += 1;
+            } else {
+                left_out += 1;
+            }
+        }
+    }
+    if left_out > 0 {
+        let _ = writeln!(
+            out,
+            "… {left_out} more diff lines left out (at most {MAX_DIFF_LINES} are shown)"
+        );
+    }
+    Some(out)
 }
 
 /// A body as the drift document holds it: masked JSON, or sanitized text.

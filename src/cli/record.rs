@@ -19,6 +19,7 @@ use crate::report;
 use crate::run::build::LiveOptions;
 use crate::run::build::{Planned, Selection, Start};
 use crate::run::runner::RunOptions;
+use crate::util::text::Visible;
 
 use super::SuiteArgs;
 
@@ -254,7 +255,7 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
                     path.display()
                 );
                 for h in hits {
-                    println!("      line {}: {} {}", h.line, h.kind, h.masked);
+                    println!("      line {}: {} {}", h.line, h.kind, Visible(&h.masked));
                 }
             }
             Err(e) => {
@@ -275,7 +276,7 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
 
 fn indent(text: &str) -> String {
     text.lines()
-        .map(|l| format!("      {l}"))
+        .map(|l| format!("      {}", Visible(l)))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -338,7 +339,7 @@ pub fn review(args: ReviewArgs) -> ExitCode {
     for (i, p) in pending.iter().enumerate() {
         println!("\n== {} ({} of {})", p.display(), i + 1, pending.len());
         match record::pending_diff(p) {
-            Ok(d) => println!("{d}"),
+            Ok(d) => println!("{}", crate::util::text::VisibleLines(&d)),
             Err(e) => println!("(cannot read it: {e})"),
         }
         print!("[a]ccept  [r]eject  [s]kip  [q]uit > ");
@@ -446,7 +447,13 @@ pub fn scan(args: ScanArgs, ctx: &Context) -> ExitCode {
         let text = String::from_utf8_lossy(&bytes);
         for h in sanitize::scan(&text, &known) {
             hits += 1;
-            println!("{}:{}: {} {}", f.display(), h.line, h.kind, h.masked);
+            println!(
+                "{}:{}: {} {}",
+                f.display(),
+                h.line,
+                h.kind,
+                Visible(&h.masked)
+            );
         }
     }
     println!(

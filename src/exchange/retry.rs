@@ -18,24 +18,44 @@ pub enum WaitSource {
     RetryAfter,
 }
 
+/// The longest wait a server's hint can name. Anything longer (an absurd number, one that does
+/// not fit in a [`Duration`], infinity, NaN, an HTTP date decades away) is taken as this cap,
+/// which is far past any case's deadline, so the retry is declined rather than waited for.
+pub const MAX_HINT: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The server's own hint, from `retry-after-ms` (milliseconds) or `Retry-After` (seconds or an
-/// HTTP date, relative to `now`).
+/// HTTP date, relative to `now`). A negative number is no hint; a non-finite or absurd one is
+/// [`MAX_HINT`].
 pub fn server_hint(
     retry_after_ms: Option<&str>,
     retry_after: Option<&str>,
     now: SystemTime,
 ) -> Option<Duration> {
     if let Some(ms) = retry_after_ms.and_then(|v| v.trim().parse::<f64>().ok()) {
-        if ms.is_finite() && ms >= 0.0 {
-            return Some(Duration::from_secs_f64(ms / 1000.0));
+        if let Some(d) = from_secs(ms / 1000.0) {
+            return Some(d);
         }
     }
     let v = retry_after?.trim();
     if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        return from_secs(secs);
     }
     let when = httpdate::parse_http_date(v).ok()?;
-    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO).min(MAX_HINT))
+}
+
+/// A wait of `secs` seconds, at most [`MAX_HINT`]; `None` when negative. Never panics.
+fn from_secs(secs: f64) -> Option<Duration> {
+    if secs.is_nan() || secs == f64::INFINITY {
+        return Some(MAX_HINT);
+    }
+    if secs < 0.0 {
+        return None;
+    }
+    if secs == 0.0 {
+        return Some(Duration::ZERO);
+    }
+    Some(Duration::try_from_secs_f64(secs).map_or(MAX_HINT, |d| d.min(MAX_HINT)))
 }
 
 /// The random source of the jitter: a seedable [`fastrand::Rng`] behind a lock, so retries
@@ -205,6 +225,30 @@ mod tests {
         assert_eq!(server_hint(None, Some("-3"), now), None);
         let (w, src) = wait(&policy(), 0, Some(Duration::from_secs(2)), &Jitter::new(1));
         assert_eq!((w, src), (Duration::from_secs(2), WaitSource::RetryAfter));
+    }
+
+    #[test]
+    fn absurd_server_hints_are_capped_not_a_panic() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        for (ms, secs) in [
+            (None, Some("99999999999999999999")),
+            (None, Some("1e300")),
+            (None, Some("inf")),
+            (Some("1e30"), None),
+            (Some("inf"), Some("2")),
+            (Some("NaN"), Some("2")),
+        ] {
+            assert_eq!(server_hint(ms, secs, now), Some(MAX_HINT), "{ms:?} {secs:?}");
+        }
+        // An HTTP date far ahead is capped too; a wait just under the cap is kept.
+        let far = httpdate::fmt_http_date(now + Duration::from_secs(50 * 365 * 86_400));
+        assert_eq!(server_hint(None, Some(&far), now), Some(MAX_HINT));
+        assert_eq!(
+            server_hint(Some("1000"), None, now),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(server_hint(None, Some("-3"), now), None);
+        assert_eq!(server_hint(Some("-1"), None, now), None);
     }
 
     #[test]

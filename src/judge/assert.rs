@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use crate::contract::schema::SchemaRegistry;
 use crate::model::assertion::{Assertion, Invariant, JsonType, Predicate, SchemaRef};
-use crate::model::failure::{AssertFault, Failure};
+use crate::model::assertion::AssertFault;
+use crate::model::failure::Failure;
 use crate::model::plan::Plan;
 
 /// The largest string parsed by `json:`.

@@ -6,6 +6,8 @@
 use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
+
+use crate::util::text::Visible as V;
 use serde_json::Value;
 
 /// One assertion: where, and what must hold there.
@@ -441,6 +443,144 @@ impl Invariant {
             Invariant::UsageArithmetic => "usage_arithmetic",
             Invariant::ChoicesMatchN => "choices_match_n",
             Invariant::DistinctChoiceIndices => "distinct_choice_indices",
+        }
+    }
+}
+
+/// How an assertion failed at one place; `got` texts are short excerpts of the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssertFault {
+    /// Nothing (or `null`) where a value was due.
+    Missing,
+    /// `exists: false`, but a value is there.
+    Present {
+        got: String,
+    },
+    NotEqual {
+        expected: String,
+        got: String,
+    },
+    NotOneOf {
+        allowed: String,
+        got: String,
+    },
+    NoMatch {
+        pattern: String,
+        got: String,
+    },
+    NotContained {
+        needle: String,
+        got: String,
+    },
+    WrongType {
+        expected: String,
+        got: &'static str,
+    },
+    /// `length` on a value that has none (a number, a boolean).
+    NoLength {
+        got: &'static str,
+    },
+    Length {
+        bound: String,
+        got: usize,
+    },
+    NotNumber {
+        got: &'static str,
+    },
+    Number {
+        bound: String,
+        got: String,
+    },
+    /// `json:` on a value that is not a string, or a string that is not JSON.
+    NotJson {
+        why: String,
+    },
+    /// A schema violation inside the value (`pointer` relative to it).
+    Schema {
+        schema: String,
+        violation: crate::model::violation::Violation,
+    },
+    /// More violations than listed.
+    SchemaMore {
+        schema: String,
+        more: usize,
+    },
+    /// The schema could not be used.
+    SchemaUnusable {
+        message: String,
+    },
+}
+
+impl AssertFault {
+    /// Calls `fix` on every text taken from the answer.
+    pub fn texts_mut(&mut self, fix: &mut dyn FnMut(&mut String)) {
+        match self {
+            AssertFault::Present { got }
+            | AssertFault::NotEqual { got, .. }
+            | AssertFault::NotOneOf { got, .. }
+            | AssertFault::NoMatch { got, .. }
+            | AssertFault::NotContained { got, .. }
+            | AssertFault::Number { got, .. } => fix(got),
+            AssertFault::NotJson { why } => fix(why),
+            AssertFault::Schema { violation, .. } => {
+                fix(&mut violation.pointer);
+                fix(&mut violation.message);
+            }
+            AssertFault::SchemaUnusable { message } => fix(message),
+            AssertFault::Missing
+            | AssertFault::WrongType { .. }
+            | AssertFault::NoLength { .. }
+            | AssertFault::Length { .. }
+            | AssertFault::NotNumber { .. }
+            | AssertFault::SchemaMore { .. } => {}
+        }
+    }
+}
+
+impl std::fmt::Display for AssertFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AssertFault::Missing => write!(f, "expected a value, found none"),
+            AssertFault::Present { got } => write!(f, "expected nothing, found {}", V(got)),
+            AssertFault::NotEqual { expected, got } => {
+                write!(f, "expected {}, found {}", V(expected), V(got))
+            }
+            AssertFault::NotOneOf { allowed, got } => {
+                write!(f, "expected one of {}, found {}", V(allowed), V(got))
+            }
+            AssertFault::NoMatch { pattern, got } => {
+                write!(
+                    f,
+                    "expected a string matching /{}/, found {}",
+                    V(pattern),
+                    V(got)
+                )
+            }
+            AssertFault::NotContained { needle, got } => {
+                write!(f, "expected it to contain {}, found {}", V(needle), V(got))
+            }
+            AssertFault::WrongType { expected, got } => {
+                write!(f, "expected type {expected}, found {got}")
+            }
+            AssertFault::NoLength { got } => {
+                write!(
+                    f,
+                    "expected a string, array or object for `length`, found {got}"
+                )
+            }
+            AssertFault::Length { bound, got } => write!(f, "expected length {bound}, found {got}"),
+            AssertFault::NotNumber { got } => write!(f, "expected a number, found {got}"),
+            AssertFault::Number { bound, got } => write!(f, "expected {bound}, found {}", V(got)),
+            AssertFault::NotJson { why } => write!(f, "expected a string holding JSON: {}", V(why)),
+            AssertFault::Schema { schema, violation } => {
+                write!(f, "breaks schema {schema}: {violation}")
+            }
+            AssertFault::SchemaMore { schema, more } => {
+                write!(f, "… and {more} more violations of schema {schema}")
+            }
+            AssertFault::SchemaUnusable { message } => {
+                write!(f, "schema unusable: {}", V(message))
+            }
         }
     }
 }

@@ -65,11 +65,12 @@ pub struct Label {
 
 impl std::fmt::Display for Label {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.kind.describe(), self.path)?;
+        use crate::util::text::Visible as V;
+        write!(f, "{} {}", self.kind.describe(), V(&self.path))?;
         match (&self.from, &self.to) {
-            (Some(a), Some(b)) => write!(f, ": {a} → {b}"),
-            (None, Some(b)) => write!(f, ": {b}"),
-            (Some(a), None) => write!(f, " (was {a})"),
+            (Some(a), Some(b)) => write!(f, ": {} → {}", V(a), V(b)),
+            (None, Some(b)) => write!(f, ": {}", V(b)),
+            (Some(a), None) => write!(f, " (was {})", V(a)),
             (None, None) => Ok(()),
         }
     }

@@ -4,30 +4,13 @@
 
 use std::fmt;
 
+use crate::model::assertion::AssertFault;
 use crate::model::class::Class;
 use crate::model::drift::Label;
 use crate::model::observation::{ApiError, BodyKind, Soft};
+use crate::util::text::{Visible as V, VisibleLines};
 
-/// One way a document breaks a JSON Schema, as jsonschema reported it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
-    /// JSON pointer into the document ("" is the root).
-    pub pointer: String,
-    /// JSON pointer into the schema, naming the keyword that failed.
-    pub schema_path: String,
-    pub message: String,
-}
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let at = if self.pointer.is_empty() {
-            "/"
-        } else {
-            &self.pointer
-        };
-        write!(f, "{at}: {} (schema {})", self.message, self.schema_path)
-    }
-}
+pub use crate::model::violation::Violation;
 
 /// Where in a stream a stream failure is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,12 +74,12 @@ impl fmt::Display for Polled {
         write!(
             f,
             "task {} after {} poll{}",
-            self.id,
+            V(&self.id),
             self.polls,
             if self.polls == 1 { "" } else { "s" }
         )?;
         if !self.trail.is_empty() {
-            write!(f, " ({})", self.trail)?;
+            write!(f, " ({})", V(&self.trail))?;
         }
         Ok(())
     }
@@ -161,137 +144,6 @@ pub enum FixtureFault {
         max_days: i64,
         hint: String,
     },
-}
-
-/// How an assertion failed at one place; `got` texts are short excerpts of the answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AssertFault {
-    /// Nothing (or `null`) where a value was due.
-    Missing,
-    /// `exists: false`, but a value is there.
-    Present {
-        got: String,
-    },
-    NotEqual {
-        expected: String,
-        got: String,
-    },
-    NotOneOf {
-        allowed: String,
-        got: String,
-    },
-    NoMatch {
-        pattern: String,
-        got: String,
-    },
-    NotContained {
-        needle: String,
-        got: String,
-    },
-    WrongType {
-        expected: String,
-        got: &'static str,
-    },
-    /// `length` on a value that has none (a number, a boolean).
-    NoLength {
-        got: &'static str,
-    },
-    Length {
-        bound: String,
-        got: usize,
-    },
-    NotNumber {
-        got: &'static str,
-    },
-    Number {
-        bound: String,
-        got: String,
-    },
-    /// `json:` on a value that is not a string, or a string that is not JSON.
-    NotJson {
-        why: String,
-    },
-    /// A schema violation inside the value (`pointer` relative to it).
-    Schema {
-        schema: String,
-        violation: Violation,
-    },
-    /// More violations than listed.
-    SchemaMore {
-        schema: String,
-        more: usize,
-    },
-    /// The schema could not be used.
-    SchemaUnusable {
-        message: String,
-    },
-}
-
-impl AssertFault {
-    /// Calls `fix` on every text taken from the answer.
-    pub fn texts_mut(&mut self, fix: &mut dyn FnMut(&mut String)) {
-        match self {
-            AssertFault::Present { got }
-            | AssertFault::NotEqual { got, .. }
-            | AssertFault::NotOneOf { got, .. }
-            | AssertFault::NoMatch { got, .. }
-            | AssertFault::NotContained { got, .. }
-            | AssertFault::Number { got, .. } => fix(got),
-            AssertFault::NotJson { why } => fix(why),
-            AssertFault::Schema { violation, .. } => {
-                fix(&mut violation.pointer);
-                fix(&mut violation.message);
-            }
-            AssertFault::SchemaUnusable { message } => fix(message),
-            AssertFault::Missing
-            | AssertFault::WrongType { .. }
-            | AssertFault::NoLength { .. }
-            | AssertFault::Length { .. }
-            | AssertFault::NotNumber { .. }
-            | AssertFault::SchemaMore { .. } => {}
-        }
-    }
-}
-
-impl std::fmt::Display for AssertFault {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            AssertFault::Missing => write!(f, "expected a value, found none"),
-            AssertFault::Present { got } => write!(f, "expected nothing, found {got}"),
-            AssertFault::NotEqual { expected, got } => {
-                write!(f, "expected {expected}, found {got}")
-            }
-            AssertFault::NotOneOf { allowed, got } => {
-                write!(f, "expected one of {allowed}, found {got}")
-            }
-            AssertFault::NoMatch { pattern, got } => {
-                write!(f, "expected a string matching /{pattern}/, found {got}")
-            }
-            AssertFault::NotContained { needle, got } => {
-                write!(f, "expected it to contain {needle}, found {got}")
-            }
-            AssertFault::WrongType { expected, got } => {
-                write!(f, "expected type {expected}, found {got}")
-            }
-            AssertFault::NoLength { got } => {
-                write!(
-                    f,
-                    "expected a string, array or object for `length`, found {got}"
-                )
-            }
-            AssertFault::Length { bound, got } => write!(f, "expected length {bound}, found {got}"),
-            AssertFault::NotNumber { got } => write!(f, "expected a number, found {got}"),
-            AssertFault::Number { bound, got } => write!(f, "expected {bound}, found {got}"),
-            AssertFault::NotJson { why } => write!(f, "expected a string holding JSON: {why}"),
-            AssertFault::Schema { schema, violation } => {
-                write!(f, "breaks schema {schema}: {violation}")
-            }
-            AssertFault::SchemaMore { schema, more } => {
-                write!(f, "… and {more} more violations of schema {schema}")
-            }
-            AssertFault::SchemaUnusable { message } => write!(f, "schema unusable: {message}"),
-        }
-    }
 }
 
 /// One way a case failed.
@@ -374,7 +226,11 @@ pub enum Failure {
     /// The response differs from the pinned fixture in a way the drift policy fails.
     Drift {
         fixture: String,
+        /// The first labels (`baseline::drift::MAX_LABELS`).
         labels: Vec<Label>,
+        /// How many more changes there were, not listed.
+        more_labels: usize,
+        /// A unified diff, capped; or why it is left out.
         diff: String,
     },
     Fixture(FixtureFault),
@@ -560,12 +416,12 @@ fn describe_kind(kind: BodyKind) -> &'static str {
     }
 }
 
-/// An error envelope in a failure: `code=… type=… — message`.
+/// An error envelope in a failure: `code=… type=… — message`, shown as outside text.
 fn envelope(e: &ApiError) -> String {
     format!(
         "{} — {}",
-        e.describe(),
-        e.message.as_deref().unwrap_or("(no message)")
+        V(&e.describe()),
+        V(e.message.as_deref().unwrap_or("(no message)"))
     )
 }
 
@@ -589,12 +445,12 @@ impl fmt::Display for Failure {
                 expected,
                 got,
                 reason,
-            } => write!(f, "class: expected {expected}, got {got} — {reason}"),
+            } => write!(f, "class: expected {expected}, got {got} — {}", V(reason)),
             Failure::Schema { schema, violation } => write!(f, "schema {schema}: {violation}"),
             Failure::SchemaMore { schema, more } => {
                 write!(f, "schema {schema}: … and {more} more violations")
             }
-            Failure::SchemaUnusable { message } => write!(f, "schema: {message}"),
+            Failure::SchemaUnusable { message } => write!(f, "schema: {}", V(message)),
             Failure::FinishReason { allowed, fault } => {
                 let allowed = allowed.join(", ");
                 match fault {
@@ -604,7 +460,8 @@ impl fmt::Display for Failure {
                     ),
                     FinishFault::Wrong { choice, got } => write!(
                         f,
-                        "finish_reason: choice {choice}: expected one of [{allowed}], got \"{got}\""
+                        "finish_reason: choice {choice}: expected one of [{allowed}], got \"{}\"",
+                        V(got)
                     ),
                     FinishFault::Missing { choice } => write!(
                         f,
@@ -617,7 +474,8 @@ impl fmt::Display for Failure {
                 match got {
                     Some(code) => write!(
                         f,
-                        "error_code: expected one of [{allowed}], got \"{code}\""
+                        "error_code: expected one of [{allowed}], got \"{}\"",
+                        V(code)
                     ),
                     None => write!(
                         f,
@@ -632,7 +490,7 @@ impl fmt::Display for Failure {
                 BodyFault::NotAStream { content_type } => write!(
                     f,
                     "stream: expected content-type text/event-stream, got {}",
-                    content_type.as_deref().unwrap_or("none")
+                    V(content_type.as_deref().unwrap_or("none"))
                 ),
                 BodyFault::NotJson {
                     schema,
@@ -641,9 +499,10 @@ impl fmt::Display for Failure {
                     excerpt,
                 } => write!(
                     f,
-                    "body: expected JSON (schema {schema}), got {} ({}): {excerpt}",
+                    "body: expected JSON (schema {schema}), got {} ({}): {}",
                     describe_kind(*kind),
-                    content_type.as_deref().unwrap_or("no content-type")
+                    V(content_type.as_deref().unwrap_or("no content-type")),
+                    V(excerpt)
                 ),
                 BodyFault::FailedAnswer { error } => write!(
                     f,
@@ -652,7 +511,8 @@ impl fmt::Display for Failure {
                 ),
                 BodyFault::TooLarge { limit, excerpt } => write!(
                     f,
-                    "body: larger than the {limit}-byte limit; it starts: {excerpt}"
+                    "body: larger than the {limit}-byte limit; it starts: {}",
+                    V(excerpt)
                 ),
                 BodyFault::CutAfterHead {
                     status,
@@ -660,11 +520,13 @@ impl fmt::Display for Failure {
                     excerpt,
                 } => write!(
                     f,
-                    "body: the connection failed after the {status} head: {message}; received: {excerpt}"
+                    "body: the connection failed after the {status} head: {}; received: {}",
+                    V(message),
+                    V(excerpt)
                 ),
             },
             Failure::Redirect { status, location } => {
-                write!(f, "redirect: {status} to {location}")
+                write!(f, "redirect: {status} to {}", V(location))
             }
             Failure::Soft(soft) => write!(f, "soft failure: {}", soft.describe()),
             Failure::Timing {
@@ -675,18 +537,19 @@ impl fmt::Display for Failure {
                 f,
                 "timing: {what} {got_ms:.1} ms is over the limit of {limit_ms} ms"
             ),
-            Failure::Stream { at, what } => write!(f, "{at}: {what}"),
+            Failure::Stream { at, what } => write!(f, "{at}: {}", V(what)),
             Failure::StreamMore(n) => write!(f, "stream: … and {n} more stream failures"),
             Failure::Within { at, inner } => write!(f, "{at}: {inner}"),
             Failure::Reassembled(inner) => write!(
                 f,
                 "stream: the reassembled message breaks the non-streamed shape: {inner}"
             ),
-            Failure::Assert { at, fault } => write!(f, "assert {at}: {fault}"),
-            Failure::Invariant { name, detail } => write!(f, "invariant {name}: {detail}"),
+            Failure::Assert { at, fault } => write!(f, "assert {}: {fault}", V(at)),
+            Failure::Invariant { name, detail } => write!(f, "invariant {name}: {}", V(detail)),
             Failure::Drift {
                 fixture,
                 labels,
+                more_labels,
                 diff,
             } => {
                 write!(
@@ -696,7 +559,10 @@ impl fmt::Display for Failure {
                 for l in labels {
                     write!(f, "\n  {} {l}", if l.fails { "✗" } else { "·" })?;
                 }
-                write!(f, "\n{diff}")
+                if *more_labels > 0 {
+                    write!(f, "\n  … {more_labels} more changes left out")?;
+                }
+                write!(f, "\n{}", VisibleLines(diff))
             }
             Failure::Fixture(FixtureFault::Missing { path, hint }) => {
                 write!(f, "fixture: {path} does not exist; {hint}")
@@ -710,12 +576,14 @@ impl fmt::Display for Failure {
                 f,
                 "fixture: {path} is {age_days} days old, past --max-fixture-age {max_days}; {hint}"
             ),
-            Failure::Config { message } => write!(f, "config: {message}"),
+            Failure::Config { message } => write!(f, "config: {}", V(message)),
             Failure::Transport { deadline, message } => match deadline {
-                Some(d) => write!(f, "deadline ({d}): {message}"),
-                None => write!(f, "transport: {message}"),
+                Some(d) => write!(f, "deadline ({d}): {}", V(message)),
+                None => write!(f, "transport: {}", V(message)),
             },
-            Failure::Replay { reason, answer } => write!(f, "replay: {reason}\n{answer}"),
+            Failure::Replay { reason, answer } => {
+                write!(f, "replay: {}\n{}", V(reason), VisibleLines(answer))
+            }
             Failure::Budget { limit } => write!(
                 f,
                 "budget: the request budget (--max-requests {limit}) is spent; this case was not sent"
@@ -726,7 +594,7 @@ impl fmt::Display for Failure {
                     "task: the submit answer carries no task id (looked at {looked_at})"
                 ),
                 TaskFault::PollFailed { poll, id } => {
-                    write!(f, "task: poll {poll} of task {id} failed")
+                    write!(f, "task: poll {poll} of task {} failed", V(id))
                 }
                 TaskFault::PollAnswered {
                     poll,
@@ -734,9 +602,9 @@ impl fmt::Display for Failure {
                     status,
                     trail,
                 } => {
-                    write!(f, "task: poll {poll} of task {id} answered {status}")?;
+                    write!(f, "task: poll {poll} of task {} answered {status}", V(id))?;
                     if !trail.is_empty() {
-                        write!(f, " (earlier polls: {trail})")?;
+                        write!(f, " (earlier polls: {})", V(trail))?;
                     }
                     Ok(())
                 }
@@ -759,7 +627,7 @@ impl fmt::Display for Failure {
                 } => write!(
                     f,
                     "task: timed out: {polled}, still {} with {counted_ms} ms counted (poll deadline {deadline_ms} ms, at most {max_polls} polls); last progress {}",
-                    last_status.as_deref().unwrap_or("without a status"),
+                    V(last_status.as_deref().unwrap_or("without a status")),
                     progress.map_or("not reported".to_string(), |p| format!("{p}%"))
                 ),
                 TaskFault::UnknownStatus {
@@ -769,10 +637,10 @@ impl fmt::Display for Failure {
                 } => write!(
                     f,
                     "task: unknown status \"{}\": {polled} ({known})",
-                    status.as_deref().unwrap_or("?")
+                    V(status.as_deref().unwrap_or("?"))
                 ),
             },
-            Failure::Harness { message } => write!(f, "harness: {message}"),
+            Failure::Harness { message } => write!(f, "harness: {}", V(message)),
         }
     }
 }

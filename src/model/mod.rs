@@ -13,3 +13,4 @@ pub mod observation;
 pub mod outcome;
 pub mod plan;
 pub mod runid;
+pub mod violation;

@@ -11,7 +11,8 @@ use std::fmt::Write;
 use super::{terminal_text, Part, Reports};
 use crate::model::outcome::{CaseOutcome, Verdict};
 
-/// Escapes text for HTML element content and attribute values.
+/// Escapes text for HTML element content and attribute values; a control character (other than
+/// a line break or a tab) is shown as its visible escape (`\u{1b}`).
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -21,7 +22,9 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            c if c.is_control() && c != '\n' && c != '\t' => {}
+            c if c != '\n' && crate::util::text::needs_escape(c) => {
+                let _ = write!(out, "{}", crate::util::text::Visible(c.encode_utf8(&mut [0; 4])));
+            }
             c => out.push(c),
         }
     }
@@ -412,7 +415,7 @@ mod tests {
             escape(r#"<a href="x">&'"#),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
-        assert_eq!(escape("a\x1b[31mb"), "a[31mb");
+        assert_eq!(escape("a\x1b[31mb\u{202e}"), "a\\u{1b}[31mb\\u{202e}");
     }
 
     #[test]

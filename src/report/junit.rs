@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use super::{terminal_text, Brief, Part, RenderedCase, Reports};
 use crate::model::outcome::{CaseOutcome, Verdict};
+use crate::util::text::visible;
 
 fn ms(v: f64) -> Duration {
     Duration::from_secs_f64((v.max(0.0)) / 1e3)
@@ -57,17 +58,25 @@ pub fn properties(o: &CaseOutcome) -> Vec<(&'static str, String)> {
     p
 }
 
-/// Whether quick-junit's cleaning (ANSI escapes and control characters out) would change `s`.
+/// Whether quick-junit's cleaning (ANSI escapes and control characters out) would change `s`,
+/// or it holds one of the two characters XML forbids that quick-junit lets through.
 fn needs_cleaning(s: &str) -> bool {
-    s.chars()
-        .any(|c| (c < ' ' && c != '\n') || c == '\x7f' || ('\u{80}'..='\u{9f}').contains(&c))
+    s.chars().any(|c| {
+        (c < ' ' && c != '\n')
+            || c == '\x7f'
+            || ('\u{80}'..='\u{9f}').contains(&c)
+            || matches!(c, '\u{fffe}' | '\u{ffff}')
+    })
 }
 
-/// Writes `s` cleaned as quick-junit cleans it and escaped as quick-xml escapes it.
+/// Writes `s` cleaned as quick-junit cleans it (and without U+FFFE and U+FFFF, which XML
+/// forbids) and escaped as quick-xml escapes it.
 fn escaped(out: &mut String, s: &str) {
     let cleaned;
     let s = if needs_cleaning(s) {
-        cleaned = quick_junit::XmlString::new(s).into_string();
+        cleaned = quick_junit::XmlString::new(s)
+            .into_string()
+            .replace(['\u{fffe}', '\u{ffff}'], "");
         cleaned.as_str()
     } else {
         s
@@ -173,7 +182,8 @@ fn test_case(x: &mut Xml, o: &CaseOutcome) {
         Verdict::Skip | Verdict::Unsupported => Some("skipped"),
     };
     if let Some(tag) = tag {
-        x.start(tag, &[("message", &o.reason), ("type", o.class.as_str())]);
+        let message = visible(&o.reason);
+        x.start(tag, &[("message", &message), ("type", o.class.as_str())]);
         x.text(&terminal_text(o));
         x.end(tag);
     }

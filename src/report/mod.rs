@@ -24,7 +24,8 @@ use serde::Serialize;
 
 use crate::model::outcome::{CaseOutcome, Drift, Mode, Verdict};
 use crate::model::runid::RunId;
-use crate::util::fs::{beside, write_atomic, Atomic};
+use crate::util::fs::{beside, remove_stale, replace_dir, write_atomic, Atomic};
+use crate::util::text::Visible;
 
 /// Counts by verdict.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -96,18 +97,19 @@ pub fn line(o: &CaseOutcome) -> String {
     format!(
         "{:<5} {:<40} {:>3}  {:<20} {:>9.1} ms",
         o.verdict.as_str().to_ascii_uppercase(),
-        o.id,
+        Visible(&o.id).to_string(),
         status,
         o.class.as_str(),
         o.latency_ms
     )
 }
 
-/// The detail shown under a case that did not pass: reason and failures, indented.
+/// The detail shown under a case that did not pass: reason and failures, indented. Every text
+/// from outside is shown [`Visible`]: no line here starts with anything a server sent.
 pub fn details(o: &CaseOutcome) -> String {
     let mut out = String::new();
     for n in &o.notes {
-        out.push_str(&format!("      note: {n}\n"));
+        out.push_str(&format!("      note: {}\n", Visible(n)));
     }
     if let Drift::Changed { labels } = &o.drift {
         if o.verdict == Verdict::Pass {
@@ -120,28 +122,31 @@ pub fn details(o: &CaseOutcome) -> String {
         return out;
     }
     if !o.reason.is_empty() {
-        out.push_str(&format!("      why: {}\n", o.reason));
+        out.push_str(&format!("      why: {}\n", Visible(&o.reason)));
     }
     if let Some(e) = &o.error {
         out.push_str(&format!(
             "      error: {} — {}\n",
-            e.describe(),
-            e.message.as_deref().unwrap_or("(no message)")
+            Visible(&e.describe()),
+            Visible(e.message.as_deref().unwrap_or("(no message)"))
         ));
     }
     for f in &o.failures {
+        // A failure's own lines (a drift's labels and diff) are indented under it; its text
+        // from outside is already on one line (the failure's `Display`), and shown once more
+        // through `Visible` line by line in case a control character got past it.
         let text = f.to_string();
         let mut lines = text.lines();
         if let Some(first) = lines.next() {
-            out.push_str(&format!("      - {first}\n"));
+            out.push_str(&format!("      - {}\n", Visible(first)));
         }
         for l in lines {
-            out.push_str(&format!("        {l}\n"));
+            out.push_str(&format!("        {}\n", Visible(l)));
         }
     }
     if let Drift::NotRun { reason } = &o.drift {
         if o.verdict == Verdict::Fail && reason != "not compared" {
-            out.push_str(&format!("      drift: not run ({reason})\n"));
+            out.push_str(&format!("      drift: not run ({})\n", Visible(reason)));
         }
     }
     out
@@ -344,23 +349,23 @@ impl Reports {
         }
     }
 
-    /// Writes every report to `<reports>/<run-id>/` and puts the same files in
-    /// `<reports>/latest/` (hard links where the file system has them, copies otherwise); each
-    /// file is written to a temporary name and renamed into place, so a reader never sees half a
-    /// report. Two threads write two reports each.
+    /// Writes every report to `<reports>/<run-id>/` and, once all four are written, makes
+    /// `<reports>/latest/` a directory of the same files (hard links where the file system has
+    /// them, copies otherwise) that replaces the old one whole: a reader never sees half a report,
+    /// nor the files of two runs together (a run that fails to write leaves `latest` as it was).
+    /// Two threads write two reports each.
     pub fn write(&self, reports: &Path) -> Result<Written, ReportError> {
         let dir = reports.join(self.info.run_id.as_str());
         let latest = reports.join("latest");
-        for d in [&dir, &latest] {
-            std::fs::create_dir_all(d).map_err(|source| ReportError::Io {
-                path: d.clone(),
-                source,
-            })?;
-        }
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| ReportError::Io { path, source }
+        };
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        // What a run killed while switching `latest` left behind.
+        remove_stale(reports, "latest");
         let put = |name: &str| -> Result<(), ReportError> {
-            let file = dir.join(name);
-            write_atomic_with(&file, |out| self.render_to(name, out))?;
-            link_atomic(&file, &latest.join(name))
+            write_atomic_with(&dir.join(name), |out| self.render_to(name, out))
         };
         std::thread::scope(|scope| {
             let other = scope.spawn(|| put(FILES[0]).and_then(|()| put(FILES[2])));
@@ -370,6 +375,24 @@ impl Reports {
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             mine.and(theirs)
         })?;
+        // Only a complete run becomes `latest`, whole: its files are put in a new directory
+        // (hard links, or copies), which then takes the old one's place.
+        let staged = beside(&latest, "new");
+        let _ = std::fs::remove_dir_all(&staged);
+        let staging = (|| {
+            std::fs::create_dir(&staged)?;
+            for name in FILES {
+                let (from, to) = (dir.join(name), staged.join(name));
+                if std::fs::hard_link(&from, &to).is_err() {
+                    std::fs::copy(&from, &to)?;
+                }
+            }
+            replace_dir(&staged, &latest)
+        })();
+        if let Err(source) = staging {
+            let _ = std::fs::remove_dir_all(&staged);
+            return Err(io(&latest)(source));
+        }
         Ok(Written { dir, latest })
     }
 
@@ -395,24 +418,6 @@ fn write_atomic_with(
     write_atomic(path, Atomic::default(), fill).map_err(|source| ReportError::Io {
         path: path.to_path_buf(),
         source,
-    })
-}
-
-/// Puts `from`'s file at `to` as a hard link, through a temporary name and a rename; copies it
-/// there instead where a link cannot be made.
-fn link_atomic(from: &Path, to: &Path) -> Result<(), ReportError> {
-    let tmp = beside(to, "link");
-    let _ = std::fs::remove_file(&tmp);
-    if std::fs::hard_link(from, &tmp).is_ok() {
-        match std::fs::rename(&tmp, to) {
-            Ok(()) => return Ok(()),
-            Err(_) => {
-                let _ = std::fs::remove_file(&tmp);
-            }
-        }
-    }
-    write_atomic_with(to, |out| {
-        std::io::copy(&mut std::fs::File::open(from)?, out).map(|_| ())
     })
 }
 
@@ -491,6 +496,55 @@ mod tests {
         );
         assert!(!r.part(Part::MarkdownSection).is_empty());
         assert_eq!(r.brief, Brief::of(&o));
+    }
+
+    fn read_all(dir: &Path) -> Vec<Vec<u8>> {
+        FILES
+            .iter()
+            .map(|n| std::fs::read(dir.join(n)).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn latest_is_never_a_mix_of_two_runs_and_stale_temporaries_go() {
+        let info = || RunInfo {
+            run_id: RunId::new(),
+            mode: Mode::Recorded,
+        };
+        let reports = tempfile::tempdir().unwrap();
+        let latest = reports.path().join("latest");
+        let first = Reports::new(info(), &[failed_outcome()]);
+        first.write(reports.path()).unwrap();
+        let old = read_all(&latest);
+        // What a run killed while switching `latest` leaves behind (its process is gone).
+        for stale in [".latest.new-4000000000", ".latest.old-4000000000"] {
+            std::fs::create_dir(reports.path().join(stale)).unwrap();
+        }
+        // A second run whose third report cannot be written (a directory is in its way): its
+        // first reports are written, but `latest` stays the first run's, all four files.
+        let second = Reports::new(info(), &[]);
+        let blocked = reports.path().join(second.info.run_id.as_str());
+        std::fs::create_dir_all(blocked.join("summary.md/in-the-way")).unwrap();
+        assert!(second.write(reports.path()).is_err());
+        assert!(read_all(&latest) == old, "latest/ is not the first run's whole");
+        // A third run replaces `latest` whole; the stale temporaries are gone.
+        let third = Reports::new(info(), &[]);
+        let w = third.write(reports.path()).unwrap();
+        assert!(read_all(&latest) == read_all(&w.dir), "latest/ is not the third run's");
+        let mut left: Vec<String> = std::fs::read_dir(reports.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        left.extend(
+            std::fs::read_dir(&latest)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !FILES.contains(&n.as_str())),
+        );
+        assert_eq!(left, Vec::<String>::new());
     }
 
     #[test]

@@ -103,6 +103,74 @@ pub fn write_atomic(
     result
 }
 
+/// Puts the directory `staged` at `dest` in place of what is there: renamed into place when
+/// nothing is, else the old directory renamed aside (a temporary name, removed after), then
+/// `staged` renamed in. A reader sees the old directory, then (for the instant between the two
+/// renames) none, then the new one: never a mix. On failure the old one is put back.
+pub fn replace_dir(staged: &Path, dest: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(dest) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::rename(staged, dest),
+        Err(e) => Err(e),
+        Ok(_) => {
+            let old = beside(dest, "old");
+            let _ = std::fs::remove_dir_all(&old);
+            std::fs::rename(dest, &old)?;
+            if let Err(e) = std::fs::rename(staged, dest) {
+                let _ = std::fs::rename(&old, dest);
+                return Err(e);
+            }
+            let meta = std::fs::symlink_metadata(&old);
+            let _ = match meta {
+                Ok(m) if m.is_dir() => std::fs::remove_dir_all(&old),
+                _ => std::fs::remove_file(&old),
+            };
+            Ok(())
+        }
+    }
+}
+
+/// Removes the temporaries [`beside`] named for `<dir>/<name>` (`.<name>.<what>-<pid>`) that a
+/// process no longer running left behind (killed, say). Where it cannot tell whether that
+/// process runs (no `/proc`), a temporary counts as stale after an hour.
+pub fn remove_stale(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let proc_fs = Path::new("/proc/self").exists();
+    for e in entries.flatten() {
+        let file_name = e.file_name();
+        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let Some(pid) = rest
+            .rsplit_once('-')
+            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        let stale = if proc_fs {
+            !Path::new("/proc").join(pid.to_string()).exists()
+        } else {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(3600))
+        };
+        if stale {
+            let path = e.path();
+            let _ = match e.file_type() {
+                Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
+                _ => std::fs::remove_file(&path),
+            };
+        }
+    }
+}
+
 /// Sets a file's permission bits (Unix; nothing elsewhere).
 #[cfg(unix)]
 pub fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {

@@ -2,4 +2,5 @@
 
 pub mod fs;
 pub mod tape;
+pub mod text;
 pub mod time;
