@@ -11,6 +11,9 @@ use std::fmt;
 pub const LIVE_VAR: &str = "LLM_CONTRACT_LIVE";
 /// Which target the test harness runs in live mode (default: the default target).
 pub const TARGET_VAR: &str = "LLM_CONTRACT_TARGET";
+/// The `cargo test` harness runs only cases with one of these tags (comma- or space-separated):
+/// libtest's own filter has no `--tag`.
+pub const TAG_VAR: &str = "LLM_CONTRACT_TAG";
 /// Set by CI systems; llm-contract never writes fixtures when it is set.
 pub const CI_VAR: &str = "CI";
 
@@ -118,6 +121,18 @@ impl Context {
     pub fn live_target(&self) -> Option<String> {
         self.setting(TARGET_VAR)
     }
+
+    /// The tags the test harness selects by (`LLM_CONTRACT_TAG=smoke,video`); empty: all cases.
+    pub fn tags(&self) -> Vec<String> {
+        self.non_empty(TAG_VAR)
+            .map(|v| {
+                v.split([',', ' '])
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
@@ -141,5 +156,12 @@ mod tests {
         assert!(!ctx.live_tests());
         assert!(ctx.setting("X").is_none());
         assert!(ctx.secret("X").is_none());
+        assert!(ctx.tags().is_empty());
+    }
+
+    #[test]
+    fn tags_are_a_list() {
+        let ctx = Context::from_map([("LLM_CONTRACT_TAG", " smoke, video  images ")]);
+        assert_eq!(ctx.tags(), ["smoke", "video", "images"]);
     }
 }

@@ -15,6 +15,7 @@ use record as commands;
 
 use crate::context::Context;
 use crate::contract::schema::SchemaRegistry;
+use crate::contract::select::Filter;
 use crate::contract::suite::{Paths, Suite};
 use crate::model::outcome::Mode;
 use crate::report::progress;
@@ -90,6 +91,28 @@ impl SuiteArgs {
     }
 }
 
+/// Which cases: `--case` and `--tag`, shared by `run`, `record` and `list`.
+#[derive(Args)]
+pub(crate) struct SelectArgs {
+    /// Only these cases (repeatable): an exact id (`happy_path`, `cometapi::happy_path`), a glob
+    /// matched against <target>::<case> and the case id (`*` any run, `?` one character:
+    /// `cometapi::*`, `*stream*`), or else a text <target>::<case> contains.
+    #[arg(long = "case", value_name = "PATTERN")]
+    cases: Vec<String>,
+    /// Only cases with this tag (repeatable: any of them); with --case, both must hold.
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+}
+
+impl SelectArgs {
+    pub(crate) fn filter(&self) -> Filter {
+        Filter {
+            cases: self.cases.clone(),
+            tags: self.tags.clone(),
+        }
+    }
+}
+
 #[derive(Args)]
 struct RunArgs {
     /// Talk to the live endpoint instead of replaying fixtures.
@@ -99,9 +122,8 @@ struct RunArgs {
     /// offline, the default target (cometapi) live.
     #[arg(long)]
     target: Vec<String>,
-    /// Only cases whose <target>::<case> id contains this text.
-    #[arg(long)]
-    case: Option<String>,
+    #[command(flatten)]
+    select: SelectArgs,
     /// Live: the base URL, e.g. http://127.0.0.1:4000/v1 (selects the generic
     /// `openai_compatible` target unless --target is given).
     #[arg(long, requires = "live")]
@@ -166,8 +188,11 @@ struct LintArgs {
 
 #[derive(Args)]
 struct ListArgs {
+    /// Target to list (repeatable). Default: every target a plain offline run replays.
     #[arg(long)]
     target: Vec<String>,
+    #[command(flatten)]
+    select: SelectArgs,
     #[command(flatten)]
     suite: SuiteArgs,
 }
@@ -224,7 +249,7 @@ fn list(args: ListArgs) -> ExitCode {
         Ok(t) => t,
         Err(e) => return config_exit(e),
     };
-    match suite.plans(&targets, None) {
+    match suite.plans(&targets, Some(&args.select.filter())) {
         Ok(plans) => {
             for p in plans {
                 println!("{}  {}", p.id, p.case.description);
@@ -300,7 +325,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
             model: args.model.clone(),
         }),
         targets: args.target.clone(),
-        case: args.case.clone(),
+        filter: args.select.filter(),
         model: args.model.clone(),
     };
     let mut planned = match Planned::new(&suite, ctx, &selection) {

@@ -27,9 +27,8 @@ pub struct RecordArgs {
     /// Target to record (default: the default target; `--base-url` alone: openai_compatible).
     #[arg(long)]
     target: Option<String>,
-    /// Only cases whose <target>::<case> id contains this text.
-    #[arg(long)]
-    case: Option<String>,
+    #[command(flatten)]
+    select: super::SelectArgs,
     /// The base URL, e.g. http://127.0.0.1:4000/v1.
     #[arg(long)]
     base_url: Option<String>,
@@ -108,7 +107,7 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
             api_key_env: args.api_key_env.clone(),
             model: args.model.clone(),
         }),
-        case: args.case.clone(),
+        filter: args.select.filter(),
         ..Selection::default()
     };
     let mut planned = match Planned::new(&suite, ctx, &selection) {

@@ -1,9 +1,11 @@
 //! Layer 2: loading a suite from disk (YAML cases and targets, JSON Schemas, pinned fixtures) and
-//! planning its cases for targets; `lint` checks what was loaded.
+//! planning its cases for targets; `select` narrows them (`--case`, `--tag`); `lint` checks what
+//! was loaded.
 
 pub mod fixtures;
 pub mod lint;
 pub mod load;
 pub mod plan;
 pub mod schema;
+pub mod select;
 pub mod suite;

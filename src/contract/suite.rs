@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::contract::fixtures::FixtureStore;
 use crate::contract::load::Contracts;
 use crate::contract::schema::SchemaRegistry;
+use crate::contract::select::Filter;
 use crate::model::error::{ConfigError, ConfigErrors, Location};
 use crate::model::family;
 use crate::model::plan::{Plan, Target};
@@ -167,37 +168,22 @@ impl Suite {
             .collect()
     }
 
-    /// Plans for the targets, filtered by a case pattern (a substring of the case id or of
-    /// `<target>::<case>`). No match is an error: a typo must not pass as an empty green run.
+    /// Plans for the targets, narrowed by a filter (`--case`, `--tag`; see
+    /// [`crate::contract::select`]). A pattern or tag that selects nothing is an error: a typo must
+    /// not pass as an empty green run.
     pub fn plans(
         &self,
         targets: &[Arc<Target>],
-        pattern: Option<&str>,
+        filter: Option<&Filter>,
     ) -> Result<Vec<Plan>, ConfigErrors> {
         let mut plans = Vec::new();
         for t in targets {
             plans.extend(self.contracts.plans(t)?);
         }
-        if let Some(p) = pattern {
-            plans.retain(|plan| plan.id.contains(p));
-            if plans.is_empty() {
-                return Err(ConfigError::new(
-                    Location::file(&self.contracts.dir),
-                    format!("no case matches `{p}`"),
-                )
-                .with_hint(format!(
-                    "cases: {}",
-                    self.contracts
-                        .cases
-                        .iter()
-                        .map(|c| c.id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-                .into());
-            }
+        match filter {
+            Some(f) => f.apply(&self.contracts, plans),
+            None => Ok(plans),
         }
-        Ok(plans)
     }
 }
 

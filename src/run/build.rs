@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::baseline::replay;
 use crate::baseline::sanitize::{Sanitizer, REPLAY_KEY};
 use crate::context::{Context, Secret};
+use crate::contract::select::Filter;
 use crate::contract::suite::{Suite, GENERIC_TARGET};
 use crate::exchange::endpoint::Endpoint;
 use crate::exchange::server::Server;
@@ -90,8 +91,8 @@ pub struct Selection {
     /// Offline: the targets to replay (empty: every target with fixtures that replays by
     /// default).
     pub targets: Vec<String>,
-    /// Only cases whose `<target>::<case>` id contains this.
-    pub case: Option<String>,
+    /// Which cases: `--case` patterns and `--tag`s (empty: every case).
+    pub filter: Filter,
     /// Offline: the model substituted for `${model}` (fixtures recorded with `--model`).
     pub model: Option<String>,
 }
@@ -122,12 +123,12 @@ impl Planned {
                 if let Some(k) = &endpoint.key {
                     sanitizer.add_secret(k);
                 }
-                (suite.plans(&[target], sel.case.as_deref())?, Some(endpoint))
+                (suite.plans(&[target], Some(&sel.filter))?, Some(endpoint))
             }
             None => {
                 let targets = suite.recorded_targets(&sel.targets)?;
                 let targets = crate::contract::suite::with_model(targets, sel.model.as_deref());
-                (suite.plans(&targets, sel.case.as_deref())?, None)
+                (suite.plans(&targets, Some(&sel.filter))?, None)
             }
         };
         Ok(Planned {

@@ -5,6 +5,12 @@
 //! every trial bridges into that runtime. Offline (the default) trials replay the pinned
 //! fixtures; with `LLM_CONTRACT_LIVE=1` they run against the live target (`LLM_CONTRACT_TARGET`,
 //! default the default target) and live-only cases run too.
+//!
+//! Selecting cases: libtest's own filter (a text the name contains, or `--exact` name); a filter
+//! with a wildcard (`*`, `?`) is a glob matched as `run --case` matches it (against
+//! `<target>::<case>` and the case id). `LLM_CONTRACT_TAG` (comma-separated) keeps the cases with
+//! any of those tags, as `run --tag` does. A glob or tag that selects nothing stops the harness
+//! (exit 2) with close matches.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -13,16 +19,29 @@ use std::sync::{Arc, OnceLock};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 use crate::context::Context;
+use crate::contract::select::Filter;
 use crate::contract::suite::{Paths, Suite};
 use crate::model::outcome::Verdict;
 use crate::report;
 use crate::run::build::{LiveOptions, Planned, Selection, Start, Started};
+use crate::util::glob;
 
 /// Builds the trials for a suite; `Err` is a message for a suite that cannot run at all.
 ///
 /// Listing the trials only plans them: the first trial that runs starts the run (its runtime,
 /// client, runner and, offline, the recorded endpoint), which every later trial shares.
 pub fn trials(paths: &Paths, ctx: &Context) -> Result<Vec<Trial>, String> {
+    selected(paths, ctx, Vec::new())
+}
+
+/// libtest-mimic knows no wildcards: a filter with one is taken out of its arguments, to be
+/// matched as `run --case` matches it. A plain filter stays libtest's.
+fn take_globs(args: &mut Arguments) -> Vec<String> {
+    args.filter.take_if(|f| glob::is_glob(f)).into_iter().collect()
+}
+
+/// [`trials`] for the cases matching `patterns` (as `run --case`) and the context's tags.
+pub fn selected(paths: &Paths, ctx: &Context, patterns: Vec<String>) -> Result<Vec<Trial>, String> {
     let suite = Suite::load(paths).map_err(|e| e.to_string())?;
     let live = ctx.live_tests();
     let selection = Selection {
@@ -30,6 +49,10 @@ pub fn trials(paths: &Paths, ctx: &Context) -> Result<Vec<Trial>, String> {
             target: ctx.live_target(),
             ..LiveOptions::default()
         }),
+        filter: Filter {
+            cases: patterns,
+            tags: ctx.tags(),
+        },
         ..Selection::default()
     };
     let mut planned = Planned::new(&suite, ctx, &selection).map_err(|e| e.to_string())?;
@@ -79,9 +102,10 @@ pub fn trials(paths: &Paths, ctx: &Context) -> Result<Vec<Trial>, String> {
 
 /// The harness's `main`: `root` is the directory holding `contracts/` and `fixtures/`.
 pub fn main(root: &Path) -> ExitCode {
-    let args = Arguments::from_args();
+    let mut args = Arguments::from_args();
     let ctx = Context::from_process();
-    match trials(&Paths::under(root), &ctx) {
+    let globs = take_globs(&mut args);
+    match selected(&Paths::under(root), &ctx, globs) {
         Ok(trials) => libtest_mimic::run(&args, trials).exit_code(),
         Err(message) => {
             eprintln!("{message}");
@@ -106,4 +130,22 @@ fn earlier_attempts(o: &crate::model::outcome::CaseOutcome) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_glob_filter_is_taken_from_libtest_and_a_plain_one_left_to_it() {
+        let mut a = Arguments::from_iter(["contracts", "cometapi::stream*"]);
+        assert_eq!(take_globs(&mut a), ["cometapi::stream*"]);
+        assert_eq!(a.filter, None);
+        let mut a = Arguments::from_iter(["contracts", "--exact", "cometapi::streaming"]);
+        assert!(take_globs(&mut a).is_empty());
+        assert_eq!(a.filter.as_deref(), Some("cometapi::streaming"));
+        assert!(a.exact);
+        let mut a = Arguments::from_iter(["contracts"]);
+        assert!(take_globs(&mut a).is_empty());
+    }
 }

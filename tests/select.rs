@@ -1,0 +1,169 @@
+//! Choosing cases and growing a suite, through the binary and the harness: `--case` exact ids,
+//! substrings and globs, repeated; `--tag`; errors with close matches; the same in `list` and in
+//! the `cargo test` harness (`LLM_CONTRACT_TAG`, a glob filter).
+
+mod common;
+
+use std::path::Path;
+
+use common::{llm_contract, report, root, run_offline, text};
+use llm_contract::context::Context;
+use llm_contract::contract::suite::Paths;
+
+/// The case ids of a run's report.json, sorted.
+fn ran(reports: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = report(reports)["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// `run` offline on the repository's suite; the exit code, the ran ids and stderr.
+fn run(extra: &[&str]) -> (Option<i32>, Vec<String>, String) {
+    let (out, reports) = run_offline(&root(), extra);
+    let (stdout, stderr) = text(&out);
+    let ids = if out.status.code() == Some(2) {
+        Vec::new()
+    } else {
+        ran(reports.path())
+    };
+    assert!(matches!(out.status.code(), Some(0 | 2)), "{stdout}{stderr}");
+    (out.status.code(), ids, stderr)
+}
+
+#[test]
+fn case_takes_globs_against_the_full_id_and_the_case_id() {
+    let (code, ids, _) = run(&["--case", "cometapi::stream*"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        ids,
+        ["cometapi::streaming", "cometapi::streaming_with_usage"]
+    );
+    // Against the bare case id, `?` one character.
+    let (code, ids, _) = run(&["--case", "video_?appy_*"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(ids, ["cometapi::video_happy_path"]);
+}
+
+#[test]
+fn case_is_repeatable_and_an_exact_id_is_only_that_case() {
+    // `happy_path` names a case: not messages_happy_path, images_happy_path, ... too.
+    let (code, ids, _) = run(&["--case", "happy_path", "--case", "unknown_model"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(ids, ["cometapi::happy_path", "cometapi::unknown_model"]);
+    // A text no case has as its id is still a substring, as before.
+    let (code, ids, _) = run(&["--case", "happy_pat"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(ids.len(), 5, "{ids:?}");
+    assert!(ids.iter().all(|i| i.contains("happy_pat")), "{ids:?}");
+}
+
+#[test]
+fn tag_selects_cases_with_any_of_the_tags_and_narrows_case() {
+    let (code, ids, _) = run(&["--tag", "video", "--tag", "images"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        ids,
+        [
+            "cometapi::images_happy_path",
+            "cometapi::images_missing_auth",
+            "cometapi::images_unsupported_parameter",
+            "cometapi::video_happy_path",
+            "cometapi::video_missing_auth",
+            "cometapi::video_missing_prompt",
+        ]
+    );
+    let (code, ids, _) = run(&["--tag", "streaming", "--case", "*responses*"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(ids, ["cometapi::responses_streaming"]);
+}
+
+#[test]
+fn an_unknown_tag_or_a_pattern_matching_nothing_exits_2_with_close_matches() {
+    let (code, _, stderr) = run(&["--tag", "vidoe"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("no case has the tag `vidoe`"), "{stderr}");
+    assert!(stderr.contains("close matches: video"), "{stderr}");
+    let (code, _, stderr) = run(&["--case", "cometapi::streamng*"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no case matches `cometapi::streamng*`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("close matches: cometapi::streaming"),
+        "{stderr}"
+    );
+    // Both at once, and nothing ran.
+    let (out, reports) = run_offline(&root(), &["--case", "nope*", "--tag", "smoek"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("`nope*`") && stderr.contains("`smoek`"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("PASS"), "{stdout}");
+    assert!(!reports.path().join("latest").exists());
+}
+
+#[test]
+fn list_and_record_take_the_same_selection() {
+    let out = llm_contract(
+        &["list", "--tag", "messages", "--case", "*stream*"],
+        &[],
+        &root(),
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let listed: Vec<&str> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(listed, ["cometapi::messages_streaming"]);
+    let out = llm_contract(&["list", "--tag", "nope"], &[], &root());
+    assert_eq!(out.status.code(), Some(2));
+    // record resolves its selection before it needs a key or sends anything.
+    let out = llm_contract(
+        &["record", "--target", "cometapi", "--case", "hapy_path"],
+        &[],
+        &root(),
+    );
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("close matches: happy_path"), "{stderr}");
+}
+
+#[test]
+fn the_harness_selects_by_llm_contract_tag_and_by_glob() {
+    let paths = Paths::under(&root());
+    let ctx = Context::from_map([("LLM_CONTRACT_TAG", "video")]);
+    let trials = llm_contract::run::harness::trials(&paths, &ctx).unwrap();
+    let names: Vec<&str> = trials.iter().map(|t| t.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "cometapi::video_happy_path",
+            "cometapi::video_missing_auth",
+            "cometapi::video_missing_prompt",
+        ]
+    );
+    let ctx = Context::from_map([("LLM_CONTRACT_TAG", "smoke")]);
+    let trials =
+        llm_contract::run::harness::selected(&paths, &ctx, vec!["cometapi::*".into()]).unwrap();
+    let names: Vec<&str> = trials.iter().map(|t| t.name()).collect();
+    assert_eq!(names, ["cometapi::happy_path"]);
+    let ctx = Context::from_map([("LLM_CONTRACT_TAG", "vidoe")]);
+    let err = llm_contract::run::harness::trials(&paths, &ctx)
+        .err()
+        .unwrap();
+    assert!(err.contains("close matches: video"), "{err}");
+    let err =
+        llm_contract::run::harness::selected(&paths, &Context::default(), vec!["x?y*".into()])
+            .err()
+            .unwrap();
+    assert!(err.contains("no case matches `x?y*`"), "{err}");
+}
