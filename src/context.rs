@@ -14,6 +14,9 @@ pub const TARGET_VAR: &str = "LLM_CONTRACT_TARGET";
 /// The `cargo test` harness runs only cases with one of these tags (comma- or space-separated):
 /// libtest's own filter has no `--tag`.
 pub const TAG_VAR: &str = "LLM_CONTRACT_TAG";
+/// Set to `1`/`true` to make the `cargo test` harness fail a case with no fixture offline (as
+/// `run --require-fixtures`) instead of skipping it as not recorded.
+pub const REQUIRE_FIXTURES_VAR: &str = "LLM_CONTRACT_REQUIRE_FIXTURES";
 /// Set by CI systems; llm-contract never writes fixtures when it is set.
 pub const CI_VAR: &str = "CI";
 
@@ -122,6 +125,11 @@ impl Context {
         self.setting(TARGET_VAR)
     }
 
+    /// True when the test harness fails offline cases that have no fixture.
+    pub fn require_fixtures(&self) -> bool {
+        self.flag(REQUIRE_FIXTURES_VAR)
+    }
+
     /// The tags the test harness selects by (`LLM_CONTRACT_TAG=smoke,video`); empty: all cases.
     pub fn tags(&self) -> Vec<String> {
         self.non_empty(TAG_VAR)
@@ -157,6 +165,8 @@ mod tests {
         assert!(ctx.setting("X").is_none());
         assert!(ctx.secret("X").is_none());
         assert!(ctx.tags().is_empty());
+        assert!(!ctx.require_fixtures());
+        assert!(Context::from_map([("LLM_CONTRACT_REQUIRE_FIXTURES", "1")]).require_fixtures());
     }
 
     #[test]

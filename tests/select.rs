@@ -167,3 +167,175 @@ fn the_harness_selects_by_llm_contract_tag_and_by_glob() {
             .unwrap();
     assert!(err.contains("no case matches `x?y*`"), "{err}");
 }
+
+/// A copy of the repository's suite with a new case that no target has recorded yet.
+fn grown_suite() -> tempfile::TempDir {
+    let dir = common::suite_copy();
+    std::fs::write(
+        dir.path().join("contracts/chat_completions/brand_new.yaml"),
+        "id: brand_new\ndescription: A case added after the fixtures were recorded.\nauth: valid\ntags: [fresh]\nrequest:\n  body:\n    model: ${model}\n    messages: [{role: user, content: Say pong.}]\nexpect:\n  status: 200\n  class: ok\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn a_case_not_recorded_is_skipped_and_counted_in_the_summary_and_the_report() {
+    let dir = grown_suite();
+    let (out, reports) = run_offline(dir.path(), &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let n = common::replayed_cases(dir.path());
+    assert!(
+        stdout.contains(&format!(
+            "{} passed, 0 failed, 0 errors, 1 skipped ({n} cases)",
+            n - 1
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("SKIP  cometapi::brand_new"), "{stdout}");
+    assert!(
+        stdout.contains("why: not recorded for cometapi"),
+        "{stdout}"
+    );
+    let r = report(reports.path());
+    assert_eq!(r["summary"]["skipped"], 1, "{}", r["summary"]);
+    let c = common::case(&r, "cometapi::brand_new");
+    assert_eq!(
+        (
+            c["verdict"].as_str(),
+            c["class"].as_str(),
+            c["reason"].as_str()
+        ),
+        (Some("skip"), Some("ok"), Some("not recorded for cometapi"))
+    );
+    assert_eq!(c["failures"].as_array().map(Vec::len), Some(0), "{c}");
+}
+
+#[test]
+fn require_fixtures_fails_a_case_not_recorded() {
+    let dir = grown_suite();
+    let (out, reports) = run_offline(dir.path(), &["--require-fixtures", "--tag", "fresh"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let c = common::case(&report(reports.path()), "cometapi::brand_new").clone();
+    assert_eq!(
+        (
+            c["verdict"].as_str(),
+            c["class"].as_str(),
+            c["reason"].as_str()
+        ),
+        (
+            Some("fail"),
+            Some("configuration_drift"),
+            Some("not recorded for cometapi (--require-fixtures)")
+        )
+    );
+    assert!(
+        c["failures"]
+            .to_string()
+            .contains("llm-contract record --target cometapi --case brand_new"),
+        "{c}"
+    );
+    // Every recorded case still passes with it.
+    let (out, _) = run_offline(dir.path(), &["--require-fixtures", "--case", "happy_path"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+}
+
+#[test]
+fn the_harness_ignores_a_case_not_recorded_unless_fixtures_are_required() {
+    let dir = grown_suite();
+    let paths = Paths::under(dir.path());
+    let trials = llm_contract::run::harness::trials(&paths, &Context::default()).unwrap();
+    let fresh = trials
+        .iter()
+        .find(|t| t.name() == "cometapi::brand_new")
+        .unwrap();
+    assert!(fresh.has_ignored_flag());
+    assert!(trials
+        .iter()
+        .filter(|t| t.name() != "cometapi::brand_new")
+        .all(|t| !t.has_ignored_flag()));
+    let ctx = Context::from_map([
+        ("LLM_CONTRACT_REQUIRE_FIXTURES", "1"),
+        ("LLM_CONTRACT_TAG", "fresh,smoke"),
+    ]);
+    let trials = llm_contract::run::harness::trials(&paths, &ctx).unwrap();
+    assert!(trials.iter().all(|t| !t.has_ignored_flag()));
+    // Run, the case not recorded fails: in a child process (this test binary again), so the
+    // nested harness's report of a failure is read here rather than printed into this run's.
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "harness_child_runs_a_grown_suite_requiring_fixtures",
+            "--nocapture",
+        ])
+        .env(CHILD, dir.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&child);
+    assert!(
+        stdout.contains("cometapi::brand_new") && stdout.contains("1 passed; 1 failed"),
+        "{stdout}{stderr}"
+    );
+    assert!(
+        stdout.contains("not recorded for cometapi (--require-fixtures)"),
+        "{stdout}"
+    );
+    assert_eq!(child.status.code(), Some(0), "{stdout}{stderr}");
+}
+
+/// Set for the child process of the test above: the grown suite's directory.
+const CHILD: &str = "LLM_CONTRACT_SELECT_TEST_CHILD";
+
+/// Only does something in the child process of the test above: runs the harness on the grown
+/// suite with fixtures required and checks one trial passed and one failed.
+#[test]
+fn harness_child_runs_a_grown_suite_requiring_fixtures() {
+    let Ok(dir) = std::env::var(CHILD) else {
+        return;
+    };
+    let ctx = Context::from_map([
+        ("LLM_CONTRACT_REQUIRE_FIXTURES", "1"),
+        ("LLM_CONTRACT_TAG", "fresh,smoke"),
+    ]);
+    let trials = llm_contract::run::harness::trials(&Paths::under(Path::new(&dir)), &ctx).unwrap();
+    let args = libtest_mimic::Arguments::from_iter(["contracts", "--test-threads", "1"]);
+    let done = libtest_mimic::run(&args, trials);
+    assert_eq!((done.num_passed, done.num_failed), (1, 1), "{done:?}");
+}
+
+#[test]
+fn lint_notes_cases_not_recorded_and_stays_clean() {
+    let dir = grown_suite();
+    let contracts = dir.path().join("contracts");
+    let fixtures = dir.path().join("fixtures");
+    let out = llm_contract(
+        &[
+            "lint",
+            "--contracts",
+            contracts.to_str().unwrap(),
+            "--fixtures",
+            fixtures.to_str().unwrap(),
+        ],
+        &[],
+        dir.path(),
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    // cometapi and litellm have fixtures and serve chat completions: a note for each.
+    for target in ["cometapi", "litellm"] {
+        assert!(
+            stdout.contains(&format!(
+                "note: {target}::brand_new is not recorded (no {})",
+                fixtures.join(target).join("brand_new.json").display()
+            )),
+            "{stdout}"
+        );
+    }
+    assert_eq!(stdout.matches("note: ").count(), 2, "{stdout}");
+    assert!(
+        stdout.trim_end().ends_with("; 2 case(s) not recorded"),
+        "{stdout}"
+    );
+}

@@ -58,7 +58,8 @@ enum Command {
     Reject(commands::ReviewArgs),
     /// Look through fixtures and reports for anything that looks like a secret; exit 1 on a hit.
     Scan(commands::ScanArgs),
-    /// Load and check every case, target, schema and fixture without sending anything.
+    /// Load and check every case, target, schema and fixture without sending anything; a case
+    /// a target with fixtures has not recorded yet is a note, not a problem.
     #[command(
         after_help = "Exit codes: 0 no problem found; 2 problems (each printed with file:line:col)."
     )]
@@ -164,6 +165,10 @@ struct RunArgs {
     /// Fail cases whose fixture is older than this many days.
     #[arg(long)]
     max_fixture_age: Option<i64>,
+    /// Offline: fail a case that has no fixture for its target (configuration_drift) instead of
+    /// skipping it as "not recorded for <target>".
+    #[arg(long)]
+    require_fixtures: bool,
     #[command(flatten)]
     suite: SuiteArgs,
 }
@@ -224,12 +229,20 @@ fn lint(args: LintArgs) -> ExitCode {
     let paths = args.suite.paths();
     let problems = match Suite::load(&paths) {
         Ok(suite) => {
-            let (problems, counts) = crate::contract::lint::check(&suite);
-            if problems.is_empty() {
-                println!("lint: no problems: {counts}");
+            let found = crate::contract::lint::check(&suite);
+            // Cases not recorded yet are notes: a recorded run skips them.
+            for n in &found.not_recorded {
+                println!("{n}");
+            }
+            if found.problems.is_empty() {
+                let notes = match found.not_recorded.len() {
+                    0 => String::new(),
+                    n => format!("; {n} case(s) not recorded"),
+                };
+                println!("lint: no problems: {}{notes}", found.counts);
                 return ExitCode::SUCCESS;
             }
-            problems
+            found.problems
         }
         Err(e) => e.0,
     };
@@ -347,6 +360,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
             strict: args.strict,
             warn_fixture_age_days: args.warn_fixture_age,
             max_fixture_age_days: args.max_fixture_age,
+            require_fixtures: args.require_fixtures,
         },
         // Offline, one recorded endpoint on 127.0.0.1 serves every case; it stops when dropped.
         replay: Some(args.time_scale),

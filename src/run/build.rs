@@ -140,6 +140,13 @@ impl Planned {
         })
     }
 
+    /// Whether a fixture is pinned for the plan's case on its target.
+    pub fn recorded(&self, plan: &Plan) -> bool {
+        self.fixtures
+            .get(&plan.target.name, &plan.case.id)
+            .is_some()
+    }
+
     /// Names the live base URL by its target's name wherever a text would show it.
     pub fn alias_base_url(&mut self) {
         if let (Some(ep), Some(p)) = (&self.live, self.plans.first()) {

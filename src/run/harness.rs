@@ -11,6 +11,9 @@
 //! `<target>::<case>` and the case id). `LLM_CONTRACT_TAG` (comma-separated) keeps the cases with
 //! any of those tags, as `run --tag` does. A glob or tag that selects nothing stops the harness
 //! (exit 2) with close matches.
+//!
+//! Offline, a case with no fixture for its target passes as skipped (`not recorded for
+//! <target>`); `LLM_CONTRACT_REQUIRE_FIXTURES=1` fails it, as `run --require-fixtures` does.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -24,6 +27,7 @@ use crate::contract::suite::{Paths, Suite};
 use crate::model::outcome::Verdict;
 use crate::report;
 use crate::run::build::{LiveOptions, Planned, Selection, Start, Started};
+use crate::run::runner::RunOptions;
 use crate::util::glob;
 
 /// Builds the trials for a suite; `Err` is a message for a suite that cannot run at all.
@@ -60,11 +64,15 @@ pub fn selected(paths: &Paths, ctx: &Context, patterns: Vec<String>) -> Result<V
     if plans.is_empty() {
         return Err("no contract cases were discovered".into());
     }
+    let require_fixtures = ctx.require_fixtures();
     let planned = Arc::new(planned);
     let started: Arc<OnceLock<Result<Started, String>>> = Arc::new(OnceLock::new());
     let mut trials = Vec::with_capacity(plans.len());
     for plan in plans {
-        let ignored = (plan.case.live_only && !live) || plan.skip.is_some();
+        // Offline, nothing to replay: a live-only case, or one not recorded for its target
+        // (unless fixtures are required, which fails it).
+        let not_recorded = !live && !require_fixtures && !planned.recorded(&plan);
+        let ignored = (plan.case.live_only && !live) || plan.skip.is_some() || not_recorded;
         let (planned, started) = (planned.clone(), started.clone());
         let name = plan.id.clone();
         let trial = Trial::test(name, move || {
@@ -72,6 +80,10 @@ pub fn selected(paths: &Paths, ctx: &Context, patterns: Vec<String>) -> Result<V
                 .get_or_init(|| {
                     planned
                         .start(Start {
+                            options: RunOptions {
+                                require_fixtures,
+                                ..RunOptions::default()
+                            },
                             worker_threads: Some(2),
                             replay: Some(1.0),
                             ..Start::default()

@@ -47,6 +47,8 @@ pub struct RunOptions {
     pub warn_fixture_age_days: i64,
     /// Fail cases whose fixture is older than this many days.
     pub max_fixture_age_days: Option<i64>,
+    /// Offline, a case with no fixture fails instead of being skipped as not recorded.
+    pub require_fixtures: bool,
 }
 
 impl Default for RunOptions {
@@ -59,6 +61,7 @@ impl Default for RunOptions {
             strict: false,
             warn_fixture_age_days: 90,
             max_fixture_age_days: None,
+            require_fixtures: false,
         }
     }
 }
@@ -221,14 +224,26 @@ impl Runner {
                 return decided(out, verdict::settled(&Settled::LiveOnly));
             }
             if fixture.is_none() {
-                out.failures.push(Failure::Fixture(FixtureFault::Missing {
+                // A suite that grew: skipped, with how to record it; failed when fixtures are
+                // required.
+                let required = self.options.require_fixtures;
+                let missing = FixtureFault::Missing {
                     path: fixture_path.display().to_string(),
                     hint: compare::record_hint(plan),
-                }));
+                };
+                if required {
+                    out.failures.push(Failure::Fixture(missing));
+                } else {
+                    out.notes.push(Failure::Fixture(missing).to_string());
+                }
                 out.drift = Drift::NotRun {
                     reason: "no pinned fixture".into(),
                 };
-                return decided(out, verdict::settled(&Settled::NoFixture));
+                let s = Settled::NotRecorded {
+                    target: plan.target.name.clone(),
+                    required,
+                };
+                return decided(out, verdict::settled(&s));
             }
         }
         let mut outgoing = match crate::exchange::request::outgoing(plan, endpoint) {
