@@ -11,6 +11,9 @@ use std::fmt;
 pub const LIVE_VAR: &str = "LLM_CONTRACT_LIVE";
 /// Which target the test harness runs in live mode (default: the default target).
 pub const TARGET_VAR: &str = "LLM_CONTRACT_TARGET";
+/// The model the `cargo test` harness substitutes for `${model}` in live mode (as `run --live
+/// --model`); offline each case replays the model its fixture recorded.
+pub const MODEL_VAR: &str = "LLM_CONTRACT_MODEL";
 /// The `cargo test` harness runs only cases with one of these tags (comma- or space-separated):
 /// libtest's own filter has no `--tag`.
 pub const TAG_VAR: &str = "LLM_CONTRACT_TAG";
@@ -123,6 +126,11 @@ impl Context {
     /// The target the test harness uses in live mode, when chosen.
     pub fn live_target(&self) -> Option<String> {
         self.setting(TARGET_VAR)
+    }
+
+    /// The model the test harness uses in live mode, when chosen.
+    pub fn live_model(&self) -> Option<String> {
+        self.setting(MODEL_VAR)
     }
 
     /// True when the test harness fails offline cases that have no fixture.

@@ -339,3 +339,44 @@ fn lint_notes_cases_not_recorded_and_stays_clean() {
         "{stdout}"
     );
 }
+
+#[test]
+fn offline_each_case_replays_the_model_its_fixture_recorded() {
+    // The target's models moved on; the fixtures were recorded with the old ones and still
+    // replay, each with its own. A case's literal model is still compared as it is.
+    let dir = common::suite_copy();
+    let target = dir.path().join("contracts/targets/cometapi.yaml");
+    common::edit(&target, "  model: gpt-5.4-mini", "  model: gpt-9-new");
+    common::edit(
+        &target,
+        "  messages_model: claude-haiku-4-5",
+        "  messages_model: claude-x",
+    );
+    let (out, reports) = run_offline(dir.path(), &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let r = report(reports.path());
+    assert_eq!(
+        common::case(&r, "cometapi::happy_path")["model"],
+        "gpt-5.4-mini"
+    );
+    assert_eq!(
+        common::case(&r, "cometapi::messages_happy_path")["model"],
+        "claude-haiku-4-5"
+    );
+    let unknown = dir
+        .path()
+        .join("contracts/chat_completions/unknown_model.yaml");
+    common::edit(
+        &unknown,
+        "llm-contract-no-such-model",
+        "llm-contract-other-model",
+    );
+    let (out, _) = run_offline(dir.path(), &["--case", "unknown_model"]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("no longer matches the recorded one"),
+        "{stdout}"
+    );
+}

@@ -132,8 +132,8 @@ struct RunArgs {
     /// Live: the environment variable holding the API key.
     #[arg(long, requires = "live")]
     api_key_env: Option<String>,
-    /// The model id substituted for ${model} (offline too: fixtures recorded with --model
-    /// replay with the same one).
+    /// Live: the model id substituted for ${model} (a case's own vars still win). Offline each
+    /// case replays the model its fixture recorded, whatever --model says.
     #[arg(long)]
     model: Option<String>,
     /// Requests out at once (I/O bound, not CPU bound); each waits its turn once built.
@@ -339,8 +339,12 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         }),
         targets: args.target.clone(),
         filter: args.select.filter(),
-        model: args.model.clone(),
     };
+    if args.model.is_some() && !args.live {
+        eprintln!(
+            "note: --model is a live override: offline, each case replays the model its fixture recorded"
+        );
+    }
     let mut planned = match Planned::new(&suite, ctx, &selection) {
         Ok(p) => p,
         Err(e) => return config_exit(e),

@@ -35,7 +35,8 @@ pub struct RecordArgs {
     /// The environment variable holding the API key.
     #[arg(long)]
     api_key_env: Option<String>,
-    /// The model id substituted for ${model}.
+    /// The model id substituted for ${model} (a case's own vars still win); the fixtures record
+    /// it, and an offline run replays it.
     #[arg(long)]
     model: Option<String>,
     /// Replace pinned fixtures that differ instead of writing <case>.json.new beside them.

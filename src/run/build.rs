@@ -93,8 +93,6 @@ pub struct Selection {
     pub targets: Vec<String>,
     /// Which cases: `--case` patterns and `--tag`s (empty: every case).
     pub filter: Filter,
-    /// Offline: the model substituted for `${model}` (fixtures recorded with `--model`).
-    pub model: Option<String>,
 }
 
 /// A run's plans and where they go, before anything is started: what `record`, `run`, the
@@ -126,9 +124,9 @@ impl Planned {
                 (suite.plans(&[target], Some(&sel.filter))?, Some(endpoint))
             }
             None => {
+                // Each case replays the model its fixture recorded: `--model` is live only.
                 let targets = suite.recorded_targets(&sel.targets)?;
-                let targets = crate::contract::suite::with_model(targets, sel.model.as_deref());
-                (suite.plans(&targets, Some(&sel.filter))?, None)
+                (suite.recorded_plans(&targets, Some(&sel.filter))?, None)
             }
         };
         Ok(Planned {

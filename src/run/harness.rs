@@ -4,7 +4,8 @@
 //! that runs starts one shared tokio runtime and, offline, one recorded endpoint on 127.0.0.1;
 //! every trial bridges into that runtime. Offline (the default) trials replay the pinned
 //! fixtures; with `LLM_CONTRACT_LIVE=1` they run against the live target (`LLM_CONTRACT_TARGET`,
-//! default the default target) and live-only cases run too.
+//! default the default target; `LLM_CONTRACT_MODEL` replaces its `${model}`) and live-only cases
+//! run too. Offline each case replays the model its fixture recorded.
 //!
 //! Selecting cases: libtest's own filter (a text the name contains, or `--exact` name); a filter
 //! with a wildcard (`*`, `?`) is a glob matched as `run --case` matches it (against
@@ -44,13 +45,13 @@ fn take_globs(args: &mut Arguments) -> Vec<String> {
     args.filter.take_if(|f| glob::is_glob(f)).into_iter().collect()
 }
 
-/// [`trials`] for the cases matching `patterns` (as `run --case`) and the context's tags.
-pub fn selected(paths: &Paths, ctx: &Context, patterns: Vec<String>) -> Result<Vec<Trial>, String> {
-    let suite = Suite::load(paths).map_err(|e| e.to_string())?;
-    let live = ctx.live_tests();
-    let selection = Selection {
-        live: live.then(|| LiveOptions {
+/// What the harness runs: live (`LLM_CONTRACT_LIVE`, with `LLM_CONTRACT_TARGET` and the live-only
+/// `LLM_CONTRACT_MODEL`) or offline, the cases matching `patterns` with `LLM_CONTRACT_TAG`'s tags.
+fn selection(ctx: &Context, patterns: Vec<String>) -> Selection {
+    Selection {
+        live: ctx.live_tests().then(|| LiveOptions {
             target: ctx.live_target(),
+            model: ctx.live_model(),
             ..LiveOptions::default()
         }),
         filter: Filter {
@@ -58,7 +59,14 @@ pub fn selected(paths: &Paths, ctx: &Context, patterns: Vec<String>) -> Result<V
             tags: ctx.tags(),
         },
         ..Selection::default()
-    };
+    }
+}
+
+/// [`trials`] for the cases matching `patterns` (as `run --case`) and the context's tags.
+pub fn selected(paths: &Paths, ctx: &Context, patterns: Vec<String>) -> Result<Vec<Trial>, String> {
+    let suite = Suite::load(paths).map_err(|e| e.to_string())?;
+    let live = ctx.live_tests();
+    let selection = selection(ctx, patterns);
     let mut planned = Planned::new(&suite, ctx, &selection).map_err(|e| e.to_string())?;
     let plans = std::mem::take(&mut planned.plans);
     if plans.is_empty() {
@@ -159,5 +167,14 @@ mod tests {
         assert!(a.exact);
         let mut a = Arguments::from_iter(["contracts"]);
         assert!(take_globs(&mut a).is_empty());
+    }
+
+    #[test]
+    fn the_model_variable_is_a_live_override_only() {
+        let live = Context::from_map([("LLM_CONTRACT_LIVE", "1"), ("LLM_CONTRACT_MODEL", "m-2")]);
+        let opts = selection(&live, Vec::new()).live.unwrap();
+        assert_eq!(opts.model.as_deref(), Some("m-2"));
+        let offline = Context::from_map([("LLM_CONTRACT_MODEL", "m-2")]);
+        assert!(selection(&offline, Vec::new()).live.is_none());
     }
 }
