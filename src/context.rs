@@ -11,6 +11,15 @@ use std::fmt;
 pub const LIVE_VAR: &str = "LLM_CONTRACT_LIVE";
 /// Which target the test harness runs in live mode (default: the default target).
 pub const TARGET_VAR: &str = "LLM_CONTRACT_TARGET";
+/// The model the `cargo test` harness substitutes for `${model}` in live mode (as `run --live
+/// --model`); offline each case replays the model its fixture recorded.
+pub const MODEL_VAR: &str = "LLM_CONTRACT_MODEL";
+/// The `cargo test` harness runs only cases with one of these tags (comma- or space-separated):
+/// libtest's own filter has no `--tag`.
+pub const TAG_VAR: &str = "LLM_CONTRACT_TAG";
+/// Set to `1`/`true` to make the `cargo test` harness fail a case with no fixture offline (as
+/// `run --require-fixtures`) instead of skipping it as not recorded.
+pub const REQUIRE_FIXTURES_VAR: &str = "LLM_CONTRACT_REQUIRE_FIXTURES";
 /// Set by CI systems; llm-contract never writes fixtures when it is set.
 pub const CI_VAR: &str = "CI";
 
@@ -118,6 +127,28 @@ impl Context {
     pub fn live_target(&self) -> Option<String> {
         self.setting(TARGET_VAR)
     }
+
+    /// The model the test harness uses in live mode, when chosen.
+    pub fn live_model(&self) -> Option<String> {
+        self.setting(MODEL_VAR)
+    }
+
+    /// True when the test harness fails offline cases that have no fixture.
+    pub fn require_fixtures(&self) -> bool {
+        self.flag(REQUIRE_FIXTURES_VAR)
+    }
+
+    /// The tags the test harness selects by (`LLM_CONTRACT_TAG=smoke,video`); empty: all cases.
+    pub fn tags(&self) -> Vec<String> {
+        self.non_empty(TAG_VAR)
+            .map(|v| {
+                v.split([',', ' '])
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
@@ -141,5 +172,14 @@ mod tests {
         assert!(!ctx.live_tests());
         assert!(ctx.setting("X").is_none());
         assert!(ctx.secret("X").is_none());
+        assert!(ctx.tags().is_empty());
+        assert!(!ctx.require_fixtures());
+        assert!(Context::from_map([("LLM_CONTRACT_REQUIRE_FIXTURES", "1")]).require_fixtures());
+    }
+
+    #[test]
+    fn tags_are_a_list() {
+        let ctx = Context::from_map([("LLM_CONTRACT_TAG", " smoke, video  images ")]);
+        assert_eq!(ctx.tags(), ["smoke", "video", "images"]);
     }
 }

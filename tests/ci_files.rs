@@ -93,11 +93,17 @@ fn the_release_gate_and_pr_workflows_run_what_they_say() {
     let s = steps(&pr, "check");
     for cmd in [
         "cargo test",
-        "cargo run --locked -- run",
+        "cargo run --locked -- run --require-fixtures",
         "cargo run --locked -- lint",
     ] {
         step(s, |s| run_text(s).contains(cmd), cmd);
     }
+    // .ci/run's recorded run, too: a case not recorded fails CI rather than passing as skipped.
+    let ci = std::fs::read_to_string(root().join(".ci/run")).unwrap();
+    assert!(
+        ci.contains("cargo run --locked --quiet -- run --require-fixtures --reports"),
+        "{ci}"
+    );
     // No secret in the offline check.
     let text = std::fs::read_to_string(root().join(".github/workflows/pr.yml")).unwrap();
     assert!(!text.contains("secrets."));
@@ -156,15 +162,27 @@ fn the_release_gate_blocks_on_1_and_2_and_retries_3() {
         "{out}"
     );
 
-    // Errors only, twice: retried once, then passes unverified with a warning.
-    let (code, out) = gate(&root(), &["--target", common::GENERIC]);
+    // Errors only, twice: retried once, then passes unverified with a warning. The recorded
+    // endpoint resets the connection before answering, and nothing is retried.
+    let resetting = tempfile::tempdir().unwrap();
+    copy_dir(
+        &root().join("contracts"),
+        &resetting.path().join("contracts"),
+    );
+    copy_dir(&root().join("fixtures"), &resetting.path().join("fixtures"));
+    let f = resetting.path().join("fixtures/cometapi/happy_path.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+    doc["response"] = serde_json::json!({"reset_before_headers": true});
+    std::fs::write(&f, doc.to_string()).unwrap();
+    let (code, out) = gate(
+        resetting.path(),
+        &["--case", "happy_path", "--retries", "0"],
+    );
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("running once more"), "{out}");
-    // Every case of the generic target is an error (it has no fixtures), in each run.
-    let errors = format!(
-        "0 passed, 0 failed, {} errors",
-        common::generic_cases(&root())
-    );
-    assert_eq!(out.matches(&errors).count(), 2, "two runs: {out}");
+    // The case is an error, in each run.
+    let errors = "0 passed, 0 failed, 1 errors";
+    assert_eq!(out.matches(errors).count(), 2, "two runs: {out}");
     assert!(out.contains("::warning::gate: pass, unverified"), "{out}");
 }

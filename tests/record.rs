@@ -128,24 +128,37 @@ fn record_replay_rerecord_review_accept_reject() {
     );
     assert_eq!(chunks.len(), 5, "one chunk per event: {stream}");
 
-    // The recorded fixtures replay offline and pass, streams included.
+    // The recorded fixtures replay offline and pass, streams included: a plain `run`, each case
+    // with the model its fixture recorded (`record --model mock-model-1`), not the target's
+    // `vars.model`.
     let reports = tempfile::tempdir().unwrap();
-    let mut run = vec![
+    let rp = reports.path().display().to_string();
+    let out = s.cli(&["run", "--time-scale", "0", "--reports", &rp]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains(&format!("{n} passed")), "{stdout}");
+    assert!(!stderr.contains("--model"), "{stderr}");
+    let r = common::report(reports.path());
+    assert_eq!(
+        common::case(&r, "openai_compatible::happy_path")["model"],
+        "mock-model-1"
+    );
+    // --model is live only: offline it changes nothing, and says so.
+    let out = s.cli(&[
         "run",
-        "--target",
-        "openai_compatible",
         "--model",
-        "mock-model-1",
+        "another-model",
         "--time-scale",
         "0",
         "--reports",
-    ];
-    let rp = reports.path().display().to_string();
-    run.push(&rp);
-    let out = s.cli(&run);
-    let (stdout, _) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains(&format!("{n} passed")), "{stdout}");
+        &rp,
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("note: --model is a live override"),
+        "{stderr}"
+    );
 
     // Same answers with other ids, times and text: nothing changes.
     let out = s.record(&mock, "conform", "test-key-record-01", &[], &[]);

@@ -15,6 +15,7 @@ use record as commands;
 
 use crate::context::Context;
 use crate::contract::schema::SchemaRegistry;
+use crate::contract::select::Filter;
 use crate::contract::suite::{Paths, Suite};
 use crate::model::outcome::Mode;
 use crate::report::progress;
@@ -57,7 +58,8 @@ enum Command {
     Reject(commands::ReviewArgs),
     /// Look through fixtures and reports for anything that looks like a secret; exit 1 on a hit.
     Scan(commands::ScanArgs),
-    /// Load and check every case, target, schema and fixture without sending anything.
+    /// Load and check every case, target, schema and fixture without sending anything; a case
+    /// a target with fixtures has not recorded yet is a note, not a problem.
     #[command(
         after_help = "Exit codes: 0 no problem found; 2 problems (each printed with file:line:col)."
     )]
@@ -90,6 +92,28 @@ impl SuiteArgs {
     }
 }
 
+/// Which cases: `--case` and `--tag`, shared by `run`, `record` and `list`.
+#[derive(Args)]
+pub(crate) struct SelectArgs {
+    /// Only these cases (repeatable): an exact id (`happy_path`, `cometapi::happy_path`), a glob
+    /// matched against <target>::<case> and the case id (`*` any run, `?` one character:
+    /// `cometapi::*`, `*stream*`), or else a text <target>::<case> contains.
+    #[arg(long = "case", value_name = "PATTERN")]
+    cases: Vec<String>,
+    /// Only cases with this tag (repeatable: any of them); with --case, both must hold.
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+}
+
+impl SelectArgs {
+    pub(crate) fn filter(&self) -> Filter {
+        Filter {
+            cases: self.cases.clone(),
+            tags: self.tags.clone(),
+        }
+    }
+}
+
 #[derive(Args)]
 struct RunArgs {
     /// Talk to the live endpoint instead of replaying fixtures.
@@ -99,9 +123,8 @@ struct RunArgs {
     /// offline, the default target (cometapi) live.
     #[arg(long)]
     target: Vec<String>,
-    /// Only cases whose <target>::<case> id contains this text.
-    #[arg(long)]
-    case: Option<String>,
+    #[command(flatten)]
+    select: SelectArgs,
     /// Live: the base URL, e.g. http://127.0.0.1:4000/v1 (selects the generic
     /// `openai_compatible` target unless --target is given).
     #[arg(long, requires = "live")]
@@ -109,8 +132,8 @@ struct RunArgs {
     /// Live: the environment variable holding the API key.
     #[arg(long, requires = "live")]
     api_key_env: Option<String>,
-    /// The model id substituted for ${model} (offline too: fixtures recorded with --model
-    /// replay with the same one).
+    /// Live: the model id substituted for ${model} (a case's own vars still win). Offline each
+    /// case replays the model its fixture recorded, whatever --model says.
     #[arg(long)]
     model: Option<String>,
     /// Requests out at once (I/O bound, not CPU bound); each waits its turn once built.
@@ -146,6 +169,10 @@ struct RunArgs {
     /// refusal of it fails instead of being `unsupported`.
     #[arg(long, value_name = "CAPABILITY", value_parser = capability_name)]
     require: Vec<String>,
+    /// Offline: fail a case that has no fixture for its target (configuration_drift) instead of
+    /// skipping it as "not recorded for <target>".
+    #[arg(long)]
+    require_fixtures: bool,
     #[command(flatten)]
     suite: SuiteArgs,
 }
@@ -185,8 +212,11 @@ struct LintArgs {
 
 #[derive(Args)]
 struct ListArgs {
+    /// Target to list (repeatable). Default: every target a plain offline run replays.
     #[arg(long)]
     target: Vec<String>,
+    #[command(flatten)]
+    select: SelectArgs,
     #[command(flatten)]
     suite: SuiteArgs,
 }
@@ -218,12 +248,20 @@ fn lint(args: LintArgs) -> ExitCode {
     let paths = args.suite.paths();
     let problems = match Suite::load(&paths) {
         Ok(suite) => {
-            let (problems, counts) = crate::contract::lint::check(&suite);
-            if problems.is_empty() {
-                println!("lint: no problems: {counts}");
+            let found = crate::contract::lint::check(&suite);
+            // Cases not recorded yet are notes: a recorded run skips them.
+            for n in &found.not_recorded {
+                println!("{n}");
+            }
+            if found.problems.is_empty() {
+                let notes = match found.not_recorded.len() {
+                    0 => String::new(),
+                    n => format!("; {n} case(s) not recorded"),
+                };
+                println!("lint: no problems: {}{notes}", found.counts);
                 return ExitCode::SUCCESS;
             }
-            problems
+            found.problems
         }
         Err(e) => e.0,
     };
@@ -243,7 +281,7 @@ fn list(args: ListArgs) -> ExitCode {
         Ok(t) => t,
         Err(e) => return config_exit(e),
     };
-    match suite.plans(&targets, None) {
+    match suite.plans(&targets, Some(&args.select.filter())) {
         Ok(plans) => {
             for p in plans {
                 println!("{}  {}", p.id, p.case.description);
@@ -319,9 +357,13 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
             model: args.model.clone(),
         }),
         targets: args.target.clone(),
-        case: args.case.clone(),
-        model: args.model.clone(),
+        filter: args.select.filter(),
     };
+    if args.model.is_some() && !args.live {
+        eprintln!(
+            "note: --model is a live override: offline, each case replays the model its fixture recorded"
+        );
+    }
     let mut planned = match Planned::new(&suite, ctx, &selection) {
         Ok(p) => p,
         Err(e) => return config_exit(e),
@@ -342,6 +384,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
             warn_fixture_age_days: args.warn_fixture_age,
             max_fixture_age_days: args.max_fixture_age,
             require: args.require.clone(),
+            require_fixtures: args.require_fixtures,
         },
         // Offline, one recorded endpoint on 127.0.0.1 serves every case; it stops when dropped.
         replay: Some(args.time_scale),

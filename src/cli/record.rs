@@ -28,16 +28,16 @@ pub struct RecordArgs {
     /// Target to record (default: the default target; `--base-url` alone: openai_compatible).
     #[arg(long)]
     target: Option<String>,
-    /// Only cases whose <target>::<case> id contains this text.
-    #[arg(long)]
-    case: Option<String>,
+    #[command(flatten)]
+    select: super::SelectArgs,
     /// The base URL, e.g. http://127.0.0.1:4000/v1.
     #[arg(long)]
     base_url: Option<String>,
     /// The environment variable holding the API key.
     #[arg(long)]
     api_key_env: Option<String>,
-    /// The model id substituted for ${model}.
+    /// The model id substituted for ${model} (a case's own vars still win); the fixtures record
+    /// it, and an offline run replays it.
     #[arg(long)]
     model: Option<String>,
     /// Replace pinned fixtures that differ instead of writing <case>.json.new beside them.
@@ -109,7 +109,7 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
             api_key_env: args.api_key_env.clone(),
             model: args.model.clone(),
         }),
-        case: args.case.clone(),
+        filter: args.select.filter(),
         ..Selection::default()
     };
     let mut planned = match Planned::new(&suite, ctx, &selection) {

@@ -3,8 +3,9 @@
 //! [`Suite::load`](crate::contract::suite::Suite::load) already parses every case, target, schema and
 //! fixture and checks the schema names; on top of that every case is planned for every target
 //! (which resolves each `${var}`), and fixtures are matched with what they pin: a fixture whose
-//! target or case does not exist is stale, and a case a target with fixtures would replay without
-//! one would end a recorded run in an error.
+//! target or case does not exist is stale (a problem), and a case a target with fixtures would
+//! replay without one is noted as not recorded (a recorded run skips it, or fails it with
+//! `--require-fixtures`): a suite grows before its fixtures do.
 
 use std::path::PathBuf;
 
@@ -31,6 +32,35 @@ impl std::fmt::Display for Counts {
             self.cases, self.targets, self.plans, self.schemas, self.fixtures
         )
     }
+}
+
+/// A case a target with fixtures would replay, with no fixture for it: not a problem, a note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotRecorded {
+    pub target: String,
+    pub case: String,
+    /// Where its fixture would be.
+    pub path: PathBuf,
+}
+
+impl std::fmt::Display for NotRecorded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "note: {}::{} is not recorded (no {}): a recorded run skips it, --require-fixtures fails it",
+            self.target,
+            self.case,
+            self.path.display()
+        )
+    }
+}
+
+/// What `lint` found: problems (exit 2), notes, and what was checked.
+#[derive(Debug)]
+pub struct Findings {
+    pub problems: Vec<ConfigError>,
+    pub not_recorded: Vec<NotRecorded>,
+    pub counts: Counts,
 }
 
 /// What an orphaned fixture's target or case is missing.
@@ -76,8 +106,9 @@ pub fn orphans<'a>(contracts: &Contracts, store: &'a FixtureStore) -> Vec<Orphan
         .collect()
 }
 
-/// The problems of a loaded suite (empty when there are none), and what was checked.
-pub fn check(suite: &Suite) -> (Vec<ConfigError>, Counts) {
+/// The problems of a loaded suite (empty when there are none), its cases not recorded, and what
+/// was checked.
+pub fn check(suite: &Suite) -> Findings {
     let contracts = &suite.contracts;
     let mut problems = Vec::new();
     // Every schema in the folder, used by this suite or not.
@@ -119,6 +150,7 @@ pub fn check(suite: &Suite) -> (Vec<ConfigError>, Counts) {
             }
         });
     }
+    let mut not_recorded = Vec::new();
     for target in &contracts.targets {
         if !suite.fixtures.has_target(&target.name) {
             continue;
@@ -128,17 +160,11 @@ pub fn check(suite: &Suite) -> (Vec<ConfigError>, Counts) {
                 && !target.skip.contains_key(&case.id)
                 && target.serves(case.family);
             if replayed && suite.fixtures.get(&target.name, &case.id).is_none() {
-                problems.push(
-                    ConfigError::new(
-                        Location::file(&case.file),
-                        format!(
-                            "no fixture {} for target `{}`: a recorded run would end this case in an error",
-                            suite.fixtures.path(&target.name, &case.id).display(),
-                            target.name
-                        ),
-                    )
-                    .with_hint("record one, mark the case `live_only: true`, or skip it in the target"),
-                );
+                not_recorded.push(NotRecorded {
+                    target: target.name.clone(),
+                    case: case.id.clone(),
+                    path: suite.fixtures.path(&target.name, &case.id),
+                });
             }
         }
     }
@@ -149,7 +175,11 @@ pub fn check(suite: &Suite) -> (Vec<ConfigError>, Counts) {
         fixtures: suite.fixtures.keys().count(),
         plans,
     };
-    (problems, counts)
+    Findings {
+        problems,
+        not_recorded,
+        counts,
+    }
 }
 
 #[cfg(test)]

@@ -45,6 +45,9 @@ struct CaseDoc {
     live_only: bool,
     #[serde(default)]
     tags: Vec<String>,
+    /// Variables for this case, over the target's; their values may name the target's.
+    #[serde(default)]
+    vars: BTreeMap<String, String>,
     request: RequestDoc,
     expect: ExpectDoc,
     /// Which kinds of drift fail this case (overrides the target's policy).
@@ -265,6 +268,7 @@ pub fn parse_case(file: &Path, text: &str) -> Result<Case, ConfigErrors> {
         auth: doc.auth,
         live_only: doc.live_only,
         tags: doc.tags,
+        vars: doc.vars,
         body,
         headers: doc.request.headers,
         expect: doc.expect,
@@ -719,6 +723,56 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(s.contains("expect.stream` is missing"), "{s}");
+    }
+
+    #[test]
+    fn case_vars_override_the_targets_and_may_name_them() {
+        // The target has model: m1. The case sets its own model from it, and a variable of its
+        // own; a case var naming another case var gets the target's value (filled in once).
+        let text = CASE
+            .replace(
+                "request:\n",
+                "vars:\n  model: ${model}-vision\n  shape: wide ${model}\n  again: ${shape}\nrequest:\n",
+            )
+            .replace("    messages: []", "    messages: []\n    user: ${shape}");
+        let case = Arc::new(parse_case(Path::new("c/happy.yaml"), &text).unwrap());
+        let e = plan(&case, &target()).unwrap_err().to_string();
+        assert!(e.contains("`${shape}` is not defined by target `t`"), "{e}");
+        assert!(e.contains("c/happy.yaml:"), "{e}");
+        let text = text.replace("  again: ${shape}\n", "");
+        let case = Arc::new(parse_case(Path::new("c/happy.yaml"), &text).unwrap());
+        let p = plan(&case, &target()).unwrap();
+        assert_eq!(p.model(), Some("m1-vision"));
+        assert_eq!(
+            p.body.json(),
+            Some(serde_json::json!({"model": "m1-vision", "messages": [], "user": "wide m1"}))
+        );
+        // Another case on the same target keeps the target's.
+        let plain = Arc::new(parse_case(Path::new("c/happy.yaml"), CASE).unwrap());
+        assert_eq!(plan(&plain, &target()).unwrap().model(), Some("m1"));
+        // A variable's value must be a string.
+        let text = CASE.replace("request:\n", "vars:\n  n: [1]\nrequest:\n");
+        assert!(parse_case(Path::new("c/happy.yaml"), &text).is_err());
+    }
+
+    #[test]
+    fn the_recorded_model_stands_for_the_variable_the_case_model_is() {
+        let case = Arc::new(parse_case(Path::new("c/happy.yaml"), CASE).unwrap());
+        assert_eq!(crate::contract::plan::model_var(&case), Some("model"));
+        let p = crate::contract::plan::plan_recorded(&case, &target(), Some("rec-1")).unwrap();
+        assert_eq!(p.model(), Some("rec-1"));
+        assert_eq!(
+            p.body.json(),
+            Some(serde_json::json!({"model": "rec-1", "messages": []}))
+        );
+        // A literal model, or one not made of one variable, is the case's own: kept.
+        for model in ["literal-model", "${model}-x", "x${model}"] {
+            let text = CASE.replace("model: ${model}", &format!("model: {model}"));
+            let case = Arc::new(parse_case(Path::new("c/happy.yaml"), &text).unwrap());
+            assert_eq!(crate::contract::plan::model_var(&case), None, "{model}");
+            let p = crate::contract::plan::plan_recorded(&case, &target(), Some("rec-1")).unwrap();
+            assert_eq!(p.model(), Some(model.replace("${model}", "m1").as_str()));
+        }
     }
 
     #[test]

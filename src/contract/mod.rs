@@ -1,5 +1,6 @@
 //! Layer 2: loading a suite from disk (YAML cases and targets, JSON Schemas, pinned fixtures) and
-//! planning its cases for targets; `lint` checks what was loaded.
+//! planning its cases for targets; `select` narrows them (`--case`, `--tag`); `lint` checks what
+//! was loaded.
 
 pub mod applies;
 pub mod fixtures;
@@ -7,4 +8,5 @@ pub mod lint;
 pub mod load;
 pub mod plan;
 pub mod schema;
+pub mod select;
 pub mod suite;

@@ -1,6 +1,17 @@
-//! Planning: one case resolved for one target. The target's `${var}`s are filled into the body
-//! (written once as the compact bytes sent) and its overrides applied to the expectations.
+//! Planning: one case resolved for one target. The variables (`${name}`) are filled into the body
+//! (written once as the compact bytes sent) and the target's overrides applied to the
+//! expectations.
+//!
+//! Where a variable's value comes from, the first that has it:
+//!
+//! 1. offline, the model a case's fixture recorded, for the variable the case's `model` is
+//!    (`model: ${name}`; [`plan_recorded`]): a fixture replays with the model it was recorded with;
+//! 2. the case's own `vars:`, whose values may name the target's variables (`${model}`), filled in
+//!    once from the target's;
+//! 3. the target's `vars:` (live, `--model` has replaced its `model`).
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -12,13 +23,35 @@ use crate::model::plan::{
     BodyTemplate, Case, Expect, ExpectDoc, Limits, Plan, PlanBody, StatusSet, Target,
 };
 
+/// A case's plan for a target.
 pub(crate) fn plan(case: &Arc<Case>, target: &Arc<Target>) -> Result<Plan, ConfigError> {
+    plan_recorded(case, target, None)
+}
+
+/// A case's plan for a target, with the model its fixture recorded (offline) standing for the
+/// variable the case's `model` is.
+pub(crate) fn plan_recorded(
+    case: &Arc<Case>,
+    target: &Arc<Target>,
+    recorded_model: Option<&str>,
+) -> Result<Plan, ConfigError> {
+    let mut vars = vars(case, target)?;
+    if let (Some(m), Some(name)) = (recorded_model, model_var(case)) {
+        if vars.get(name).map(String::as_str) != Some(m) {
+            vars.to_mut().insert(name.to_string(), m.to_string());
+        }
+    }
+    let scope = Scope {
+        case,
+        target,
+        vars: &vars,
+    };
     let body = match &case.body {
         BodyTemplate::Json(v) => {
             let mut text = Vec::with_capacity(256);
-            write_substituted(v, case, target, &mut text)?;
+            scope.write(v, &mut text)?;
             let model = match v.get("model") {
-                Some(Value::String(m)) => Some(substitute_str(m, case, target)?),
+                Some(Value::String(m)) => Some(scope.fill(m)?),
                 _ => None,
             };
             PlanBody::Json {
@@ -27,7 +60,7 @@ pub(crate) fn plan(case: &Arc<Case>, target: &Arc<Target>) -> Result<Plan, Confi
                 tools: v.get("tools").is_some() || v.get("functions").is_some(),
             }
         }
-        BodyTemplate::Raw(s) => PlanBody::Raw(substitute_str(s, case, target)?),
+        BodyTemplate::Raw(s) => PlanBody::Raw(scope.fill(s)?),
         BodyTemplate::None => PlanBody::None,
     };
     let over = target.expect.get(&case.id);
@@ -92,41 +125,132 @@ fn assertions(over: Option<&ExpectDoc>, case: &ExpectDoc) -> Vec<Assertion> {
     out
 }
 
-/// Writes `v` as compact JSON with every string's `${var}`s filled in: the bytes
-/// `serde_json::to_vec` gives for the filled-in tree, without building that tree.
+/// The variable a case's body names as its whole `model` (`model: ${name}`), if it does.
+pub(crate) fn model_var(case: &Case) -> Option<&str> {
+    let BodyTemplate::Json(v) = &case.body else {
+        return None;
+    };
+    let name = v.get("model")?.as_str()?.strip_prefix("${")?.strip_suffix('}')?;
+    (!name.is_empty() && !name.contains(['$', '{', '}'])).then_some(name)
+}
+
+/// The variables of a case on a target: the target's, with the case's own over them (each of
+/// their values filled in once from the target's).
+fn vars<'a>(case: &Case, target: &'a Target) -> Result<Cow<'a, BTreeMap<String, String>>, ConfigError> {
+    if case.vars.is_empty() {
+        return Ok(Cow::Borrowed(&target.vars));
+    }
+    let of_target = Scope {
+        case,
+        target,
+        vars: &target.vars,
+    };
+    let mut vars = target.vars.clone();
+    for (name, value) in &case.vars {
+        vars.insert(name.clone(), of_target.fill(value)?);
+    }
+    Ok(Cow::Owned(vars))
+}
+
+/// Writes `v` as compact JSON with every string's `${var}`s filled in from the case's variables
+/// on the target: the bytes `serde_json::to_vec` gives for the filled-in tree, without building
+/// that tree.
+#[cfg(test)]
 pub(crate) fn write_substituted(
     v: &Value,
     case: &Case,
     target: &Target,
     out: &mut Vec<u8>,
 ) -> Result<(), ConfigError> {
-    match v {
-        Value::String(s) if has_placeholder(s) => put_json(out, &substitute_str(s, case, target)?),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_substituted(item, case, target, out)?;
-            }
-            out.push(b']');
-        }
-        Value::Object(map) => {
-            out.push(b'{');
-            for (i, (k, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                put_json(out, k);
-                out.push(b':');
-                write_substituted(item, case, target, out)?;
-            }
-            out.push(b'}');
-        }
-        other => put_json(out, other),
+    let vars = vars(case, target)?;
+    Scope {
+        case,
+        target,
+        vars: &vars,
     }
-    Ok(())
+    .write(v, out)
+}
+
+/// What `${name}` is filled in from, and the case and target an error names.
+struct Scope<'a> {
+    case: &'a Case,
+    target: &'a Target,
+    vars: &'a BTreeMap<String, String>,
+}
+
+impl Scope<'_> {
+    /// Writes `v` as compact JSON with every string's `${var}`s filled in.
+    fn write(&self, v: &Value, out: &mut Vec<u8>) -> Result<(), ConfigError> {
+        match v {
+            Value::String(s) if has_placeholder(s) => put_json(out, &self.fill(s)?),
+            Value::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    self.write(item, out)?;
+                }
+                out.push(b']');
+            }
+            Value::Object(map) => {
+                out.push(b'{');
+                for (i, (k, item)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    put_json(out, k);
+                    out.push(b':');
+                    self.write(item, out)?;
+                }
+                out.push(b'}');
+            }
+            other => put_json(out, other),
+        }
+        Ok(())
+    }
+
+    /// Replaces each `${name}` in `s` with the variable's value.
+    fn fill(&self, s: &str) -> Result<String, ConfigError> {
+        if !has_placeholder(s) {
+            return Ok(s.to_string());
+        }
+        let (case, target) = (self.case, self.target);
+        let mut out = String::with_capacity(s.len());
+        let mut rest = s;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                return Err(ConfigError::new(
+                    case.locate("${"),
+                    "unclosed `${` in a request value",
+                ));
+            };
+            let name = &after[..end];
+            match self.vars.get(name) {
+                Some(v) => out.push_str(v),
+                None => {
+                    let mut e = ConfigError::new(
+                        case.locate(&format!("${{{name}}}")),
+                        format!("`${{{name}}}` is not defined by target `{}`", target.name),
+                    );
+                    if let Some(s) = did_you_mean(name, self.vars.keys().map(String::as_str)) {
+                        e = e.with_hint(format!("did you mean `${{{s}}}`?"));
+                    } else {
+                        e = e.with_hint(format!(
+                            "define it under `vars:` in {} (or in the case's own `vars:`)",
+                            target.file.display()
+                        ));
+                    }
+                    return Err(e);
+                }
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
 }
 
 /// Writes a string, number, boolean or null (or a key) as compact JSON; into a `Vec` serde_json
@@ -139,45 +263,4 @@ fn put_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
 /// set-up (a thousand plans check every string of their bodies).
 fn has_placeholder(s: &str) -> bool {
     s.as_bytes().windows(2).any(|w| w == b"${")
-}
-
-/// Replaces `${name}` with the target's `vars.name`.
-fn substitute_str(s: &str, case: &Case, target: &Target) -> Result<String, ConfigError> {
-    if !has_placeholder(s) {
-        return Ok(s.to_string());
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else {
-            return Err(ConfigError::new(
-                case.locate("${"),
-                "unclosed `${` in a request value",
-            ));
-        };
-        let name = &after[..end];
-        match target.vars.get(name) {
-            Some(v) => out.push_str(v),
-            None => {
-                let mut e = ConfigError::new(
-                    case.locate(&format!("${{{name}}}")),
-                    format!("`${{{name}}}` is not defined by target `{}`", target.name),
-                );
-                if let Some(s) = did_you_mean(name, target.vars.keys().map(String::as_str)) {
-                    e = e.with_hint(format!("did you mean `${{{s}}}`?"));
-                } else {
-                    e = e.with_hint(format!(
-                        "define it under `vars:` in {}",
-                        target.file.display()
-                    ));
-                }
-                return Err(e);
-            }
-        }
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
 }

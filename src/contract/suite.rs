@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use crate::contract::fixtures::FixtureStore;
 use crate::contract::load::Contracts;
+use crate::contract::plan;
 use crate::contract::schema::SchemaRegistry;
 use crate::model::assertion::{Assertion, Predicate, SchemaRef};
+use crate::contract::select::Filter;
 use crate::model::error::{ConfigError, ConfigErrors, Location};
 use crate::model::family;
 use crate::model::plan::{Plan, Target};
@@ -202,51 +204,67 @@ impl Suite {
             .collect()
     }
 
-    /// Plans for the targets, filtered by a case pattern (a substring of the case id or of
-    /// `<target>::<case>`). No match is an error: a typo must not pass as an empty green run.
+    /// Plans for the targets, narrowed by a filter (`--case`, `--tag`; see
+    /// [`crate::contract::select`]). A pattern or tag that selects nothing is an error: a typo must
+    /// not pass as an empty green run.
     pub fn plans(
         &self,
         targets: &[Arc<Target>],
-        pattern: Option<&str>,
+        filter: Option<&Filter>,
     ) -> Result<Vec<Plan>, ConfigErrors> {
         let mut plans = Vec::new();
         for t in targets {
             plans.extend(self.contracts.plans(t)?);
         }
-        if let Some(p) = pattern {
-            plans.retain(|plan| plan.id.contains(p));
-            if plans.is_empty() {
-                return Err(ConfigError::new(
-                    Location::file(&self.contracts.dir),
-                    format!("no case matches `{p}`"),
-                )
-                .with_hint(format!(
-                    "cases: {}",
-                    self.contracts
-                        .cases
-                        .iter()
-                        .map(|c| c.id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-                .into());
-            }
+        match filter {
+            Some(f) => f.apply(&self.contracts, plans),
+            None => Ok(plans),
         }
-        Ok(plans)
     }
-}
 
-/// The targets with `${model}` set to `model`, when one is given.
-pub fn with_model(targets: Vec<Arc<Target>>, model: Option<&str>) -> Vec<Arc<Target>> {
-    let Some(m) = model else { return targets };
-    targets
-        .into_iter()
-        .map(|t| {
-            let mut t = (*t).clone();
-            t.vars.insert("model".into(), m.to_string());
-            Arc::new(t)
-        })
-        .collect()
+    /// Plans for a run against the recorded endpoint: [`Suite::plans`], each replaying the model
+    /// its fixture recorded (for the variable its case's `model` is), so a fixture recorded with
+    /// `record --model M` replays as it was recorded, whatever the target's `vars.model` says.
+    pub fn recorded_plans(
+        &self,
+        targets: &[Arc<Target>],
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Plan>, ConfigErrors> {
+        let mut errors = Vec::new();
+        let plans: Vec<Plan> = self
+            .plans(targets, filter)?
+            .into_iter()
+            .filter_map(|p| match self.as_recorded(p) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
+            })
+            .collect();
+        if errors.is_empty() {
+            Ok(plans)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    /// The plan with its fixture's recorded model, when that differs from the planned one.
+    fn as_recorded(&self, p: Plan) -> Result<Plan, ConfigError> {
+        if plan::model_var(&p.case).is_none() {
+            return Ok(p);
+        }
+        let recorded = self
+            .fixtures
+            .get(&p.target.name, &p.case.id)
+            .and_then(|f| f.recorded_model());
+        match recorded {
+            Some(m) if p.model() != Some(m.as_str()) => {
+                plan::plan_recorded(&p.case, &p.target, Some(&m))
+            }
+            _ => Ok(p),
+        }
+    }
 }
 
 /// Every assertion of a suite's cases and targets' overrides, with the file it is written in.

@@ -48,9 +48,15 @@ pub static VERDICT_RULES: &[VerdictRule] = &[
         class: Some(Class::Ok),
     },
     VerdictRule {
-        id: "settled.no_fixture",
-        when: "offline, and no fixture is pinned for the case",
-        verdict: Verdict::Error,
+        id: "settled.not_recorded",
+        when: "offline, and no fixture is pinned for the case on its target: a suite that grew, the case waits for a recording",
+        verdict: Verdict::Skip,
+        class: Some(Class::Ok),
+    },
+    VerdictRule {
+        id: "settled.not_recorded_required",
+        when: "offline with --require-fixtures, and no fixture is pinned for the case on its target",
+        verdict: Verdict::Fail,
         class: Some(Class::ConfigurationDrift),
     },
     VerdictRule {
@@ -154,7 +160,11 @@ pub enum Settled {
         target: String,
         capability: String,
     },
-    NoFixture,
+    /// Offline, no fixture for the case on `target`; `required`: `--require-fixtures`.
+    NotRecorded {
+        target: String,
+        required: bool,
+    },
     NoKey {
         message: String,
     },
@@ -219,9 +229,16 @@ pub fn settled(s: &Settled) -> Decision {
             "settled.not_offered",
             format!("target {target} does not offer `{capability}` (capabilities: in its file)"),
         ),
-        Settled::NoFixture => (
-            "settled.no_fixture",
-            "no pinned fixture to replay".to_string(),
+        Settled::NotRecorded {
+            target,
+            required: false,
+        } => ("settled.not_recorded", format!("not recorded for {target}")),
+        Settled::NotRecorded {
+            target,
+            required: true,
+        } => (
+            "settled.not_recorded_required",
+            format!("not recorded for {target} (--require-fixtures)"),
         ),
         Settled::NoKey { message } => ("settled.no_key", message.clone()),
         Settled::BudgetSpent { limit } => (
@@ -598,8 +615,19 @@ mod tests {
                 Class::Ok,
             ),
             (
-                Settled::NoFixture,
-                Verdict::Error,
+                Settled::NotRecorded {
+                    target: "t".into(),
+                    required: false,
+                },
+                Verdict::Skip,
+                Class::Ok,
+            ),
+            (
+                Settled::NotRecorded {
+                    target: "t".into(),
+                    required: true,
+                },
+                Verdict::Fail,
                 Class::ConfigurationDrift,
             ),
             (
@@ -641,6 +669,18 @@ mod tests {
         assert_eq!(
             settled(&Settled::BudgetSpent { limit: 3 }).reason,
             "the request budget (--max-requests 3) is spent: not sent"
+        );
+        let not_recorded = |required| Settled::NotRecorded {
+            target: "cometapi".into(),
+            required,
+        };
+        assert_eq!(
+            settled(&not_recorded(false)).reason,
+            "not recorded for cometapi"
+        );
+        assert_eq!(
+            settled(&not_recorded(true)).reason,
+            "not recorded for cometapi (--require-fixtures)"
         );
     }
 

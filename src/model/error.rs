@@ -101,9 +101,39 @@ pub fn did_you_mean<'a>(
         }
     }
     let (d, c) = best?;
-    let len = word.len().max(c.len());
-    let limit = if len <= 3 { 1 } else { (len / 3).max(2) };
-    (d <= limit).then_some(c)
+    (d <= typo_limit(word, c)).then_some(c)
+}
+
+/// The most edits a typo of `word` for `candidate` may take: one in a short word, a third of the
+/// longer length (at least two) otherwise, in bytes.
+fn typo_limit(word: &str, candidate: &str) -> usize {
+    let len = word.len().max(candidate.len());
+    if len <= 3 {
+        1
+    } else {
+        (len / 3).max(2)
+    }
+}
+
+/// Up to `max` candidates close enough to `word` to be what was meant (the limit of
+/// [`did_you_mean`]), closest first, each once; on a tie the earlier candidate first.
+pub fn close_matches<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+    max: usize,
+) -> Vec<&'a str> {
+    let mut near: Vec<(usize, usize, &str)> = Vec::new();
+    for (i, c) in candidates.into_iter().enumerate() {
+        if near.iter().any(|&(_, _, n)| n == c) {
+            continue;
+        }
+        let d = strsim::levenshtein(word, c);
+        if d <= typo_limit(word, c) {
+            near.push((d, i, c));
+        }
+    }
+    near.sort_unstable();
+    near.into_iter().take(max).map(|(_, _, c)| c).collect()
 }
 
 #[cfg(test)]
@@ -131,6 +161,24 @@ mod tests {
         assert_eq!(did_you_mean("cat", ["bat", "cat"]), Some("cat"));
         // Edits are counted in characters (two here, four in bytes); the limit in bytes.
         assert_eq!(did_you_mean("mödél", ["model"]), Some("model"));
+    }
+
+    #[test]
+    fn close_matches_are_ordered_and_bounded() {
+        let ids = [
+            "streaming",
+            "streaming_with_usage",
+            "happy_path",
+            "streamin",
+            "streaming",
+        ];
+        assert_eq!(
+            close_matches("streamng", ids, 5),
+            vec!["streaming", "streamin"]
+        );
+        assert_eq!(close_matches("streamng", ids, 1), vec!["streaming"]);
+        assert_eq!(close_matches("zzzzzzzz", ids, 5), Vec::<&str>::new());
+        assert_eq!(close_matches("hapy_path", ids, 5), vec!["happy_path"]);
     }
 
     #[test]

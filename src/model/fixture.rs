@@ -295,6 +295,20 @@ impl Serialize for Fixture {
 }
 
 impl Fixture {
+    /// The model the recorded request asked for: its JSON body's top-level `model`, when that is
+    /// a string. Read without building the body's tree.
+    pub fn recorded_model(&self) -> Option<String> {
+        #[derive(Deserialize)]
+        struct Model {
+            model: Option<Value>,
+        }
+        let body = self.request.body.as_ref()?;
+        match serde_json::from_str::<Model>(body.text()).ok()?.model? {
+            Value::String(m) => Some(m),
+            _ => None,
+        }
+    }
+
     /// The answer to a case's `n`-th request (from 0): retries, then a task's polls, in order;
     /// past the last, the last. The one rule replay and drift both follow.
     pub fn nth(&self, n: usize) -> &FixtureResponse {

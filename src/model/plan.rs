@@ -211,6 +211,8 @@ pub struct Case {
     pub auth: AuthMode,
     pub live_only: bool,
     pub tags: Vec<String>,
+    /// The case's own variables, over the target's (`${name}` in their values is the target's).
+    pub vars: BTreeMap<String, String>,
     pub body: BodyTemplate,
     pub headers: BTreeMap<String, String>,
     pub expect: ExpectDoc,

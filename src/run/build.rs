@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::baseline::replay;
 use crate::baseline::sanitize::{Sanitizer, REPLAY_KEY};
 use crate::context::{Context, Secret};
+use crate::contract::select::Filter;
 use crate::contract::suite::{Suite, GENERIC_TARGET};
 use crate::exchange::endpoint::Endpoint;
 use crate::exchange::server::Server;
@@ -90,10 +91,8 @@ pub struct Selection {
     /// Offline: the targets to replay (empty: every target with fixtures that replays by
     /// default).
     pub targets: Vec<String>,
-    /// Only cases whose `<target>::<case>` id contains this.
-    pub case: Option<String>,
-    /// Offline: the model substituted for `${model}` (fixtures recorded with `--model`).
-    pub model: Option<String>,
+    /// Which cases: `--case` patterns and `--tag`s (empty: every case).
+    pub filter: Filter,
 }
 
 /// A run's plans and where they go, before anything is started: what `record`, `run`, the
@@ -122,12 +121,12 @@ impl Planned {
                 if let Some(k) = &endpoint.key {
                     sanitizer.add_secret(k);
                 }
-                (suite.plans(&[target], sel.case.as_deref())?, Some(endpoint))
+                (suite.plans(&[target], Some(&sel.filter))?, Some(endpoint))
             }
             None => {
+                // Each case replays the model its fixture recorded: `--model` is live only.
                 let targets = suite.recorded_targets(&sel.targets)?;
-                let targets = crate::contract::suite::with_model(targets, sel.model.as_deref());
-                (suite.plans(&targets, sel.case.as_deref())?, None)
+                (suite.recorded_plans(&targets, Some(&sel.filter))?, None)
             }
         };
         Ok(Planned {
@@ -137,6 +136,13 @@ impl Planned {
             schemas: suite.schemas.clone(),
             fixtures: suite.fixtures.clone(),
         })
+    }
+
+    /// Whether a fixture is pinned for the plan's case on its target.
+    pub fn recorded(&self, plan: &Plan) -> bool {
+        self.fixtures
+            .get(&plan.target.name, &plan.case.id)
+            .is_some()
     }
 
     /// Names the live base URL by its target's name wherever a text would show it.

@@ -4,7 +4,17 @@
 //! that runs starts one shared tokio runtime and, offline, one recorded endpoint on 127.0.0.1;
 //! every trial bridges into that runtime. Offline (the default) trials replay the pinned
 //! fixtures; with `LLM_CONTRACT_LIVE=1` they run against the live target (`LLM_CONTRACT_TARGET`,
-//! default the default target) and live-only cases run too.
+//! default the default target; `LLM_CONTRACT_MODEL` replaces its `${model}`) and live-only cases
+//! run too. Offline each case replays the model its fixture recorded.
+//!
+//! Selecting cases: libtest's own filter (a text the name contains, or `--exact` name); a filter
+//! with a wildcard (`*`, `?`) is a glob matched as `run --case` matches it (against
+//! `<target>::<case>` and the case id). `LLM_CONTRACT_TAG` (comma-separated) keeps the cases with
+//! any of those tags, as `run --tag` does. A glob or tag that selects nothing stops the harness
+//! (exit 2) with close matches.
+//!
+//! Offline, a case with no fixture for its target passes as skipped (`not recorded for
+//! <target>`); `LLM_CONTRACT_REQUIRE_FIXTURES=1` fails it, as `run --require-fixtures` does.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -13,35 +23,64 @@ use std::sync::{Arc, OnceLock};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 use crate::context::Context;
+use crate::contract::select::Filter;
 use crate::contract::suite::{Paths, Suite};
 use crate::model::outcome::Verdict;
 use crate::report;
 use crate::run::build::{LiveOptions, Planned, Selection, Start, Started};
+use crate::run::runner::RunOptions;
+use crate::util::glob;
 
 /// Builds the trials for a suite; `Err` is a message for a suite that cannot run at all.
 ///
 /// Listing the trials only plans them: the first trial that runs starts the run (its runtime,
 /// client, runner and, offline, the recorded endpoint), which every later trial shares.
 pub fn trials(paths: &Paths, ctx: &Context) -> Result<Vec<Trial>, String> {
-    let suite = Suite::load(paths).map_err(|e| e.to_string())?;
-    let live = ctx.live_tests();
-    let selection = Selection {
-        live: live.then(|| LiveOptions {
+    selected(paths, ctx, Vec::new())
+}
+
+/// libtest-mimic knows no wildcards: a filter with one is taken out of its arguments, to be
+/// matched as `run --case` matches it. A plain filter stays libtest's.
+fn take_globs(args: &mut Arguments) -> Vec<String> {
+    args.filter.take_if(|f| glob::is_glob(f)).into_iter().collect()
+}
+
+/// What the harness runs: live (`LLM_CONTRACT_LIVE`, with `LLM_CONTRACT_TARGET` and the live-only
+/// `LLM_CONTRACT_MODEL`) or offline, the cases matching `patterns` with `LLM_CONTRACT_TAG`'s tags.
+fn selection(ctx: &Context, patterns: Vec<String>) -> Selection {
+    Selection {
+        live: ctx.live_tests().then(|| LiveOptions {
             target: ctx.live_target(),
+            model: ctx.live_model(),
             ..LiveOptions::default()
         }),
+        filter: Filter {
+            cases: patterns,
+            tags: ctx.tags(),
+        },
         ..Selection::default()
-    };
+    }
+}
+
+/// [`trials`] for the cases matching `patterns` (as `run --case`) and the context's tags.
+pub fn selected(paths: &Paths, ctx: &Context, patterns: Vec<String>) -> Result<Vec<Trial>, String> {
+    let suite = Suite::load(paths).map_err(|e| e.to_string())?;
+    let live = ctx.live_tests();
+    let selection = selection(ctx, patterns);
     let mut planned = Planned::new(&suite, ctx, &selection).map_err(|e| e.to_string())?;
     let plans = std::mem::take(&mut planned.plans);
     if plans.is_empty() {
         return Err("no contract cases were discovered".into());
     }
+    let require_fixtures = ctx.require_fixtures();
     let planned = Arc::new(planned);
     let started: Arc<OnceLock<Result<Started, String>>> = Arc::new(OnceLock::new());
     let mut trials = Vec::with_capacity(plans.len());
     for plan in plans {
-        let ignored = (plan.case.live_only && !live) || plan.skip.is_some();
+        // Offline, nothing to replay: a live-only case, or one not recorded for its target
+        // (unless fixtures are required, which fails it).
+        let not_recorded = !live && !require_fixtures && !planned.recorded(&plan);
+        let ignored = (plan.case.live_only && !live) || plan.skip.is_some() || not_recorded;
         let (planned, started) = (planned.clone(), started.clone());
         let name = plan.id.clone();
         let trial = Trial::test(name, move || {
@@ -49,6 +88,10 @@ pub fn trials(paths: &Paths, ctx: &Context) -> Result<Vec<Trial>, String> {
                 .get_or_init(|| {
                     planned
                         .start(Start {
+                            options: RunOptions {
+                                require_fixtures,
+                                ..RunOptions::default()
+                            },
                             worker_threads: Some(2),
                             replay: Some(1.0),
                             ..Start::default()
@@ -79,9 +122,10 @@ pub fn trials(paths: &Paths, ctx: &Context) -> Result<Vec<Trial>, String> {
 
 /// The harness's `main`: `root` is the directory holding `contracts/` and `fixtures/`.
 pub fn main(root: &Path) -> ExitCode {
-    let args = Arguments::from_args();
+    let mut args = Arguments::from_args();
     let ctx = Context::from_process();
-    match trials(&Paths::under(root), &ctx) {
+    let globs = take_globs(&mut args);
+    match selected(&Paths::under(root), &ctx, globs) {
         Ok(trials) => libtest_mimic::run(&args, trials).exit_code(),
         Err(message) => {
             eprintln!("{message}");
@@ -106,4 +150,31 @@ fn earlier_attempts(o: &crate::model::outcome::CaseOutcome) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_glob_filter_is_taken_from_libtest_and_a_plain_one_left_to_it() {
+        let mut a = Arguments::from_iter(["contracts", "cometapi::stream*"]);
+        assert_eq!(take_globs(&mut a), ["cometapi::stream*"]);
+        assert_eq!(a.filter, None);
+        let mut a = Arguments::from_iter(["contracts", "--exact", "cometapi::streaming"]);
+        assert!(take_globs(&mut a).is_empty());
+        assert_eq!(a.filter.as_deref(), Some("cometapi::streaming"));
+        assert!(a.exact);
+        let mut a = Arguments::from_iter(["contracts"]);
+        assert!(take_globs(&mut a).is_empty());
+    }
+
+    #[test]
+    fn the_model_variable_is_a_live_override_only() {
+        let live = Context::from_map([("LLM_CONTRACT_LIVE", "1"), ("LLM_CONTRACT_MODEL", "m-2")]);
+        let opts = selection(&live, Vec::new()).live.unwrap();
+        assert_eq!(opts.model.as_deref(), Some("m-2"));
+        let offline = Context::from_map([("LLM_CONTRACT_MODEL", "m-2")]);
+        assert!(selection(&offline, Vec::new()).live.is_none());
+    }
 }

@@ -49,6 +49,8 @@ pub struct RunOptions {
     pub max_fixture_age_days: Option<i64>,
     /// Capabilities whose absence fails a case (`--require`): an `unsupported` becomes a failure.
     pub require: Vec<String>,
+    /// Offline, a case with no fixture fails instead of being skipped as not recorded.
+    pub require_fixtures: bool,
 }
 
 impl Default for RunOptions {
@@ -62,6 +64,7 @@ impl Default for RunOptions {
             warn_fixture_age_days: 90,
             max_fixture_age_days: None,
             require: Vec::new(),
+            require_fixtures: false,
         }
     }
 }
@@ -236,14 +239,26 @@ impl Runner {
                 return decided(out, verdict::settled(&Settled::LiveOnly));
             }
             if fixture.is_none() {
-                out.failures.push(Failure::Fixture(FixtureFault::Missing {
+                // A suite that grew: skipped, with how to record it; failed when fixtures are
+                // required.
+                let required = self.options.require_fixtures;
+                let missing = FixtureFault::Missing {
                     path: fixture_path.display().to_string(),
                     hint: compare::record_hint(plan),
-                }));
+                };
+                if required {
+                    out.failures.push(Failure::Fixture(missing));
+                } else {
+                    out.notes.push(Failure::Fixture(missing).to_string());
+                }
                 out.drift = Drift::NotRun {
                     reason: "no pinned fixture".into(),
                 };
-                return decided(out, verdict::settled(&Settled::NoFixture));
+                let s = Settled::NotRecorded {
+                    target: plan.target.name.clone(),
+                    required,
+                };
+                return decided(out, verdict::settled(&s));
             }
         }
         let mut outgoing = match crate::exchange::request::outgoing(plan, endpoint) {
