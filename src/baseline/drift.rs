@@ -346,6 +346,7 @@ type Push<'a> = dyn FnMut(LabelKind, String, Option<String>, Option<String>) + '
 
 /// Labels every change from `pinned` to `received` (both from [`exchange_document`]); at most
 /// [`MAX_LABELS`] of them.
+#[cfg(test)]
 pub fn labels(pinned: &Value, received: &Value, policy: &DriftPolicy) -> Vec<Label> {
     labelled(pinned, received, policy).labels
 }
