@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -154,5 +155,135 @@ fn server_text_cannot_forge_lines_or_reach_the_terminal_raw() {
         common::report(reports.path());
         let xml = std::fs::read_to_string(latest.join("junit.xml")).unwrap();
         quick_junit::Report::deserialize_from_str(&xml).expect("junit.xml parses");
+    }
+}
+
+/// Runs the binary, killing it if it has not finished within `secs`.
+fn bounded(args: &[&str], cwd: &Path, secs: u64) -> (Option<i32>, String, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_llm-contract"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("CI")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(secs) {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{args:?} still running after {secs} s; stdout: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = text(&out);
+    (out.status.code(), stdout, stderr)
+}
+
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
+}
+
+#[test]
+fn loaders_read_only_regular_files_of_bounded_size() {
+    use std::os::unix::fs::symlink;
+    let dir = common::suite_copy();
+    let contracts = dir.path().join("contracts");
+    // Two symbolic links that make a directory loop; a case linked to /dev/zero; a FIFO; an
+    // oversized case; a loop of two file links.
+    std::fs::create_dir(contracts.join("a")).unwrap();
+    std::fs::create_dir(contracts.join("b")).unwrap();
+    symlink("../b", contracts.join("a/to_b")).unwrap();
+    symlink("../a", contracts.join("b/to_a")).unwrap();
+    symlink("/dev/zero", contracts.join("chat_completions/zero.yaml")).unwrap();
+    mkfifo(&contracts.join("chat_completions/fifo.yaml"));
+    std::fs::write(
+        contracts.join("chat_completions/huge.yaml"),
+        "#".repeat(5 * 1024 * 1024),
+    )
+    .unwrap();
+    symlink("loop_y.yaml", contracts.join("loop_x.yaml")).unwrap();
+    symlink("loop_x.yaml", contracts.join("loop_y.yaml")).unwrap();
+    // A fixture that is a FIFO, and a target folder of fixtures that is a link.
+    let fixtures = dir.path().join("fixtures");
+    let some_target = std::fs::read_dir(&fixtures)
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().is_dir())
+        .unwrap()
+        .path();
+    mkfifo(&some_target.join("fifo_case.json"));
+    symlink(&some_target, fixtures.join("linked_target")).unwrap();
+
+    let (code, stdout, stderr) = bounded(&["lint"], dir.path(), 60);
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    // Each problem is printed as `error: <message>` and `  --> <file>` on the next line.
+    let lines: Vec<&str> = stdout.lines().collect();
+    let named = |file: &str, message: &str| {
+        lines
+            .windows(2)
+            .any(|w| w[0].contains(message) && w[1].trim_end().ends_with(file))
+    };
+    for (file, message) in [
+        ("a/to_b", "a symbolic link to a directory: not followed"),
+        ("b/to_a", "a symbolic link to a directory: not followed"),
+        (
+            "zero.yaml",
+            "cannot read file: not a regular file (a character device)",
+        ),
+        ("fifo.yaml", "cannot read file: not a regular file (a FIFO)"),
+        (
+            "huge.yaml",
+            "cannot read file: 5242880 bytes, over the limit of 4194304 bytes",
+        ),
+        (
+            "loop_x.yaml",
+            "cannot read file: a symbolic link that leads nowhere or in a loop",
+        ),
+        (
+            "fifo_case.json",
+            "cannot read fixture: not a regular file (a FIFO)",
+        ),
+        (
+            "linked_target",
+            "a symbolic link to a directory: not followed",
+        ),
+    ] {
+        assert!(
+            named(file, message),
+            "missing {file}: {message:?} in:\n{stdout}"
+        );
+    }
+
+    // scan walks the same kind of tree and finishes, saying what it did not read.
+    let (code, stdout, stderr) = bounded(
+        &[
+            "scan",
+            contracts.to_str().unwrap(),
+            fixtures.to_str().unwrap(),
+        ],
+        dir.path(),
+        60,
+    );
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    for expected in [
+        "a/to_b: a symbolic link to a directory: not followed",
+        "zero.yaml: not a regular file (a character device)",
+        "fifo.yaml: not a regular file (a FIFO)",
+        "loop_x.yaml: a symbolic link that leads nowhere or in a loop",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
     }
 }

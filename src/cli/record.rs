@@ -409,16 +409,15 @@ pub fn bulk(args: ReviewArgs, accept: bool) -> ExitCode {
     ExitCode::from(u8::from(failed))
 }
 
-fn files_below(path: &Path, out: &mut Vec<PathBuf>) {
-    if path.is_dir() {
-        if let Ok(entries) = std::fs::read_dir(path) {
-            let mut entries: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-            entries.sort();
-            for p in entries {
-                files_below(&p, out);
-            }
+/// The files below `path` (or `path` itself), symbolic links to directories not followed; those
+/// are added to `skipped` with why.
+fn files_below(path: &Path, out: &mut Vec<PathBuf>, skipped: &mut Vec<(PathBuf, String)>) {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        if let Ok(walk) = crate::util::fs::walk(path, &|_| true) {
+            out.extend(walk.files);
+            skipped.extend(walk.not_followed);
         }
-    } else if path.is_file() {
+    } else if path.exists() || path.is_symlink() {
         out.push(path.to_path_buf());
     }
 }
@@ -433,15 +432,20 @@ pub fn scan(args: ScanArgs, ctx: &Context) -> ExitCode {
         args.paths.clone()
     };
     let mut files = Vec::new();
+    let mut skipped = Vec::new();
     for r in &roots {
-        files_below(r, &mut files);
+        files_below(r, &mut files, &mut skipped);
     }
     let mut hits = 0usize;
     for f in &files {
-        let Ok(bytes) = std::fs::read(f) else {
-            continue;
+        let bytes = match crate::util::fs::read_bytes(f, 64 * 1024 * 1024) {
+            Ok(b) => b,
+            Err(e) => {
+                skipped.push((f.clone(), e.to_string()));
+                continue;
+            }
         };
-        if bytes.len() > 64 * 1024 * 1024 || bytes.contains(&0) {
+        if bytes.contains(&0) {
             continue;
         }
         let text = String::from_utf8_lossy(&bytes);
@@ -455,6 +459,9 @@ pub fn scan(args: ScanArgs, ctx: &Context) -> ExitCode {
                 Visible(&h.masked)
             );
         }
+    }
+    for (path, why) in &skipped {
+        eprintln!("scan: not scanned: {}: {why}", path.display());
     }
     println!(
         "scanned {} file(s) for {} known key(s), bearer tokens, sk- keys and cookies: {} hit(s)",

@@ -8,6 +8,10 @@ use std::sync::Arc;
 use crate::model::error::{ConfigError, ConfigErrors, Location};
 use crate::model::fixture::Fixture;
 
+/// The largest fixture file read (bytes): a recorded body is at most 16 MiB, a stream's raw
+/// pieces at most 32 MiB, written as JSON text.
+pub const MAX_FIXTURE_FILE: u64 = 64 * 1024 * 1024;
+
 /// The fixtures of every target, loaded once and shared by the runner and the recorded endpoint.
 #[derive(Debug, Clone, Default)]
 pub struct FixtureStore {
@@ -27,10 +31,18 @@ impl FixtureStore {
             return Ok(store);
         };
         let mut errors = Vec::new();
-        let mut target_dirs: Vec<PathBuf> = targets
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_dir())
-            .collect();
+        // Real directories only: a symbolic link to one is not followed (it could make a loop).
+        let mut target_dirs: Vec<PathBuf> = Vec::new();
+        for e in targets.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => target_dirs.push(e.path()),
+                Ok(t) if t.is_symlink() && e.path().is_dir() => errors.push(ConfigError::new(
+                    Location::file(e.path()),
+                    "a symbolic link to a directory: not followed (only links to regular files are)",
+                )),
+                _ => {}
+            }
+        }
         target_dirs.sort();
         for tdir in target_dirs {
             let target = tdir
@@ -52,7 +64,7 @@ impl FixtureStore {
                     .and_then(|s| s.to_str())
                     .unwrap_or_default()
                     .to_string();
-                match std::fs::read_to_string(&file) {
+                match crate::util::fs::read_text(&file, MAX_FIXTURE_FILE) {
                     Ok(text) => match Fixture::parse(&file, &text) {
                         Ok(f) => {
                             store.by_key.insert((target.clone(), case), Arc::new(f));

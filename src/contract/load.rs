@@ -167,8 +167,11 @@ fn parse_yaml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigE
     serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e, &[]))
 }
 
+/// The largest case or target file read (bytes).
+pub const MAX_CONTRACT_FILE: u64 = 4 * 1024 * 1024;
+
 fn read(file: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(file)
+    crate::util::fs::read_text(file, MAX_CONTRACT_FILE)
         .map_err(|e| ConfigError::new(Location::file(file), format!("cannot read file: {e}")))
 }
 
@@ -401,23 +404,18 @@ fn capability(
     })
 }
 
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    // Siblings: their names' order is their paths' order, without comparing paths component by
-    // component (which cost more than reading the files on a suite of a thousand cases).
-    entries.sort_by_cached_key(std::fs::DirEntry::file_name);
-    for entry in entries {
-        let path = entry.path();
-        if crate::util::fs::is_dir(&entry) {
-            yaml_files(&path, out)?;
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
+/// The YAML files below `dir`; a symbolic link to a directory is not followed, and is an error.
+fn yaml_files(dir: &Path, errors: &mut Vec<ConfigError>) -> std::io::Result<Vec<PathBuf>> {
+    let walk = crate::util::fs::walk(dir, &|p| {
+        matches!(
+            p.extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml")
-        ) {
-            out.push(path);
-        }
+        )
+    })?;
+    for (path, why) in walk.not_followed {
+        errors.push(ConfigError::new(Location::file(path), why));
     }
-    Ok(())
+    Ok(walk.files)
 }
 
 /// The cases and targets below a contracts directory: cases anywhere except `targets/` and
@@ -435,10 +433,10 @@ impl Contracts {
         let io_err = |p: &Path, e: std::io::Error| {
             ConfigError::new(Location::file(p), format!("cannot read directory: {e}"))
         };
-        let mut files = Vec::new();
-        if let Err(e) = yaml_files(dir, &mut files) {
-            return Err(io_err(dir, e).into());
-        }
+        let files = match yaml_files(dir, &mut errors) {
+            Ok(files) => files,
+            Err(e) => return Err(io_err(dir, e).into()),
+        };
         let targets_dir = dir.join("targets");
         let mut cases: Vec<Arc<Case>> = Vec::new();
         let mut targets: Vec<Arc<Target>> = Vec::new();

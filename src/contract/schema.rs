@@ -71,7 +71,7 @@ impl SchemaRegistry {
                 .and_then(|s| s.to_str())
                 .unwrap_or_default()
                 .to_string();
-            let text = match std::fs::read_to_string(&path) {
+            let text = match crate::util::fs::read_text(&path, 4 * 1024 * 1024) {
                 Ok(t) => t,
                 Err(e) => {
                     errors.push(ConfigError::new(
