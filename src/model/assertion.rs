@@ -1,7 +1,7 @@
 //! Assertions on an answer, as a case writes them: a JSON pointer into the answer (a non-streamed
 //! body, or the answer a stream's frames add up to), optionally a string there parsed as JSON
 //! first, and predicates on the value found. Built-in invariants are named checks every answer
-//! of a family can be held to. The checks themselves are in [`crate::judge`]; this is the data.
+//! of a family can be held to. The checks themselves are in the judge (`judge::assert`); this is the data.
 
 use std::sync::{Arc, OnceLock};
 
