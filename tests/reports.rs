@@ -637,3 +637,59 @@ fn parser_outcomes_name_what_a_client_parser_got() {
     let u = &common::case(&r, "faults::usage_beside_choices")["usage"];
     assert_eq!(u["total_tokens"], 4, "{u}");
 }
+
+/// A repeated case's runs are listed in report.json (valid against its schema), under the
+/// case's terminal line and so in JUnit and summary.md, which quote that text.
+#[test]
+fn a_repeated_case_lists_every_run_in_every_report() {
+    let faults = root().join("tests/faults");
+    let reports = tempfile::tempdir().unwrap();
+    let s = |p: PathBuf| p.display().to_string();
+    let args = [
+        "run".to_string(),
+        "--contracts".into(),
+        s(faults.join("contracts")),
+        "--fixtures".into(),
+        s(faults.join("fixtures")),
+        "--schemas".into(),
+        s(root().join("contracts/schemas")),
+        "--reports".into(),
+        s(reports.path().to_path_buf()),
+        "--time-scale".into(),
+        "0".into(),
+        "--case".into(),
+        "faults::repeat_all_fails_later".into(),
+    ];
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = llm_contract(&refs, &[], &root());
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let latest = reports.path().join("latest");
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(latest.join("report.json")).unwrap())
+            .unwrap();
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("contracts/report.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let v = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .offline()
+        .build(&schema)
+        .unwrap();
+    let errors: Vec<String> = v.iter_errors(&doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    let runs = doc["cases"][0]["repeats"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "the runs stop at the first that fails");
+    assert_eq!(runs[0]["verdict"], "pass");
+    assert_eq!(runs[1]["verdict"], "fail");
+    assert!(stdout.contains("      run 1: pass 200 ok"), "{stdout}");
+    assert!(
+        stdout.contains("      run 2: fail 200 contract_drift"),
+        "{stdout}"
+    );
+    for f in ["junit.xml", "summary.md"] {
+        let t = std::fs::read_to_string(latest.join(f)).unwrap();
+        assert!(t.contains("run 2: fail 200 contract_drift"), "{f}:\n{t}");
+    }
+}

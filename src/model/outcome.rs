@@ -120,6 +120,37 @@ pub struct CaseOutcome {
     /// How a polled task went (video tasks).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task: Option<TaskOutcome>,
+    /// A repeated case's runs, in order (`repeat:`); the case's own fields are those of the run
+    /// that decided it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repeats: Vec<RepeatRun>,
+}
+
+/// One run of a repeated case, as decided on its own.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RepeatRun {
+    pub verdict: Verdict,
+    pub class: Class,
+    pub reason: String,
+    pub status: Option<u16>,
+    pub retries: u32,
+    pub latency_ms: f64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<Failure>,
+}
+
+impl RepeatRun {
+    pub fn of(o: &CaseOutcome) -> RepeatRun {
+        RepeatRun {
+            verdict: o.verdict,
+            class: o.class,
+            reason: o.reason.clone(),
+            status: o.status,
+            retries: o.retries,
+            latency_ms: o.latency_ms,
+            failures: o.failures.clone(),
+        }
+    }
 }
 
 /// One attempt of a case, as judged before the retry decision.
@@ -250,6 +281,7 @@ impl CaseOutcome {
             usage: None,
             parser_outcome: None,
             task: None,
+            repeats: Vec::new(),
         }
     }
 
@@ -290,6 +322,12 @@ impl CaseOutcome {
         }
         if let Some(b) = &mut self.error_body {
             fix(b);
+        }
+        for r in &mut self.repeats {
+            fix(&mut r.reason);
+            for f in &mut r.failures {
+                f.texts_mut(fix);
+            }
         }
         if let Some(e) = &mut self.error {
             e.texts_mut(fix);

@@ -194,6 +194,23 @@ impl Default for PollSettings {
     }
 }
 
+/// How a repeated case passes: any run passing (pass@k) or every run (pass^k).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PassRule {
+    Any,
+    All,
+}
+
+impl PassRule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PassRule::Any => "any",
+            PassRule::All => "all",
+        }
+    }
+}
+
 /// What a case sends.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BodyTemplate {
@@ -220,6 +237,9 @@ pub struct Case {
     pub poll: PollSettings,
     /// The capabilities the case needs (`requires:`).
     pub requires: Vec<&'static Capability>,
+    /// Runs of the case (`repeat:`, 1 when not repeated), and how they pass (`pass:`).
+    pub repeat: u32,
+    pub pass: PassRule,
     pub file: PathBuf,
     /// The case file's text, for locating template errors.
     pub source: String,

@@ -111,6 +111,26 @@ pub fn details(o: &CaseOutcome) -> String {
     for n in &o.notes {
         out.push_str(&format!("      note: {}\n", Visible(n)));
     }
+    for (i, r) in o.repeats.iter().enumerate() {
+        let status = r.status.map_or("---".to_string(), |s| s.to_string());
+        let retries = if r.retries > 0 {
+            format!(", {} retries", r.retries)
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            "      run {}: {} {status} {} {:.1} ms{retries}\n",
+            i + 1,
+            r.verdict.as_str(),
+            r.class,
+            r.latency_ms
+        ));
+        if r.verdict != Verdict::Pass {
+            for f in &r.failures {
+                out.push_str(&format!("        - {}\n", Visible(&f.to_string())));
+            }
+        }
+    }
     if let Drift::Changed { labels } = &o.drift {
         if o.verdict == Verdict::Pass {
             for l in labels {

@@ -23,7 +23,7 @@ use crate::judge::verdict::{self, Decision, Settled};
 use crate::model::class::Class;
 use crate::model::failure::{Failure, FixtureFault};
 use crate::model::fixture::{Fixture, Provenance};
-use crate::model::outcome::{ms, AttemptResult, CaseOutcome, Drift, Mode};
+use crate::model::outcome::{RepeatRun, ms, AttemptResult, CaseOutcome, Drift, Mode};
 use crate::model::plan::{Plan, RetryPolicy};
 use crate::model::runid::{RunId, CLIENT_REQUEST_ID_HEADER};
 
@@ -261,13 +261,63 @@ impl Runner {
                 return decided(out, verdict::settled(&s));
             }
         }
+        if plan.case.repeat <= 1 {
+            return self
+                .run_once(plan, endpoint, gate, watch, fixture.as_deref(), &fixture_path, 0)
+                .await
+                .0;
+        }
+        // A repeated case: runs until its result is known, each decided on its own; the run that
+        // decides speaks for the case, and every run is listed.
+        let (times, pass) = (plan.case.repeat, plan.case.pass);
+        let mut runs: Vec<CaseOutcome> = Vec::new();
+        let mut sent = 0;
+        let verdicts = |runs: &[CaseOutcome]| runs.iter().map(|o| o.verdict).collect::<Vec<_>>();
+        while verdict::another_run(pass, &verdicts(&runs), times) {
+            let (o, n) = self
+                .run_once(plan, endpoint, gate, watch, fixture.as_deref(), &fixture_path, sent)
+                .await;
+            sent += n;
+            runs.push(o);
+        }
+        let briefs: Vec<_> = runs
+            .iter()
+            .map(|o| (o.verdict, o.class, o.reason.clone()))
+            .collect();
+        let (at, decision) = verdict::repeated(pass, &briefs, times);
+        let repeats = runs.iter().map(RepeatRun::of).collect();
+        let case_ms = runs.iter().map(|o| o.case_ms).sum();
+        let mut out = runs.swap_remove(at);
+        out.repeats = repeats;
+        out.case_ms = case_ms;
+        match decision {
+            Some(d) => decided(out, d),
+            None => out,
+        }
+    }
+
+    /// One run of a case: its request, retried as the target's policy says, judged and decided.
+    /// `first` is how many requests earlier runs of the case sent (offline, the n-th request is
+    /// served the n-th recorded answer); returns the outcome and the requests this run sent.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_once(
+        &self,
+        plan: &Plan,
+        endpoint: &Endpoint,
+        gate: &Gate,
+        watch: &mut dyn Watch,
+        fixture: Option<&Fixture>,
+        fixture_path: &std::path::Path,
+        first: usize,
+    ) -> (CaseOutcome, usize) {
+        let mut out = blank(plan, endpoint.mode);
         let mut outgoing = match crate::exchange::request::outgoing(plan, endpoint) {
             Ok(o) => o,
             Err(message) => {
                 out.failures.push(Failure::Config {
                     message: message.clone(),
                 });
-                return decided(out, verdict::settled(&Settled::NoKey { message }));
+                return (decided(out, verdict::settled(&Settled::NoKey { message })), 0);
             }
         };
         // One client request id per case, the same on each of its attempts; a case that sets the
@@ -301,7 +351,7 @@ impl Runner {
                     reason: "not sent".into(),
                 };
                 let s = Settled::BudgetSpent { limit: b.limit() };
-                return decided(out, verdict::settled(&s));
+                return (decided(out, verdict::settled(&s)), 0);
             }
         }
         let Attempt {
@@ -312,8 +362,8 @@ impl Runner {
                     plan,
                     endpoint,
                     outgoing.clone(),
-                    fixture.as_deref(),
-                    retry as usize,
+                    fixture,
+                    first + retry as usize,
                     gate,
                     watch,
                 )
@@ -356,12 +406,13 @@ impl Runner {
             }
             retry += 1;
         };
-        if let Some(f) = &fixture {
-            self.fixture_age(f, &fixture_path, &mut out);
+        if let Some(f) = fixture {
+            self.fixture_age(f, fixture_path, &mut out);
         }
         out.client_request_id = Some(client_request_id);
         out.retries = retry;
         out.attempt_statuses = attempts.iter().map(|a: &AttemptResult| a.status).collect();
+        let attempts_sent = attempts.len();
         out.attempts = attempts;
         out.retry_waits_ms = waits_ms;
         out.case_ms = ms(started.elapsed());
@@ -393,7 +444,7 @@ impl Runner {
                 required,
             }),
         };
-        decided(out, decision)
+        (decided(out, decision), attempts_sent)
     }
 
     /// Notes an old fixture, or fails the case past `--max-fixture-age`.
