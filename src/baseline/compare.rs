@@ -75,12 +75,29 @@ pub fn compare(
     let pinned_response = match (mode, attempt) {
         (Mode::Recorded, Step::Request(n)) | (Mode::Recorded, Step::Poll(n)) => fixture.nth(n),
         (Mode::Live, Step::Poll(_)) => fixture.last(),
-        (Mode::Live, Step::Request(_)) => fixture
-            .responses
-            .iter()
-            .rev()
-            .find(|r| r.request.is_none())
-            .unwrap_or(fixture.last()),
+        (Mode::Live, Step::Request(_)) => match &plan.step {
+            // A step's baseline is the last answer recorded for that step.
+            Some(name) => match fixture
+                .responses
+                .iter()
+                .rev()
+                .find(|r| r.step.as_deref() == Some(name.as_str()))
+            {
+                Some(r) => r,
+                None => {
+                    out.drift = Drift::NotRun {
+                        reason: format!("the fixture holds no answer for step {name}"),
+                    };
+                    return;
+                }
+            },
+            None => fixture
+                .responses
+                .iter()
+                .rev()
+                .find(|r| r.request.is_none() && r.step.is_none())
+                .unwrap_or(fixture.last()),
+        },
     };
     let pinned_doc = drift::pinned_document(pinned_response);
     let policy = if cx.strict {

@@ -42,6 +42,8 @@ pub struct Recorder {
 struct Seen {
     /// For a poll: its path, and the task id the path names.
     poll: Option<(String, Option<String>)>,
+    /// For a step: its name and request.
+    step: Option<(String, Option<FixtureRequest>)>,
     received: Received,
     raw: Option<Vec<(Duration, Bytes)>>,
 }
@@ -59,10 +61,14 @@ impl Watch for Recorder {
     ) {
         self.seen.push(Seen {
             poll: match asked {
-                Asked::Case => None,
+                Asked::Case | Asked::Step { .. } => None,
                 Asked::Poll { path, task_id } => {
                     Some((path.to_string(), task_id.map(str::to_string)))
                 }
+            },
+            step: match asked {
+                Asked::Step { name, request } => Some((name.to_string(), request.cloned())),
+                _ => None,
             },
             received: received.clone(),
             raw,
@@ -88,6 +94,10 @@ impl Recorder {
                     sanitizer,
                     &plan.target.sanitize,
                 );
+                if let Some((name, request)) = seen.step {
+                    resp.step = Some(name);
+                    resp.request = request;
+                }
                 if let Some((path, task_id)) = seen.poll {
                     resp.request = Some(FixtureRequest {
                         method: "GET".into(),
@@ -130,8 +140,16 @@ pub fn request_of(plan: &Plan, sanitizer: &Sanitizer) -> FixtureRequest {
         PlanBody::None => (None, None),
     };
     FixtureRequest {
-        method: plan.case.family.method.to_string(),
-        path: plan.case.family.path.to_string(),
+        method: plan
+            .method
+            .as_deref()
+            .unwrap_or(plan.case.family.method)
+            .to_string(),
+        path: plan
+            .path
+            .as_deref()
+            .unwrap_or(plan.case.family.path)
+            .to_string(),
         authorization: match plan.case.auth {
             AuthMode::Valid => Some(API_KEY.to_string()),
             AuthMode::Invalid => Some(INVALID_KEY.to_string()),
@@ -165,6 +183,7 @@ pub fn response_of(
         head_delay_ms: 0,
         reset_before_headers: false,
         request: None,
+        step: None,
     };
     match &r.body {
         ReceivedBody::Bytes(b)

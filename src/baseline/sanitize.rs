@@ -153,6 +153,23 @@ impl Sanitizer {
         out
     }
 
+    /// A value taken from an answer at `pointer`, as the answer's fixture holds it: masked as a
+    /// field of that name would be (a tool call's `id` as `call_[ID]`), so a step that sends it
+    /// back records (and replays) the same text.
+    pub fn value_at(
+        &self,
+        pointer: &str,
+        value: &serde_json::Value,
+        extra: &[ExtraRule],
+    ) -> serde_json::Value {
+        let key = pointer.rsplit('/').next().unwrap_or("");
+        let key = key.replace("~1", "/").replace("~0", "~");
+        let mut doc = serde_json::json!({});
+        doc[key.as_str()] = value.clone();
+        self.fixture_json(&mut doc, extra);
+        doc.get(key.as_str()).cloned().unwrap_or_default()
+    }
+
     /// Sanitizes every string (keys and values) inside a JSON value, in place.
     pub fn json(&self, value: &mut serde_json::Value) {
         use serde_json::Value;

@@ -67,6 +67,12 @@ struct CaseDoc {
     /// How a repeated case passes: `any` run (pass@k) or `all` of them (pass^k, the default).
     #[serde(default)]
     pass: Option<PassRule>,
+    /// Values taken from the answer to the case's request, by JSON pointer, for its steps.
+    #[serde(default)]
+    capture: BTreeMap<String, String>,
+    /// Further requests, in order, each with its own expectations.
+    #[serde(default)]
+    steps: Vec<crate::contract::steps::StepDoc>,
 }
 
 /// The most runs a case may repeat.
@@ -291,6 +297,26 @@ pub fn parse_case(file: &Path, text: &str) -> Result<Case, ConfigErrors> {
             ),
         ));
     }
+    crate::contract::steps::check_capture(&doc.capture, &at, &mut errors);
+    if !doc.capture.is_empty() && doc.steps.is_empty() {
+        errors.push(
+            ConfigError::new(at("capture:"), "`capture` feeds later steps; this case has none")
+                .with_hint("add `steps:`, or remove `capture`"),
+        );
+    }
+    if !doc.steps.is_empty() && doc.repeat.unwrap_or(1) > 1 {
+        errors.push(ConfigError::new(
+            at("repeat:"),
+            "`repeat` and `steps` together are not available yet: repeat one request, or step without repeating",
+        ));
+    }
+    if !doc.steps.is_empty() && family.poll.is_some() {
+        errors.push(ConfigError::new(
+            at("steps:"),
+            format!("`steps` are not available for {}: its polls are its steps", family.name),
+        ));
+    }
+    let steps = crate::contract::steps::steps(doc.steps, family, &at, &mut errors);
     if doc.pass.is_some() && doc.repeat.unwrap_or(1) < 2 {
         errors.push(
             ConfigError::new(at("pass:"), "`pass` applies to a repeated case")
@@ -313,6 +339,8 @@ pub fn parse_case(file: &Path, text: &str) -> Result<Case, ConfigErrors> {
         requires,
         repeat: doc.repeat.unwrap_or(1).clamp(1, MAX_REPEAT),
         pass: doc.pass.unwrap_or(PassRule::All),
+        capture: doc.capture,
+        steps,
         file: file.to_path_buf(),
         source: text.to_string(),
     };

@@ -9,4 +9,5 @@ pub mod load;
 pub mod plan;
 pub mod schema;
 pub mod select;
+pub mod steps;
 pub mod suite;

@@ -16,11 +16,11 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::model::assertion::Assertion;
+use crate::model::assertion::{Assertion, Predicate};
 use crate::model::class::Class;
 use crate::model::error::{did_you_mean, ConfigError};
 use crate::model::plan::{
-    BodyTemplate, Case, Expect, ExpectDoc, Limits, Plan, PlanBody, StatusSet, Target,
+    BodyTemplate, Case, CaseStep, Expect, ExpectDoc, Limits, Plan, PlanBody, StatusSet, Target,
 };
 
 /// A case's plan for a target.
@@ -45,6 +45,7 @@ pub(crate) fn plan_recorded(
         case,
         target,
         vars: &vars,
+        captured: None,
     };
     let body = match &case.body {
         BodyTemplate::Json(v) => {
@@ -63,48 +64,150 @@ pub(crate) fn plan_recorded(
         BodyTemplate::Raw(s) => PlanBody::Raw(scope.fill(s)?),
         BodyTemplate::None => PlanBody::None,
     };
-    let over = target.expect.get(&case.id);
-    let pick =
-        |f: fn(&ExpectDoc) -> Option<&StatusSet>| over.and_then(f).or_else(|| f(&case.expect));
-    let status = pick(|e| e.status.as_ref())
-        .map(StatusSet::to_vec)
-        .unwrap_or_default();
-    let expect = Expect {
-        status,
-        class: over
-            .and_then(|o| o.class)
-            .or(case.expect.class)
-            .unwrap_or(Class::Ok),
-        schema: over
-            .and_then(|o| o.schema.clone())
-            .or_else(|| case.expect.schema.clone()),
-        error_code: over
-            .and_then(|o| o.error_code.clone())
-            .or_else(|| case.expect.error_code.clone()),
-        finish_reason: over
-            .and_then(|o| o.finish_reason.clone())
-            .or_else(|| case.expect.finish_reason.clone()),
-        stream: over
-            .and_then(|o| o.stream.clone())
-            .or_else(|| case.expect.stream.clone()),
-        limits: over
-            .map_or(Limits::default(), ExpectDoc::limits)
-            .or(case.expect.limits()),
-        assert: assertions(over, &case.expect),
-        invariants: over
-            .and_then(|o| o.invariants.clone())
-            .or_else(|| case.expect.invariants.clone())
-            .unwrap_or_default(),
-    };
+    let expect = expect_of(target.expect.get(&case.id), &case.expect);
     let skip = target.skip.get(&case.id).cloned();
-    Ok(Plan {
+    let plan = Plan {
         id: format!("{}::{}", target.name, case.id),
         case: case.clone(),
         target: target.clone(),
         body,
         expect,
         skip,
+        step: None,
+        method: None,
+        path: None,
+        capture: case.capture.clone(),
+    };
+    if !case.steps.is_empty() {
+        check_steps(&plan)?;
+    }
+    Ok(plan)
+}
+
+/// A case's expectations with a target's override of them applied (each key the override sets
+/// replaces the case's).
+fn expect_of(over: Option<&ExpectDoc>, doc: &ExpectDoc) -> Expect {
+    let pick = |f: fn(&ExpectDoc) -> Option<&StatusSet>| over.and_then(f).or_else(|| f(doc));
+    let status = pick(|e| e.status.as_ref())
+        .map(StatusSet::to_vec)
+        .unwrap_or_default();
+    Expect {
+        status,
+        class: over.and_then(|o| o.class).or(doc.class).unwrap_or(Class::Ok),
+        schema: over
+            .and_then(|o| o.schema.clone())
+            .or_else(|| doc.schema.clone()),
+        error_code: over
+            .and_then(|o| o.error_code.clone())
+            .or_else(|| doc.error_code.clone()),
+        finish_reason: over
+            .and_then(|o| o.finish_reason.clone())
+            .or_else(|| doc.finish_reason.clone()),
+        stream: over
+            .and_then(|o| o.stream.clone())
+            .or_else(|| doc.stream.clone()),
+        limits: over
+            .map_or(Limits::default(), ExpectDoc::limits)
+            .or(doc.limits()),
+        assert: assertions(over, doc),
+        invariants: over
+            .and_then(|o| o.invariants.clone())
+            .or_else(|| doc.invariants.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// The plan of a case's step, after the steps before it captured `captured`: its body, path
+/// and assertion values filled in from the variables the case's own request used (its model
+/// included) and from the captured values. A captured value that is not a string replaces a
+/// JSON string that is exactly its placeholder (`"${tool_call}"` becomes the object); inside a
+/// longer string it is written as compact JSON.
+pub(crate) fn plan_step(
+    base: &Plan,
+    step: &CaseStep,
+    captured: &BTreeMap<String, Value>,
+) -> Result<Plan, ConfigError> {
+    let (case, target) = (&base.case, &base.target);
+    let mut vars = vars(case, target)?.into_owned();
+    if let (Some(m), Some(name)) = (base.model(), model_var(case)) {
+        vars.insert(name.to_string(), m.to_string());
+    }
+    for (name, v) in captured {
+        let text = match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        vars.insert(name.clone(), text);
+    }
+    let scope = Scope {
+        case,
+        target,
+        vars: &vars,
+        captured: Some(captured),
+    };
+    let body = match &step.body {
+        BodyTemplate::Json(v) => {
+            let mut text = Vec::with_capacity(256);
+            scope.write(v, &mut text)?;
+            let model = match v.get("model") {
+                Some(Value::String(m)) => Some(scope.fill(m)?),
+                _ => None,
+            };
+            PlanBody::Json {
+                text: text.into(),
+                model,
+                tools: v.get("tools").is_some() || v.get("functions").is_some(),
+            }
+        }
+        BodyTemplate::Raw(s) => PlanBody::Raw(scope.fill(s)?),
+        BodyTemplate::None => PlanBody::None,
+    };
+    let mut expect = expect_of(None, &step.expect);
+    for a in &mut expect.assert {
+        for p in &mut a.predicates {
+            match p {
+                Predicate::Equals(v) | Predicate::Contains(v) => *v = scope.tree(v)?,
+                Predicate::OneOf(vs) => {
+                    for v in vs {
+                        *v = scope.tree(v)?;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(Plan {
+        id: base.id.clone(),
+        case: case.clone(),
+        target: target.clone(),
+        body,
+        expect,
+        skip: None,
+        step: Some(step.name.clone()),
+        method: step.method.clone(),
+        path: step.path.as_deref().map(|p| scope.fill(p)).transpose()?,
+        capture: step.capture.clone(),
     })
+}
+
+/// Checks every step's templates before anything is sent: each `${name}` must be a variable or
+/// a value an earlier step (or the case's request) captures.
+pub(crate) fn check_steps(base: &Plan) -> Result<(), ConfigError> {
+    let mut captured: BTreeMap<String, Value> = base
+        .case
+        .capture
+        .keys()
+        .map(|k| (k.clone(), Value::String(String::new())))
+        .collect();
+    for step in &base.case.steps {
+        plan_step(base, step, &captured)?;
+        captured.extend(
+            step.capture
+                .keys()
+                .map(|k| (k.clone(), Value::String(String::new()))),
+        );
+    }
+    Ok(())
 }
 
 /// The assertions of a plan: `present` and `absent` (as `exists`), then `assert`; each of the
@@ -144,6 +247,7 @@ fn vars<'a>(case: &Case, target: &'a Target) -> Result<Cow<'a, BTreeMap<String, 
         case,
         target,
         vars: &target.vars,
+        captured: None,
     };
     let mut vars = target.vars.clone();
     for (name, value) in &case.vars {
@@ -167,6 +271,7 @@ pub(crate) fn write_substituted(
         case,
         target,
         vars: &vars,
+        captured: None,
     }
     .write(v, out)
 }
@@ -176,12 +281,46 @@ struct Scope<'a> {
     case: &'a Case,
     target: &'a Target,
     vars: &'a BTreeMap<String, String>,
+    /// Values earlier steps captured: one that is not a string replaces a JSON string that is
+    /// exactly its placeholder.
+    captured: Option<&'a BTreeMap<String, Value>>,
 }
 
 impl Scope<'_> {
+    /// A captured value that is not a string, when `s` is exactly its placeholder.
+    fn whole(&self, s: &str) -> Option<&Value> {
+        let name = s.strip_prefix("${")?.strip_suffix('}')?;
+        self.captured?.get(name).filter(|v| !v.is_string())
+    }
+
+    /// `v` with every string's `${var}`s filled in, as a tree.
+    fn tree(&self, v: &Value) -> Result<Value, ConfigError> {
+        Ok(match v {
+            Value::String(s) => match self.whole(s) {
+                Some(w) => w.clone(),
+                None => Value::String(self.fill(s)?),
+            },
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| self.tree(i))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, i)| Ok((k.clone(), self.tree(i)?)))
+                    .collect::<Result<_, ConfigError>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
     /// Writes `v` as compact JSON with every string's `${var}`s filled in.
     fn write(&self, v: &Value, out: &mut Vec<u8>) -> Result<(), ConfigError> {
         match v {
+            Value::String(s) if self.whole(s).is_some() => {
+                put_json(out, self.whole(s).unwrap_or(&Value::Null))
+            }
             Value::String(s) if has_placeholder(s) => put_json(out, &self.fill(s)?),
             Value::Array(items) => {
                 out.push(b'[');

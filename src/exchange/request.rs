@@ -43,12 +43,11 @@ pub fn outgoing(plan: &Plan, endpoint: &Endpoint) -> Result<Outgoing, String> {
         .as_ref()
         .and_then(|s| s.idle_ms)
         .map_or(t.idle_ms, |c| c.min(t.idle_ms));
+    let method = plan.method.as_deref().unwrap_or(family.method);
+    let path = plan.path.as_deref().unwrap_or(family.path);
     Ok(Outgoing {
-        method: family
-            .method
-            .parse()
-            .map_err(|_| format!("bad method {}", family.method))?,
-        url: format!("{}{}", endpoint.base_url.trim_end_matches('/'), family.path),
+        method: method.parse().map_err(|_| format!("bad method {method}"))?,
+        url: format!("{}{}", endpoint.base_url.trim_end_matches('/'), path),
         authorization,
         auth_header,
         headers: family

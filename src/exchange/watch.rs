@@ -10,7 +10,7 @@ use crate::exchange::sse::SseEvent;
 use crate::exchange::transport::{FrameSink, Received};
 
 /// Which request an answer answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Asked<'a> {
     /// The case's own request (one attempt of it).
     Case,
@@ -18,6 +18,12 @@ pub enum Asked<'a> {
     Poll {
         path: &'a str,
         task_id: Option<&'a str>,
+    },
+    /// A step of the case after its request: its name, and its request as a fixture records it
+    /// (captured values in their sanitized form, as the recorded answers hold them).
+    Step {
+        name: &'a str,
+        request: Option<&'a crate::model::fixture::FixtureRequest>,
     },
 }
 

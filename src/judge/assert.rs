@@ -450,10 +450,32 @@ pub fn on_answer(schemas: &SchemaRegistry, plan: &Plan, doc: &Value, out: &mut V
     }
 }
 
+/// The values a plan captures from its answer for later steps; a pointer with nothing (or
+/// `null`) there is a failure: the steps after it could not be sent as written.
+pub fn capture(
+    plan: &Plan,
+    doc: &Value,
+    out: &mut Vec<Failure>,
+) -> std::collections::BTreeMap<String, Value> {
+    let mut got = std::collections::BTreeMap::new();
+    for (name, pointer) in &plan.capture {
+        match doc.pointer(pointer).filter(|v| !v.is_null()) {
+            Some(v) => {
+                got.insert(name.clone(), v.clone());
+            }
+            None => out.push(Failure::Capture {
+                name: name.clone(),
+                pointer: pointer.clone(),
+            }),
+        }
+    }
+    got
+}
+
 /// The note an answer's unchecked assertions leave, when there are any: `why` says why the
 /// answer could not be judged (the case fails for that reason already).
 pub fn unchecked(plan: &Plan, why: &str) -> Option<String> {
-    let n = plan.expect.assert.len() + plan.expect.invariants.len();
+    let n = plan.expect.assert.len() + plan.expect.invariants.len() + plan.capture.len();
     (n > 0).then(|| {
         format!(
             "{n} assertion{} not checked: {why}",

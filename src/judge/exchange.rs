@@ -29,6 +29,8 @@ pub struct Judgement {
     pub error_body: Option<String>,
     pub notes: Vec<String>,
     pub failures: Vec<Failure>,
+    /// Values taken from the answer for later steps (the plan's `capture`).
+    pub captured: std::collections::BTreeMap<String, serde_json::Value>,
     pub parser_outcome: ParserOutcome,
     /// The body never arrived whole: nothing about it could be judged.
     pub incomplete: bool,
@@ -60,6 +62,7 @@ impl Judgement {
         }
         out.notes.extend(self.notes);
         out.failures = self.failures;
+        out.captured = self.captured;
         out.error = self.error;
         out.parser_outcome = Some(self.parser_outcome);
         (self.classification, self.incomplete)
@@ -88,6 +91,7 @@ pub fn judge(
         error_body: None,
         notes: Vec::new(),
         failures: Vec::new(),
+        captured: Default::default(),
         parser_outcome: ParserOutcome::Success,
         incomplete: false,
         observation: Observation::default(),
@@ -133,6 +137,7 @@ pub fn judge(
             match (end, sink.answer()) {
                 (crate::model::observation::StreamEnd::Complete, Some(doc)) if expected_kind => {
                     crate::judge::assert::on_answer(schemas, plan, doc, &mut failures);
+                    out.captured = crate::judge::assert::capture(plan, doc, &mut failures);
                 }
                 _ => out.notes.extend(crate::judge::assert::unchecked(
                     plan,
@@ -194,6 +199,7 @@ pub fn judge(
                     if family.poll.is_none() {
                         if expected_kind {
                             crate::judge::assert::on_answer(schemas, plan, doc, &mut failures);
+                            out.captured = crate::judge::assert::capture(plan, doc, &mut failures);
                         } else {
                             out.notes.extend(crate::judge::assert::unchecked(
                                 plan,

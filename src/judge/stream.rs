@@ -88,7 +88,7 @@ impl<'a> StreamCheck<'a> {
             .unwrap_or(family.chunk_schema);
         let response_schema = expect.schema.as_deref().unwrap_or(family.response_schema);
         let mut grammar = crate::judge::family::grammar(family);
-        if expect.reads_answer() {
+        if expect.reads_answer() || !plan.capture.is_empty() {
             grammar.keep_text();
         }
         StreamCheck::new(schemas, chunk_schema, response_schema, grammar)

@@ -157,6 +157,36 @@ pub static VERDICT_RULES: &[VerdictRule] = &[
         class: None,
     },
     VerdictRule {
+        id: "steps.all_passed",
+        when: "a case with steps: its request and every step passed",
+        verdict: Verdict::Pass,
+        class: Some(Class::Ok),
+    },
+    VerdictRule {
+        id: "steps.failed",
+        when: "a step failed (the steps stop there); the case takes its class",
+        verdict: Verdict::Fail,
+        class: None,
+    },
+    VerdictRule {
+        id: "steps.errored",
+        when: "a step could not be judged (no response, a spent budget)",
+        verdict: Verdict::Error,
+        class: None,
+    },
+    VerdictRule {
+        id: "steps.unsupported",
+        when: "a step was cleanly refused a capability the case requires: not offered",
+        verdict: Verdict::Unsupported,
+        class: Some(Class::Ok),
+    },
+    VerdictRule {
+        id: "steps.skipped",
+        when: "a step was settled as skipped",
+        verdict: Verdict::Skip,
+        class: Some(Class::Ok),
+    },
+    VerdictRule {
         id: "answer.quota_skipped",
         when: "a quota outcome that did not pass, with --quota-is-skip: counted as skipped",
         verdict: Verdict::Skip,
@@ -347,6 +377,33 @@ pub fn repeated(pass: PassRule, runs: &[(Verdict, Class, String)], times: u32) -
             rules: vec![r.id],
             class_failure: None,
         }),
+    )
+}
+
+/// Decides a case with steps from its steps' own decisions (`name`, verdict, class, reason),
+/// in order; the steps stop at the first that does not pass, which then speaks for the case
+/// (its index comes back with the decision). When every step passed, the case's own request
+/// speaks for it.
+pub fn stepped(steps: &[(&str, Verdict, Class, &str)]) -> (usize, Decision) {
+    let last = steps.len().saturating_sub(1);
+    let (name, v, class, reason) = steps.get(last).copied().unwrap_or(("request", Verdict::Error, Class::ContractDrift, "no step ran"));
+    let (at, id, why) = match v {
+        Verdict::Pass => (0, "steps.all_passed", format!("all {} steps passed", steps.len())),
+        Verdict::Fail => (last, "steps.failed", format!("step {name} ({} of {}): {reason}", last + 1, steps.len())),
+        Verdict::Error => (last, "steps.errored", format!("step {name}: {reason}")),
+        Verdict::Unsupported => (last, "steps.unsupported", format!("step {name}: {reason}")),
+        Verdict::Skip => (last, "steps.skipped", format!("step {name}: {reason}")),
+    };
+    let r = rule(id);
+    (
+        at,
+        Decision {
+            verdict: r.verdict,
+            class: r.class.unwrap_or(class),
+            reason: why,
+            rules: vec![r.id],
+            class_failure: None,
+        },
     )
 }
 

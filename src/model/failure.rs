@@ -218,6 +218,11 @@ pub enum Failure {
         at: String,
         fault: AssertFault,
     },
+    /// A value a later step needs is not in the answer (`capture:`).
+    Capture {
+        name: String,
+        pointer: String,
+    },
     /// A built-in invariant the case names does not hold.
     Invariant {
         name: &'static str,
@@ -330,6 +335,10 @@ impl Failure {
                 fault.texts_mut(fix);
             }
             Failure::Invariant { detail, .. } => fix(detail),
+            Failure::Capture { name, pointer } => {
+                fix(name);
+                fix(pointer);
+            }
             Failure::Drift { labels, diff, .. } => {
                 for l in labels {
                     fix(&mut l.path);
@@ -546,6 +555,12 @@ impl fmt::Display for Failure {
             ),
             Failure::Assert { at, fault } => write!(f, "assert {}: {fault}", V(at)),
             Failure::Invariant { name, detail } => write!(f, "invariant {name}: {}", V(detail)),
+            Failure::Capture { name, pointer } => write!(
+                f,
+                "capture {}: nothing at {} for the steps after it",
+                V(name),
+                V(pointer)
+            ),
             Failure::Drift {
                 fixture,
                 labels,

@@ -208,6 +208,9 @@ pub struct FixtureResponse {
     /// that follows it (a task's poll, `GET /videos/<id>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<FixtureRequest>,
+    /// The case's step this response answers (`steps:`), by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
 }
 
 fn is_clean(e: &WireEnd) -> bool {

@@ -124,11 +124,21 @@ pub struct CaseOutcome {
     /// that decided it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub repeats: Vec<RepeatRun>,
+    /// A case with steps: its own request and each step after it, in order, as far as they
+    /// ran; the case's own fields are those of the step that decided it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<RepeatRun>,
+    /// Values captured from the answer for later steps (never reported).
+    #[serde(skip)]
+    pub captured: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
-/// One run of a repeated case, as decided on its own.
+/// One run of a repeated case, or one step of a case with steps, as decided on its own.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RepeatRun {
+    /// The step's name (`request` for the case's own request); none for a repeat.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
     pub verdict: Verdict,
     pub class: Class,
     pub reason: String,
@@ -142,6 +152,7 @@ pub struct RepeatRun {
 impl RepeatRun {
     pub fn of(o: &CaseOutcome) -> RepeatRun {
         RepeatRun {
+            step: None,
             verdict: o.verdict,
             class: o.class,
             reason: o.reason.clone(),
@@ -282,6 +293,8 @@ impl CaseOutcome {
             parser_outcome: None,
             task: None,
             repeats: Vec::new(),
+            steps: Vec::new(),
+            captured: Default::default(),
         }
     }
 
@@ -323,7 +336,7 @@ impl CaseOutcome {
         if let Some(b) = &mut self.error_body {
             fix(b);
         }
-        for r in &mut self.repeats {
+        for r in self.repeats.iter_mut().chain(self.steps.iter_mut()) {
             fix(&mut r.reason);
             for f in &mut r.failures {
                 f.texts_mut(fix);

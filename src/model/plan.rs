@@ -194,6 +194,23 @@ impl Default for PollSettings {
     }
 }
 
+/// A step of a case after its own request: another request, its own expectations, and the
+/// values it captures for the steps after it.
+#[derive(Debug, Clone)]
+pub struct CaseStep {
+    /// Unique within the case: `[a-z0-9_]`.
+    pub name: String,
+    /// The request's method and path (after the base URL); the family's when left out. The path
+    /// may name variables and captured values (`/responses/${response_id}`).
+    pub method: Option<String>,
+    pub path: Option<String>,
+    pub body: BodyTemplate,
+    pub headers: BTreeMap<String, String>,
+    pub expect: ExpectDoc,
+    /// Values taken from this step's answer, by JSON pointer, for the steps after it.
+    pub capture: BTreeMap<String, String>,
+}
+
 /// How a repeated case passes: any run passing (pass@k) or every run (pass^k).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -237,6 +254,10 @@ pub struct Case {
     pub poll: PollSettings,
     /// The capabilities the case needs (`requires:`).
     pub requires: Vec<&'static Capability>,
+    /// Values taken from the answer to the case's own request, by JSON pointer, for its steps.
+    pub capture: BTreeMap<String, String>,
+    /// Further requests, in order, each with its expectations (`steps:`).
+    pub steps: Vec<CaseStep>,
     /// Runs of the case (`repeat:`, 1 when not repeated), and how they pass (`pass:`).
     pub repeat: u32,
     pub pass: PassRule,
@@ -457,6 +478,13 @@ pub struct Plan {
     pub expect: Expect,
     /// Why the target skips this case, if it does.
     pub skip: Option<String>,
+    /// Which step of the case this plan is (`None`: the case's own request).
+    pub step: Option<String>,
+    /// The request's method and path, where they are not the family's (a step's).
+    pub method: Option<String>,
+    pub path: Option<String>,
+    /// Values to take from the answer (a pointer each) for later steps.
+    pub capture: BTreeMap<String, String>,
 }
 
 /// What a plan sends: the case's body with the target's `${var}`s filled in. A JSON body is kept

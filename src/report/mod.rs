@@ -111,7 +111,12 @@ pub fn details(o: &CaseOutcome) -> String {
     for n in &o.notes {
         out.push_str(&format!("      note: {}\n", Visible(n)));
     }
-    for (i, r) in o.repeats.iter().enumerate() {
+    let runs = o.repeats.iter().enumerate().map(|(i, r)| (format!("run {}", i + 1), r));
+    let steps = o.steps.iter().map(|r| {
+        let name = r.step.as_deref().unwrap_or("?");
+        (format!("step {}", Visible(name)), r)
+    });
+    for (label, r) in runs.chain(steps) {
         let status = r.status.map_or("---".to_string(), |s| s.to_string());
         let retries = if r.retries > 0 {
             format!(", {} retries", r.retries)
@@ -119,8 +124,7 @@ pub fn details(o: &CaseOutcome) -> String {
             String::new()
         };
         out.push_str(&format!(
-            "      run {}: {} {status} {} {:.1} ms{retries}\n",
-            i + 1,
+            "      {label}: {} {status} {} {:.1} ms{retries}\n",
             r.verdict.as_str(),
             r.class,
             r.latency_ms

@@ -154,3 +154,37 @@ fn credentials_in_headers_are_rejected() {
     assert!(s.contains("credentials do not belong"), "{s}");
 }
 
+
+#[test]
+fn a_step_naming_a_value_nothing_captures_is_refused_before_anything_is_sent() {
+    let text = CASE.to_string()
+        + "capture:\n  resp: /id\nsteps:\n- name: get\n  request:\n    method: GET\n    path: /responses/${respo}\n  expect:\n    status: 200\n    class: ok\n";
+    let case = Arc::new(parse_case(Path::new("c/happy.yaml"), &text).unwrap());
+    let e = plan(&case, &target()).unwrap_err().to_string();
+    assert!(e.contains("`${respo}` is not defined"), "{e}");
+    assert!(e.contains("did you mean `${resp}`?"), "{e}");
+    let ok = text.replace("${respo}", "${resp}");
+    let case = Arc::new(parse_case(Path::new("c/happy.yaml"), &ok).unwrap());
+    assert!(plan(&case, &target()).is_ok());
+}
+
+#[test]
+fn steps_and_captures_are_checked_at_load() {
+    let table: &[(&str, &str)] = &[
+        ("capture:\n  id: /id\n", "`capture` feeds later steps"),
+        ("repeat: 2\nsteps:\n- name: s\n  request: {}\n  expect:\n    status: 200\n    class: ok\n", "`repeat` and `steps` together"),
+        ("steps:\n- name: s\n  request: {}\n  expect:\n    status: 200\n    class: ok\n- name: s\n  request: {}\n  expect:\n    status: 200\n    class: ok\n", "a second step named `s`"),
+        ("steps:\n- name: S\n  request: {}\n  expect:\n    status: 200\n    class: ok\n", "step `S`: a name is lowercase"),
+        ("steps:\n- name: s\n  request:\n    method: FETCH\n  expect:\n    status: 200\n    class: ok\n", "method `FETCH` is not one of"),
+        ("steps:\n- name: s\n  request:\n    path: x\n  expect:\n    status: 200\n    class: ok\n", "path `x` must start with `/`"),
+        ("steps:\n- name: s\n  request: {}\n  expect:\n    status: 200\n    class: ok\n    max_gap_ms: 5\n", "step `s`: `max_gap_ms` times a stream's frames"),
+        ("capture:\n  Id: /id\nsteps:\n- name: s\n  request: {}\n  expect:\n    status: 200\n    class: ok\n", "capture `Id`: a name is lowercase"),
+    ];
+    for (extra, want) in table {
+        let text = CASE.to_string() + extra;
+        let e = parse_case(Path::new("c/happy.yaml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{extra}: {e}");
+    }
+}

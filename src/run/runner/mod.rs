@@ -22,8 +22,8 @@ use crate::judge::stream::{FrameWatch, StreamCheck};
 use crate::judge::verdict::{self, Decision, Settled};
 use crate::model::class::Class;
 use crate::model::failure::{Failure, FixtureFault};
-use crate::model::fixture::{Fixture, Provenance};
-use crate::model::outcome::{RepeatRun, ms, AttemptResult, CaseOutcome, Drift, Mode};
+use crate::model::fixture::{Fixture, FixtureRequest, Provenance};
+use crate::model::outcome::{ms, AttemptResult, CaseOutcome, Drift, Mode, RepeatRun, Verdict};
 use crate::model::plan::{Plan, RetryPolicy};
 use crate::model::runid::{RunId, CLIENT_REQUEST_ID_HEADER};
 
@@ -261,11 +261,19 @@ impl Runner {
                 return decided(out, verdict::settled(&s));
             }
         }
-        if plan.case.repeat <= 1 {
+        let once = |first| Once {
+            fixture: fixture.as_deref(),
+            fixture_path: &fixture_path,
+            first,
+            step: None,
+        };
+        if !plan.case.steps.is_empty() {
             return self
-                .run_once(plan, endpoint, gate, watch, fixture.as_deref(), &fixture_path, 0)
-                .await
-                .0;
+                .run_steps(plan, endpoint, gate, watch, once(0))
+                .await;
+        }
+        if plan.case.repeat <= 1 {
+            return self.run_once(plan, endpoint, gate, watch, once(0)).await.0;
         }
         // A repeated case: runs until its result is known, each decided on its own; the run that
         // decides speaks for the case, and every run is listed.
@@ -274,9 +282,7 @@ impl Runner {
         let mut sent = 0;
         let verdicts = |runs: &[CaseOutcome]| runs.iter().map(|o| o.verdict).collect::<Vec<_>>();
         while verdict::another_run(pass, &verdicts(&runs), times) {
-            let (o, n) = self
-                .run_once(plan, endpoint, gate, watch, fixture.as_deref(), &fixture_path, sent)
-                .await;
+            let (o, n) = self.run_once(plan, endpoint, gate, watch, once(sent)).await;
             sent += n;
             runs.push(o);
         }
@@ -296,20 +302,111 @@ impl Runner {
         }
     }
 
-    /// One run of a case: its request, retried as the target's policy says, judged and decided.
-    /// `first` is how many requests earlier runs of the case sent (offline, the n-th request is
-    /// served the n-th recorded answer); returns the outcome and the requests this run sent.
-    #[allow(clippy::too_many_arguments)]
+    /// A case with steps: its own request, then each step in order while they pass, each
+    /// decided on its own (with the values captured before it filled in); the first step that
+    /// does not pass speaks for the case, and every step that ran is listed.
+    async fn run_steps(
+        &self,
+        plan: &Plan,
+        endpoint: &Endpoint,
+        gate: &Gate,
+        watch: &mut dyn Watch,
+        once: Once<'_>,
+    ) -> CaseOutcome {
+        let mut runs: Vec<(String, CaseOutcome)> = Vec::new();
+        let (first, mut sent) = self.run_once(plan, endpoint, gate, watch, once).await;
+        let mut captured = first.captured.clone();
+        // What a recording pins: the captured values as the recorded answers hold them.
+        let mut masked: std::collections::BTreeMap<String, serde_json::Value> = plan
+            .capture
+            .iter()
+            .filter_map(|(name, pointer)| {
+                let v = captured.get(name)?;
+                Some((name.clone(), self.sanitizer.value_at(pointer, v, &plan.target.sanitize)))
+            })
+            .collect();
+        runs.push(("request".into(), first));
+        for step in &plan.case.steps {
+            if runs.last().map(|r| r.1.verdict) != Some(Verdict::Pass) {
+                break;
+            }
+            let planned = crate::contract::plan::plan_step(plan, step, &captured);
+            let step_plan = match planned {
+                Ok(p) => p,
+                Err(e) => {
+                    let mut o = blank(plan, endpoint.mode);
+                    o.failures.push(Failure::Harness {
+                        message: format!("step {}: {e}", step.name),
+                    });
+                    runs.push((step.name.clone(), decided(o, verdict::settled(&Settled::Panic))));
+                    break;
+                }
+            };
+            let request = watch
+                .wants_raw()
+                .then(|| crate::contract::plan::plan_step(plan, step, &masked).ok())
+                .flatten()
+                .map(|p| crate::baseline::record::request_of(&p, &self.sanitizer));
+            let (o, n) = self
+                .run_once(
+                    &step_plan,
+                    endpoint,
+                    gate,
+                    watch,
+                    Once {
+                        first: sent,
+                        step: Some((step.name.as_str(), request.as_ref())),
+                        ..once
+                    },
+                )
+                .await;
+            sent += n;
+            for (name, pointer) in &step.capture {
+                if let Some(v) = o.captured.get(name) {
+                    captured.insert(name.clone(), v.clone());
+                    let m = self.sanitizer.value_at(pointer, v, &plan.target.sanitize);
+                    masked.insert(name.clone(), m);
+                }
+            }
+            runs.push((step.name.clone(), o));
+        }
+        let briefs: Vec<(&str, Verdict, Class, &str)> = runs
+            .iter()
+            .map(|(n, o)| (n.as_str(), o.verdict, o.class, o.reason.as_str()))
+            .collect();
+        let (at, decision) = verdict::stepped(&briefs);
+        let steps = runs
+            .iter()
+            .map(|(n, o)| RepeatRun {
+                step: Some(n.clone()),
+                ..RepeatRun::of(o)
+            })
+            .collect();
+        let case_ms = runs.iter().map(|(_, o)| o.case_ms).sum();
+        let mut out = runs.swap_remove(at).1;
+        out.steps = steps;
+        out.case_ms = case_ms;
+        decided(out, decision)
+    }
+
+    /// One run of a case (or of one of its steps): its request, retried as the target's policy
+    /// says, judged and decided. `once.first` is how many requests the case sent before it
+    /// (offline, the n-th request is served the n-th recorded answer); returns the outcome and
+    /// the requests this run sent.
     async fn run_once(
         &self,
         plan: &Plan,
         endpoint: &Endpoint,
         gate: &Gate,
         watch: &mut dyn Watch,
-        fixture: Option<&Fixture>,
-        fixture_path: &std::path::Path,
-        first: usize,
+        once: Once<'_>,
     ) -> (CaseOutcome, usize) {
+        let Once {
+            fixture,
+            fixture_path,
+            first,
+            step,
+        } = once;
         let mut out = blank(plan, endpoint.mode);
         let mut outgoing = match crate::exchange::request::outgoing(plan, endpoint) {
             Ok(o) => o,
@@ -364,6 +461,7 @@ impl Runner {
                     outgoing.clone(),
                     fixture,
                     first + retry as usize,
+                    step,
                     gate,
                     watch,
                 )
@@ -481,6 +579,7 @@ impl Runner {
         outgoing: Outgoing,
         fixture: Option<&Fixture>,
         index: usize,
+        step: Option<(&str, Option<&FixtureRequest>)>,
         gate: &Gate,
         watch: &mut dyn Watch,
     ) -> Attempt {
@@ -535,7 +634,11 @@ impl Runner {
                             .record_into(&mut out),
                     ),
                 };
-                watch.answer(Asked::Case, &received, raw);
+                let asked = match step {
+                    Some((name, request)) => Asked::Step { name, request },
+                    None => Asked::Case,
+                };
+                watch.answer(asked, &received, raw);
                 drop(sink);
                 match judged {
                     Ok((classification, unjudged)) => {
@@ -600,11 +703,24 @@ pub(crate) fn decided(mut out: CaseOutcome, d: Decision) -> CaseOutcome {
     out
 }
 
+/// Where one run of a case stands: its fixture, how many requests the case sent before it, and
+/// which step it is (with its request as a recording pins it).
+#[derive(Clone, Copy)]
+struct Once<'a> {
+    fixture: Option<&'a Fixture>,
+    fixture_path: &'a std::path::Path,
+    first: usize,
+    step: Option<(&'a str, Option<&'a FixtureRequest>)>,
+}
+
 pub(crate) fn blank(plan: &Plan, mode: Mode) -> CaseOutcome {
     CaseOutcome {
         expected_status: plan.expect.status.clone(),
         expected_class: plan.expect.class,
-        endpoint: plan.case.family.path.to_string(),
+        endpoint: plan
+            .path
+            .clone()
+            .unwrap_or_else(|| plan.case.family.path.to_string()),
         model: plan.model().map(str::to_string),
         stream: plan.case.streams(),
         ..CaseOutcome::new(&plan.id, &plan.target.name, &plan.case.id, mode)
