@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::contract::schema::{SchemaRegistry, MAX_VIOLATIONS};
 use crate::model::deviation::{note, Deviation};
 use crate::model::failure::{Failure, Violation};
+use crate::util::tape::JsonRef;
 
 /// What a row matches.
 #[derive(Debug, Clone, Copy)]
@@ -242,6 +243,39 @@ fn present_at(doc: &Value, pattern: &str, out: &mut Vec<String>) {
     }
     let segs: Vec<&str> = pattern.split('/').skip(1).collect();
     walk(doc, &segs, String::new(), out);
+}
+
+/// The fields the table names that a valid stream frame carries, as deviations (a frame that
+/// broke its schema went through [`schema_check`], which looks for them too). Read on the tape,
+/// without a copy of the frame.
+pub fn present_in_frame(schema: &str, doc: JsonRef<'_>, frame: usize, out: &mut Vec<Deviation>) {
+    fn walk(v: JsonRef<'_>, segs: &[&str], at: &mut String, found: &mut dyn FnMut(&str)) {
+        let Some((head, rest)) = segs.split_first() else {
+            found(at);
+            return;
+        };
+        let len = at.len();
+        if *head == "*" {
+            for (i, item) in v.as_array().into_iter().flatten().enumerate() {
+                at.push_str(&format!("/{i}"));
+                walk(item, rest, at, found);
+                at.truncate(len);
+            }
+        } else if let Some(item) = v.get(head) {
+            at.push('/');
+            at.push_str(head);
+            walk(item, rest, at, found);
+            at.truncate(len);
+        }
+    }
+    for r in DEVIATIONS
+        .iter()
+        .filter(|r| matches!(r.matches, Match::Present) && r.schemas.contains(&schema))
+    {
+        let segs: Vec<&str> = r.pointer.split('/').skip(1).collect();
+        let mut at = format!("frame {frame} ");
+        walk(doc, &segs, &mut at, &mut |p| note(out, r.at(p.to_string())));
+    }
 }
 
 /// The row that turns this violation into a deviation, if one does.

@@ -169,10 +169,15 @@ impl Chat {
                     .iter()
                     .filter(|((c, _), _)| c == index)
                     .map(|(_, tc)| {
-                        serde_json::json!({
-                            "id": tc.id, "type": tc.kind,
+                        let mut call = serde_json::json!({
+                            "id": tc.id,
                             "function": {"name": tc.name, "arguments": tc.arguments.text}
-                        })
+                        });
+                        // A call whose deltas never named its type has none (not `null`).
+                        if let Some(kind) = &tc.kind {
+                            call["type"] = Value::String(kind.clone());
+                        }
+                        call
                     })
                     .collect();
                 let mut message = serde_json::json!({
@@ -305,6 +310,14 @@ impl Grammar for Chat {
 
     fn terminated(&self) -> bool {
         self.done > 0
+    }
+
+    fn whole(&self, expect: &crate::model::plan::StreamExpect) -> bool {
+        let finished = |i: &usize| self.signals.finish.iter().any(|(c, _)| c == i);
+        self.saw_choice
+            && self.choices.keys().all(finished)
+            && self.tool_calls.keys().all(|(c, _)| finished(c))
+            && (!expect.usage_chunk || self.usage_chunk)
     }
 
     fn end(&mut self, cx: &EndContext, out: &mut Findings) {
