@@ -75,7 +75,7 @@ fn validate_rejects_each_broken_body_naming_the_pointer() {
         ),
         (
             "chat_completion_chunk",
-            r#"{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"delta":{}}]}"#,
+            r#"{"id":"x","object":1,"created":1,"model":"m","choices":[{"index":0,"delta":{}}]}"#,
             "/object",
         ),
         (

@@ -61,6 +61,26 @@ fn is_string(_: &Value, v: Option<&Value>) -> bool {
     v.is_some_and(Value::is_string)
 }
 
+fn is_non_empty_string(_: &Value, v: Option<&Value>) -> bool {
+    v.and_then(Value::as_str).is_some_and(|s| !s.is_empty())
+}
+
+/// A chunk's usage whose counts are there and whose only fault is a `*_tokens_details: null`.
+fn usage_with_null_details(_: &Value, v: Option<&Value>) -> bool {
+    let Some(u) = v.and_then(Value::as_object) else {
+        return false;
+    };
+    let counts = ["prompt_tokens", "completion_tokens", "total_tokens"]
+        .iter()
+        .all(|k| u.get(*k).is_some_and(|n| n.is_u64()));
+    let details = ["prompt_tokens_details", "completion_tokens_details"];
+    counts
+        && details.iter().any(|k| u.get(*k).is_some_and(Value::is_null))
+        && details
+            .iter()
+            .all(|k| u.get(*k).is_none_or(|d| d.is_null() || d.is_object()))
+}
+
 /// Azure's first frame: `object: ""`, no choices, the prompt's filter results.
 fn prompt_filter_frame(doc: &Value, _: Option<&Value>) -> bool {
     doc.get("prompt_filter_results").is_some()
@@ -135,6 +155,46 @@ pub static DEVIATIONS: &[DeviationRule] = &[
         source: "Azure OpenAI's documented first frame (prompt_filter_results, choices []): openai-python and openai-node yield it as a chunk with no choices, which every client loop skips",
     },
     DeviationRule {
+        name: "nonstandard_chunk_object",
+        schemas: CHUNK,
+        pointer: "/object",
+        matches: Match::Violation { keyword: "const", property: None, when: is_non_empty_string },
+        rule: "OpenAI OpenAPI CreateChatCompletionStreamResponse.object (const chat.completion.chunk)",
+        source: "openai-python ChatCompletionChunk.object: Literal[...] is not enforced on responses (construct without validation) and openai-node never reads it: Perplexity's last frame says chat.completion.done",
+    },
+    DeviationRule {
+        name: "annotations_null",
+        schemas: CHAT,
+        pointer: "/choices/*/message/annotations",
+        matches: Match::Violation { keyword: "type", property: None, when: is_null },
+        rule: "OpenAI OpenAPI ChatCompletionResponseMessage.annotations (an array, not nullable)",
+        source: "openai-python ChatCompletionMessage.annotations: Optional[List[Annotation]] = None; openai-node reads `message.annotations?.…`",
+    },
+    DeviationRule {
+        name: "usage_details_null",
+        schemas: CHAT,
+        pointer: "/usage/prompt_tokens_details",
+        matches: Match::Violation { keyword: "type", property: None, when: is_null },
+        rule: "OpenAI OpenAPI CompletionUsage.prompt_tokens_details / completion_tokens_details (objects, not nullable)",
+        source: "openai-python CompletionUsage.prompt_tokens_details: Optional[PromptTokensDetails] = None (completion_tokens_details the same)",
+    },
+    DeviationRule {
+        name: "usage_details_null",
+        schemas: CHAT,
+        pointer: "/usage/completion_tokens_details",
+        matches: Match::Violation { keyword: "type", property: None, when: is_null },
+        rule: "OpenAI OpenAPI CompletionUsage.prompt_tokens_details / completion_tokens_details (objects, not nullable)",
+        source: "openai-python CompletionUsage.prompt_tokens_details: Optional[PromptTokensDetails] = None (completion_tokens_details the same)",
+    },
+    DeviationRule {
+        name: "usage_details_null",
+        schemas: CHUNK,
+        pointer: "/usage",
+        matches: Match::Violation { keyword: "anyOf", property: None, when: usage_with_null_details },
+        rule: "OpenAI OpenAPI CompletionUsage.prompt_tokens_details / completion_tokens_details (objects, not nullable)",
+        source: "openai-python CompletionUsage.prompt_tokens_details: Optional[PromptTokensDetails] = None (completion_tokens_details the same)",
+    },
+    DeviationRule {
         name: "reasoning_content_field",
         schemas: CHAT,
         pointer: "/choices/*/message/reasoning_content",
@@ -165,6 +225,14 @@ pub static DEVIATIONS: &[DeviationRule] = &[
         matches: Match::Present,
         rule: "OpenAI OpenAPI ChatCompletionStreamResponseDelta (no reasoning field)",
         source: "OpenRouter's and vLLM's `reasoning` (where DeepSeek says reasoning_content); openai-python keeps unknown fields (model_extra)",
+    },
+    DeviationRule {
+        name: "finish_reason_repeated",
+        schemas: CHUNK,
+        pointer: "",
+        matches: Match::Stream,
+        rule: "OpenAI's streaming reference: each choice's finish_reason is null until its last chunk (it comes once)",
+        source: "openai-python ChatCompletionStreamState and openai-node ChatCompletionStream set a choice's finish_reason from every chunk that carries one: the same reason twice reads as once (OpenRouter repeats it)",
     },
     DeviationRule {
         name: "missing_done_after_finish",

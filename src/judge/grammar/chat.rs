@@ -294,7 +294,13 @@ impl Grammar for Chat {
                 self.tool_call_delta(choice_index, call);
             }
             if let Some(reason) = choice.get("finish_reason").and_then(JsonRef::as_str) {
-                if self.signals.finish.iter().any(|(c, _)| *c == choice_index) {
+                let before = self.signals.finish.iter().find(|(c, _)| *c == choice_index);
+                if before.is_some_and(|(_, r)| r.as_deref() == Some(reason)) {
+                    // The same reason again: clients keep the last one, and it is the same.
+                    let row = crate::judge::levels::stream_row("finish_reason_repeated");
+                    let d = row.at(format!("frame {index} /choices/{i}/finish_reason"));
+                    crate::model::deviation::note(&mut out.deviations, d);
+                } else if before.is_some() {
                     out.violation(Failure::stream(
                         At::Frame(index),
                         format!("choice {choice_index} finished a second time (\"{reason}\")"),
