@@ -20,6 +20,9 @@ pub const TAG_VAR: &str = "LLM_CONTRACT_TAG";
 /// Set to `1`/`true` to make the `cargo test` harness fail a case with no fixture offline (as
 /// `run --require-fixtures`) instead of skipping it as not recorded.
 pub const REQUIRE_FIXTURES_VAR: &str = "LLM_CONTRACT_REQUIRE_FIXTURES";
+/// Set to `1`/`true` to make the `contracts` test harness strict: every named deviation from the
+/// spec, and every kind of drift, fails (what `run --strict` does).
+pub const STRICT_VAR: &str = "LLM_CONTRACT_STRICT";
 /// Set by CI systems; llm-contract never writes fixtures when it is set.
 pub const CI_VAR: &str = "CI";
 
@@ -123,6 +126,11 @@ impl Context {
         self.flag(LIVE_VAR)
     }
 
+    /// True when the test harness should be strict (`LLM_CONTRACT_STRICT`).
+    pub fn strict_tests(&self) -> bool {
+        self.flag(STRICT_VAR)
+    }
+
     /// The target the test harness uses in live mode, when chosen.
     pub fn live_target(&self) -> Option<String> {
         self.setting(TARGET_VAR)
@@ -170,6 +178,8 @@ mod tests {
         let ctx = Context::from_map([("CI", "true"), ("LLM_CONTRACT_LIVE", "0"), ("X", "  ")]);
         assert!(ctx.is_ci());
         assert!(!ctx.live_tests());
+        assert!(!ctx.strict_tests());
+        assert!(Context::from_map([("LLM_CONTRACT_STRICT", "1")]).strict_tests());
         assert!(ctx.setting("X").is_none());
         assert!(ctx.secret("X").is_none());
         assert!(ctx.tags().is_empty());

@@ -65,7 +65,7 @@ fn validate_rejects_each_broken_body_naming_the_pointer() {
         ),
         (
             "chat_completion",
-            r#"{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"banana"}]}"#,
+            r#"{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":7}]}"#,
             "/choices/0/finish_reason",
         ),
         (
@@ -75,7 +75,7 @@ fn validate_rejects_each_broken_body_naming_the_pointer() {
         ),
         (
             "chat_completion_chunk",
-            r#"{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"delta":{}}]}"#,
+            r#"{"id":"x","object":1,"created":1,"model":"m","choices":[{"index":0,"delta":{}}]}"#,
             "/object",
         ),
         (
@@ -103,6 +103,91 @@ fn validate_rejects_each_broken_body_naming_the_pointer() {
             stdout.contains(pointer),
             "case {i}: expected {pointer:?} in:\n{stdout}"
         );
+    }
+}
+
+#[test]
+fn validate_lists_deviations_at_the_client_level_and_fails_them_at_the_spec_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let mistral = write(
+        dir.path(),
+        "mistral.json",
+        r#"{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi","tool_calls":null},"finish_reason":"eos"}]}"#,
+    );
+    let broken = write(
+        dir.path(),
+        "broken.json",
+        r#"{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi","tool_calls":"none"},"finish_reason":"stop"}]}"#,
+    );
+    let run = |level: Option<&str>, f: &Path| {
+        let mut args = vec![
+            "validate",
+            "--schema",
+            "chat_completion",
+            f.to_str().unwrap(),
+        ];
+        if let Some(l) = level {
+            args.extend(["--level", l]);
+        }
+        let out = llm_contract(&args, &[], &root());
+        (out.status.code(), text(&out).0)
+    };
+    for level in [None, Some("client")] {
+        let (code, stdout) = run(level, &mistral);
+        assert_eq!(code, Some(0), "{stdout}");
+        assert!(
+            stdout.contains("valid against chat_completion at the client level"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("deviation: tool_calls_null at /choices/0/message/tool_calls: breaks OpenAI OpenAPI"), "{stdout}");
+        assert!(
+            stdout.contains("deviation: nonstandard_finish_reason at /choices/0/finish_reason"),
+            "{stdout}"
+        );
+    }
+    let (code, stdout) = run(Some("spec"), &mistral);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("not valid against chat_completion at the spec level"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("deviation: tool_calls_null"), "{stdout}");
+    for level in ["client", "spec"] {
+        let (code, stdout) = run(Some(level), &broken);
+        assert_eq!(code, Some(1), "{level}: {stdout}");
+        assert!(stdout.contains("/choices/0/message/tool_calls"), "{stdout}");
+    }
+    let out = llm_contract(
+        &[
+            "validate", "--schema", "error", "--level", "strict", "x.json",
+        ],
+        &[],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn the_cargo_test_harness_is_strict_with_llm_contract_strict() {
+    let faults = root().join("tests/faults");
+    let paths = Paths {
+        contracts: faults.join("contracts"),
+        fixtures: faults.join("fixtures"),
+        schemas: root().join("contracts/schemas"),
+    };
+    for (vars, failed) in [(vec![], 0), (vec![("LLM_CONTRACT_STRICT", "1")], 1)] {
+        let ctx = Context::from_map(vars);
+        let trials = llm_contract::harness::trials(&paths, &ctx).unwrap();
+        let args = libtest_mimic::Arguments::from_iter([
+            "harness",
+            "--exact",
+            "faults::tool_calls_null",
+            "--test-threads",
+            "1",
+            "--quiet",
+        ]);
+        let c = libtest_mimic::run(&args, trials);
+        assert_eq!((c.num_passed, c.num_failed), (1 - failed, failed));
     }
 }
 
@@ -208,7 +293,16 @@ fn a_fixture_that_drifts_from_what_is_served_is_caught() {
     let c = case(&report(reports.path()), "cometapi::happy_path").clone();
     assert_eq!(c["class"], "contract_drift", "{c}");
     let failures = c["failures"].to_string();
-    assert!(failures.contains("/choices/0/finish_reason"), "{failures}");
+    // An unknown end reason is a named deviation clients survive (listed with its pointer);
+    // the case's own `finish_reason: [stop, length]` is what fails it.
+    assert_eq!(
+        c["deviations"][0]["name"], "nonstandard_finish_reason",
+        "{c}"
+    );
+    assert_eq!(
+        c["deviations"][0]["pointer"], "/choices/0/finish_reason",
+        "{c}"
+    );
     assert!(
         failures.contains(
             "finish_reason: choice 0: expected one of [stop, length], got \\\"banana\\\""

@@ -248,6 +248,46 @@ fn trials(root: &Path) -> Result<Vec<Trial>, String> {
             }
         },
     ));
+    let deviating = plans_by_id.get("tool_calls_null").cloned();
+    let init_s = init.clone();
+    trials.push(Trial::test("faults::strict_fails_deviations", move || {
+        let Some(plan) = deviating.clone() else {
+            return Err("needs tool_calls_null".into());
+        };
+        let shared = init_s();
+        let mut problems = Vec::new();
+        // --strict on the run, then `strict: true` on the target: each fails the deviation.
+        let mut strict_target = plan.clone();
+        let mut target = (*plan.target).clone();
+        target.strict = true;
+        strict_target.target = Arc::new(target);
+        for (how, strict, plan) in [
+            ("plain", false, &plan),
+            ("--strict", true, &plan),
+            ("target strict", false, &strict_target),
+        ] {
+            let run = shared.start(RunOptions {
+                strict,
+                ..options(None)
+            });
+            let o = shared.run(&run, plan);
+            let listed = o.deviations.iter().any(|d| d.name == "tool_calls_null");
+            let want = if how == "plain" { "pass" } else { "fail" };
+            if o.verdict.as_str() != want || !listed {
+                problems.push(format!(
+                    "{how}: expected {want} with the deviation listed: {o:?}"
+                ));
+            }
+            if want == "fail" && o.class.as_str() != "contract_drift" {
+                problems.push(format!("{how}: expected contract_drift, got {}", o.class));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("\n").into())
+        }
+    }));
     let quota_plan = plans_by_id.get("quota_402").cloned();
     let init_q = init.clone();
     trials.push(Trial::test(

@@ -61,6 +61,7 @@ struct Verdict {
     content_chars: usize,
     tool_calls: bool,
     error_code: Option<String>,
+    deviations: Vec<&'static str>,
 }
 
 fn run(family: &Family, frames: Vec<F>, finish: Option<&[&str]>) -> Verdict {
@@ -116,6 +117,7 @@ fn run(family: &Family, frames: Vec<F>, finish: Option<&[&str]>) -> Verdict {
             .error_frame
             .as_ref()
             .and_then(|(_, e)| e.code.clone().or(e.r#type.clone())),
+        deviations: check.deviations.iter().map(|d| d.name).collect(),
     }
 }
 
@@ -576,5 +578,107 @@ fn chat_accepts_keep_alive_style_extras_and_rejects_frames_after_done() {
         has(&v, "the first choice delta carries no role"),
         "{:?}",
         v.failures
+    );
+}
+
+#[test]
+fn chat_without_done_after_every_finish_is_a_deviation_and_before_a_finish_a_cut() {
+    // Every choice finished, then the body ended cleanly: only the terminator is missing.
+    let whole = vec![
+        chunk(json!({"role": "assistant", "content": ""}), None),
+        chunk(json!({"content": "Pong."}), None),
+        chunk(json!({}), Some("stop")),
+    ];
+    let v = run(&family::CHAT_COMPLETIONS, whole, Some(&["stop"]));
+    assert_eq!(v.end, StreamEnd::Complete, "{:?}", v.failures);
+    assert!(v.failures.is_empty(), "{:?}", v.failures);
+    assert_eq!(v.deviations, ["missing_done_after_finish"]);
+
+    // No finish yet: a cut, as before.
+    let cut = vec![
+        chunk(json!({"role": "assistant", "content": ""}), None),
+        chunk(json!({"content": "Pong."}), None),
+    ];
+    let v = run(&family::CHAT_COMPLETIONS, cut, Some(&["stop"]));
+    assert_eq!(v.end, StreamEnd::Cut);
+    assert!(has(&v, "truncated: no `data: [DONE]`"), "{:?}", v.failures);
+    assert!(v.deviations.is_empty());
+
+    // With [DONE], nothing to list.
+    let done = vec![
+        chunk(
+            json!({"role": "assistant", "content": "Pong."}),
+            Some("stop"),
+        ),
+        F::Marker("[DONE]"),
+    ];
+    let v = run(&family::CHAT_COMPLETIONS, done, Some(&["stop"]));
+    assert!(
+        v.deviations.is_empty() && v.failures.is_empty(),
+        "{:?}",
+        v.failures
+    );
+}
+
+#[test]
+fn chat_frames_list_named_deviations_once_with_their_count() {
+    let frames = vec![
+        chunk(
+            json!({"role": "assistant", "reasoning_content": "hm", "tool_calls": null}),
+            None,
+        ),
+        chunk(json!({"reasoning_content": "m", "tool_calls": null}), None),
+        chunk(json!({"content": "Pong."}), Some("stop")),
+        F::Marker("[DONE]"),
+    ];
+    let schemas = schemas();
+    let mut check = StreamCheck::new(
+        &schemas,
+        family::CHAT_COMPLETIONS.chunk_schema,
+        family::CHAT_COMPLETIONS.response_schema,
+        family_grammar(&family::CHAT_COMPLETIONS),
+    );
+    for (index, f) in frames.into_iter().enumerate() {
+        let data = match f {
+            F::Data(v) => v.to_string(),
+            F::Marker(m) => m.to_string(),
+            F::Named(..) => unreachable!(),
+        };
+        check.frame(
+            SseEvent {
+                index,
+                event: None,
+                data,
+                id: None,
+                offset: 0,
+            },
+            Duration::ZERO,
+        );
+    }
+    let read = StreamRead {
+        stop: StreamStop::Eof { partial: false },
+        events: 4,
+        bytes: 0,
+        comments: 0,
+        first_byte: Some(Duration::ZERO),
+        event_reads: 4,
+    };
+    check.finish(&read, &stream_expect(), &expect(Some(&["stop"])));
+    assert!(check.failures.is_empty(), "{:?}", check.failures);
+    let got: Vec<(&str, &str, usize)> = check
+        .deviations
+        .iter()
+        .map(|d| (d.name, d.pointer.as_str(), d.count))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("tool_calls_null", "frame 0 /choices/0/delta/tool_calls", 2),
+            (
+                "reasoning_content_field",
+                "frame 0 /choices/0/delta/reasoning_content",
+                2
+            ),
+        ]
     );
 }

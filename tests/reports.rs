@@ -51,6 +51,18 @@ fn mixed_suite() -> tempfile::TempDir {
     let mut f: Value = serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
     f["response"] = serde_json::json!({"reset_before_headers": true});
     std::fs::write(&fixture, serde_json::to_string_pretty(&f).unwrap()).unwrap();
+    // The stream ends cleanly after its finish and usage chunks, without `data: [DONE]`: it
+    // passes with the deviation listed.
+    let fixture = dir
+        .path()
+        .join("fixtures/cometapi/streaming_with_usage.json");
+    let mut f: Value = serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
+    let chunks = f["response"]["chunks"].as_array_mut().unwrap();
+    assert!(chunks.pop().unwrap()["data"]
+        .as_str()
+        .unwrap()
+        .contains("[DONE]"));
+    std::fs::write(&fixture, serde_json::to_string_pretty(&f).unwrap()).unwrap();
     dir
 }
 
@@ -114,6 +126,7 @@ const FAILING: &str = "cometapi::happy_path";
 const ERRORING: &str = "cometapi::invalid_role";
 const SKIPPED: &str = "cometapi::missing_model";
 const UNSUPPORTED: &str = "cometapi::streaming";
+const DEVIATING: &str = "cometapi::streaming_with_usage";
 
 fn verdicts(r: &Value) -> Vec<(String, String)> {
     r["cases"]
@@ -400,7 +413,7 @@ fn summary_md_has_a_row_per_case_and_a_section_per_case_that_did_not_pass() {
     let n = run.cases;
     assert!(
         md.contains(&format!(
-            "{} passed, 1 failed, 1 errors, 1 skipped, 1 unsupported ({n} cases)",
+            "{} passed, 1 failed, 1 errors, 1 skipped, 1 unsupported ({n} cases); 1 deviation(s) from the spec listed",
             n - 4
         )),
         "{md}"
@@ -431,13 +444,14 @@ fn summary_md_has_a_row_per_case_and_a_section_per_case_that_did_not_pass() {
             "### FAIL `cometapi::happy_path`",
             "### ERROR `cometapi::invalid_role`",
             "### SKIP `cometapi::missing_model`",
-            "### UNSUPPORTED `cometapi::streaming`"
+            "### UNSUPPORTED `cometapi::streaming`",
+            "### PASS `cometapi::streaming_with_usage`"
         ]
     );
     let html = run.latest("index.html");
     assert!(html.contains(r#"<span class="count unsupported"><b>1</b>unsupported</span>"#));
     assert!(html.contains(r#"data-case="cometapi::streaming" data-verdict="unsupported""#));
-    for id in [FAILING, ERRORING, SKIPPED, UNSUPPORTED] {
+    for id in [FAILING, ERRORING, SKIPPED, UNSUPPORTED, DEVIATING] {
         let block = terminal_block(&run.stdout, id);
         let fenced = format!("```text\n{}\n```", block.trim_end_matches('\n'));
         assert!(
@@ -624,7 +638,8 @@ fn parser_outcomes_name_what_a_client_parser_got() {
         ("soft_empty", "empty_content"),
         ("stall_past_idle_limit", "timeout"),
         ("reset_before_headers", "transport"),
-        ("clean_close_without_done", "stream_cut"),
+        ("clean_close_before_finish", "stream_cut"),
+        ("clean_close_without_done", "success"),
         ("reset_after_frames", "stream_cut"),
         ("content_error_frame", "error_frame"),
     ] {
@@ -692,4 +707,55 @@ fn a_repeated_case_lists_every_run_in_every_report() {
         let t = std::fs::read_to_string(latest.join(f)).unwrap();
         assert!(t.contains("run 2: fail 200 contract_drift"), "{f}:\n{t}");
     }
+}
+
+#[test]
+fn a_deviation_passes_and_is_listed_in_the_terminal_and_every_report() {
+    let run = shared_mixed_run();
+    let needle =
+        "deviation: missing_done_after_finish at stream: breaks OpenAI's streaming reference";
+    let block = terminal_block(&run.stdout, DEVIATING);
+    assert!(block.starts_with("PASS "), "{block}");
+    assert!(block.contains(needle), "{block}");
+    let doc = run.json();
+    assert_eq!(doc["summary"]["deviations"], 1);
+    let case = doc["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == DEVIATING)
+        .unwrap();
+    assert_eq!(case["verdict"], "pass");
+    assert_eq!(case["deviations"][0]["name"], "missing_done_after_finish");
+    assert_eq!(case["deviations"][0]["pointer"], "stream");
+    assert!(case["deviations"][0]["source"]
+        .as_str()
+        .unwrap()
+        .contains("openai-python"));
+    let others = doc["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["id"] != DEVIATING);
+    assert!(others
+        .into_iter()
+        .all(|c| c["deviations"] == serde_json::json!([])));
+    let xml = run.latest("junit.xml");
+    let report = Report::deserialize_from_str(&xml).expect("junit.xml parses back");
+    let case = report
+        .test_suites
+        .iter()
+        .flat_map(|s| s.test_cases.iter())
+        .find(|c| {
+            c.name.as_str() == "streaming_with_usage" && c.classname.as_deref() == Some("cometapi")
+        })
+        .unwrap();
+    assert!(matches!(case.status, TestCaseStatus::Success { .. }));
+    assert!(case.system_out.as_ref().unwrap().as_str().contains(needle));
+    assert!(xml.contains(r#"<property name="deviations" value="missing_done_after_finish"/>"#));
+    let html = run.latest("index.html");
+    assert!(
+        html.contains("deviation: missing_done_after_finish at stream: breaks OpenAI"),
+        "index.html lists the deviation"
+    );
 }

@@ -14,9 +14,11 @@ mod record;
 use record as commands;
 
 use crate::context::Context;
-use crate::contract::schema::SchemaRegistry;
+use crate::contract::schema::{SchemaRegistry, MAX_VIOLATIONS};
 use crate::contract::select::Filter;
 use crate::contract::suite::{Paths, Suite};
+use crate::judge::levels;
+use crate::model::deviation::Level;
 use crate::model::outcome::Mode;
 use crate::report::progress;
 use crate::report::{self, Summary};
@@ -44,7 +46,8 @@ enum Command {
     /// Run contract cases against the recorded endpoint (default) or a live one (--live).
     #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
-    /// Check a saved JSON body (or - for stdin) against a named schema.
+    /// Check a saved JSON body (or - for stdin) against a named schema, at the client level
+    /// (named deviations from the spec listed, not failed) or the spec level.
     Validate(ValidateArgs),
     /// List the cases a run would execute, as <target>::<case>.
     List(ListArgs),
@@ -199,6 +202,10 @@ struct ValidateArgs {
     schema: String,
     /// The JSON file to check, or - for standard input.
     file: PathBuf,
+    /// `client`: what the official SDKs parse without error (a named deviation from the spec is
+    /// printed, and passes); `spec`: the published spec (every deviation is a violation).
+    #[arg(long, default_value = "client", value_parser = ["client", "spec"])]
+    level: String,
     /// Directory of contracts (schemas are read from its schemas/).
     #[arg(long, default_value = "contracts")]
     contracts: PathBuf,
@@ -321,23 +328,49 @@ fn validate(args: ValidateArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match schemas.validate(&args.schema, &doc) {
-        Ok((violations, 0)) => {
-            debug_assert!(violations.is_empty());
-            println!("{name}: valid against {}", args.schema);
-            ExitCode::SUCCESS
+    let level = Level::parse(&args.level).unwrap_or_default();
+    let violations = match schemas.validate_all(&args.schema, &doc) {
+        Ok(v) => v,
+        Err(e) => return config_exit(e),
+    };
+    let (violations, deviations) = levels::split(&args.schema, &doc, violations, "");
+    let failed = !violations.is_empty() || (level == Level::Spec && !deviations.is_empty());
+    if violations.is_empty() {
+        println!(
+            "{name}: {} against {} at the {level} level",
+            if failed { "not valid" } else { "valid" },
+            args.schema
+        );
+    } else {
+        let total = violations.len();
+        println!(
+            "{name}: {total} violation(s) of schema {} at the {level} level",
+            args.schema
+        );
+        for v in violations.iter().take(MAX_VIOLATIONS) {
+            println!("  {v}");
         }
-        Ok((violations, total)) => {
-            println!("{name}: {total} violation(s) of schema {}", args.schema);
-            for v in &violations {
-                println!("  {v}");
-            }
-            if total > violations.len() {
-                println!("  … and {} more", total - violations.len());
-            }
-            ExitCode::from(1)
+        if total > MAX_VIOLATIONS {
+            println!("  … and {} more", total - MAX_VIOLATIONS);
         }
-        Err(e) => config_exit(e),
+    }
+    if !deviations.is_empty() {
+        println!(
+            "{} deviation(s) from the spec ({}):",
+            deviations.len(),
+            match level {
+                Level::Client => "clients survive them: listed, not failed",
+                Level::Spec => "each fails at the spec level",
+            }
+        );
+        for d in &deviations {
+            println!("  deviation: {d}");
+        }
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
@@ -455,7 +488,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
     });
     let cases = rendered;
     started.finish();
-    let summary = Summary::of(cases.iter().map(|c| c.brief.verdict));
+    let summary = Summary::of_briefs(cases.iter().map(|c| &c.brief));
     println!("\n{}", summary.line());
     if let Some((used, limit)) = runner.budget() {
         println!("requests: {used} of the budget of {limit}");

@@ -44,6 +44,9 @@ struct CaseDoc {
     auth: AuthMode,
     #[serde(default)]
     live_only: bool,
+    /// Named deviations from the spec fail this case instead of being listed.
+    #[serde(default)]
+    strict: bool,
     #[serde(default)]
     tags: Vec<String>,
     /// Variables for this case, over the target's; their values may name the target's.
@@ -114,6 +117,9 @@ struct TargetDoc {
     /// Whether a plain offline `run` replays this target's fixtures (false: only with --target).
     #[serde(default = "crate::model::plan::yes")]
     replay_by_default: bool,
+    /// Named deviations from the spec fail this target's cases instead of being listed.
+    #[serde(default)]
+    strict: bool,
     /// What recorded fixtures name as their server (default: the description).
     #[serde(default)]
     server: Option<String>,
@@ -329,6 +335,7 @@ pub fn parse_case(file: &Path, text: &str) -> Result<Case, ConfigErrors> {
         family,
         auth: doc.auth,
         live_only: doc.live_only,
+        strict: doc.strict,
         tags: doc.tags,
         vars: doc.vars,
         body,
@@ -440,6 +447,7 @@ pub fn parse_target(file: &Path, text: &str) -> Result<Target, ConfigErrors> {
         drift: doc.drift,
         sanitize: doc.sanitize,
         replay_by_default: doc.replay_by_default,
+        strict: doc.strict,
         server: doc.server,
         version_header: doc.version_header,
         families,

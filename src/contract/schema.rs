@@ -246,12 +246,46 @@ impl SchemaRegistry {
         Ok(violations(self.inline(s)?, doc))
     }
 
+    /// Every violation of the named schema, uncapped (see [`all_violations`]).
+    pub fn validate_all(&self, name: &str, doc: &Value) -> Result<Vec<Violation>, ConfigError> {
+        Ok(all_violations(self.get(name)?, doc))
+    }
+
     fn get(&self, name: &str) -> Result<&jsonschema::Validator, ConfigError> {
         let entry = self.schemas.get(name).ok_or_else(|| self.unknown(name))?;
         self.compiled(entry)
             .as_ref()
             .map_err(|e| ConfigError::new(Location::file(&entry.path), e.clone()))
     }
+}
+
+/// One jsonschema error as data.
+fn violation(err: &jsonschema::ValidationError<'_>) -> Violation {
+    let kind = err.kind();
+    let property = match kind {
+        jsonschema::error::ValidationErrorKind::Required { property } => Some(
+            property
+                .as_str()
+                .map_or_else(|| property.to_string(), str::to_string),
+        ),
+        _ => None,
+    };
+    Violation {
+        pointer: err.instance_path().to_string(),
+        schema_path: err.schema_path().to_string(),
+        message: err.masked().to_string(),
+        keyword: kind.keyword().to_string(),
+        property,
+    }
+}
+
+/// Every violation, uncapped: the level split must see each one to tell a named deviation from
+/// a failure (the failures it leaves are capped by the caller).
+pub fn all_violations(validator: &jsonschema::Validator, doc: &Value) -> Vec<Violation> {
+    if validator.is_valid(doc) {
+        return Vec::new();
+    }
+    validator.iter_errors(doc).map(|e| violation(&e)).collect()
 }
 
 /// Every violation (up to [`MAX_VIOLATIONS`]) and the total count.
@@ -264,11 +298,7 @@ fn violations(validator: &jsonschema::Validator, doc: &Value) -> (Vec<Violation>
         for err in validator.iter_errors(doc) {
             total += 1;
             if out.len() < MAX_VIOLATIONS {
-                out.push(Violation {
-                    pointer: err.instance_path().to_string(),
-                    schema_path: err.schema_path().to_string(),
-                    message: err.masked().to_string(),
-                });
+                out.push(violation(&err));
             }
         }
         (out, total)

@@ -7,6 +7,7 @@ use crate::judge::body as check;
 use crate::judge::classify::{self, Classification};
 use crate::judge::stream::StreamCheck;
 use crate::model::class::Class;
+use crate::model::deviation::Deviation;
 use crate::model::failure::{BodyFault, Failure};
 use crate::model::family::Family;
 use crate::model::observation::{ApiError, BodyKind, Observation, Soft};
@@ -31,6 +32,8 @@ pub struct Judgement {
     pub failures: Vec<Failure>,
     /// Values taken from the answer for later steps (the plan's `capture`).
     pub captured: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Named deviations from the spec that clients survive (`judge::levels`).
+    pub deviations: Vec<Deviation>,
     pub parser_outcome: ParserOutcome,
     /// The body never arrived whole: nothing about it could be judged.
     pub incomplete: bool,
@@ -63,6 +66,7 @@ impl Judgement {
         out.notes.extend(self.notes);
         out.failures = self.failures;
         out.captured = self.captured;
+        out.deviations = self.deviations;
         out.error = self.error;
         out.parser_outcome = Some(self.parser_outcome);
         (self.classification, self.incomplete)
@@ -92,6 +96,7 @@ pub fn judge(
         notes: Vec::new(),
         failures: Vec::new(),
         captured: Default::default(),
+        deviations: Vec::new(),
         parser_outcome: ParserOutcome::Success,
         incomplete: false,
         observation: Observation::default(),
@@ -132,6 +137,7 @@ pub fn judge(
             }
             let end = sink.finish(read, &stream_expect, expect);
             failures.append(&mut sink.failures);
+            out.deviations.append(&mut sink.deviations);
             let expected_kind = (expect.class == Class::Ok) == success
                 && (expect.status.is_empty() || expect.status.contains(&r.status));
             match (end, sink.answer()) {
@@ -193,7 +199,14 @@ pub fn judge(
                         // An error body of no known dialect is kept as it came (sanitized).
                         out.error_body = Some(check::excerpt(bytes));
                     }
-                    let ok = check::schema_failures(schemas, &schema, doc, &mut failures);
+                    let ok = crate::judge::levels::schema_check(
+                        schemas,
+                        &schema,
+                        doc,
+                        "",
+                        &mut failures,
+                        &mut out.deviations,
+                    );
                     obs.schema_ok = Some(ok);
                     // A task's assertions are on its last poll, not on its submit.
                     if family.poll.is_none() {

@@ -8,5 +8,6 @@ pub mod classify;
 pub mod exchange;
 pub mod family;
 pub mod grammar;
+pub mod levels;
 pub mod stream;
 pub mod verdict;

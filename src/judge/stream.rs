@@ -7,7 +7,9 @@ use serde_json::Value;
 use crate::contract::schema::SchemaRegistry;
 use crate::exchange::sse::SseEvent;
 use crate::exchange::transport::{Deadline, FrameSink, StreamRead, StreamStop};
-use crate::judge::body::{excerpt, schema_failures};
+use crate::judge::body::excerpt;
+use crate::judge::levels;
+use crate::model::deviation::Deviation;
 use crate::judge::grammar::{EndContext, Findings, Frame, Grammar, Signals};
 use crate::model::failure::{At, Failure};
 use crate::model::observation::{ApiError, StreamEnd};
@@ -33,6 +35,8 @@ pub struct StreamCheck<'a> {
     grammar: Box<dyn Grammar>,
     findings: Findings,
     pub failures: Vec<Failure>,
+    /// Named deviations from the spec that clients survive (`judge::levels`), once finished.
+    pub deviations: Vec<Deviation>,
     pub frames: usize,
     pub error_frame: Option<(usize, ApiError)>,
     /// Sees every frame after it was checked (the drift comparison keeps their shapes); none
@@ -63,6 +67,7 @@ impl<'a> StreamCheck<'a> {
             grammar,
             findings: Findings::default(),
             failures: Vec::new(),
+            deviations: Vec::new(),
             frames: 0,
             error_frame: None,
             watch: None,
@@ -123,6 +128,7 @@ impl<'a> StreamCheck<'a> {
             self.findings.failures.push(Failure::StreamMore(n));
         }
         self.failures = std::mem::take(&mut self.findings.failures);
+        self.deviations = std::mem::take(&mut self.findings.deviations);
         end
     }
 
@@ -173,7 +179,15 @@ impl<'a> StreamCheck<'a> {
             )));
             return StreamEnd::ErrorFrame;
         }
-        let cut = expect.done && !self.grammar.terminated();
+        // A clean end after a whole answer left out only the terminator: a deviation the
+        // clients survive, not a cut to retry.
+        let unterminated = expect.done && !self.grammar.terminated();
+        let clean = matches!(read.stop, StreamStop::Eof { partial: false });
+        let cut = unterminated && !(clean && self.grammar.whole(expect));
+        if unterminated && !cut {
+            let row = levels::stream_row("missing_done_after_finish");
+            out.deviations.push(row.at("stream".into()));
+        }
         if cut {
             out.fail(Failure::stream(
                 At::Stream,
@@ -247,9 +261,12 @@ impl FrameSink for StreamCheck<'_> {
         // `None` (no tape validator): the `Value` check below decides.
         let valid = self.schemas.frame_is_valid(&self.chunk_schema, doc);
         if valid != Some(true) {
-            // Reported from a `Value`, as every other schema failure is (same messages).
+            // Reported from a `Value`, as every other schema failure is (same messages); what
+            // the deviation table names is a deviation, not a failure.
             let mut f = Vec::new();
-            if !schema_failures(self.schemas, &self.chunk_schema, &doc.to_value(), &mut f) {
+            let at = format!("frame {} ", ev.index);
+            let (v, out) = (doc.to_value(), &mut self.findings.deviations);
+            if !levels::schema_check(self.schemas, &self.chunk_schema, &v, &at, &mut f, out) {
                 self.schema_failed = true;
             }
             for v in f.into_iter().take(3) {
@@ -258,6 +275,9 @@ impl FrameSink for StreamCheck<'_> {
                     inner: Box::new(v),
                 });
             }
+        } else {
+            let out = &mut self.findings.deviations;
+            levels::present_in_frame(&self.chunk_schema, doc, ev.index, out);
         }
         let before = self.grammar.signals().content_chars;
         self.grammar.frame(&frame, doc, &mut self.findings);

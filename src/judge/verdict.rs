@@ -10,6 +10,7 @@
 use crate::judge::capability::Refusal;
 use crate::judge::classify::Classification;
 use crate::model::class::Class;
+use crate::model::deviation::Deviation;
 use crate::model::failure::Failure;
 use crate::model::outcome::Verdict;
 use crate::model::plan::PassRule;
@@ -127,8 +128,14 @@ pub static VERDICT_RULES: &[VerdictRule] = &[
         class: None,
     },
     VerdictRule {
+        id: "answer.strict_deviation",
+        when: "no failure and the expected class, but named deviations from the spec (judge::levels), and the run (--strict), the target or the case is strict",
+        verdict: Verdict::Fail,
+        class: Some(Class::ContractDrift),
+    },
+    VerdictRule {
         id: "answer.passed",
-        when: "no failure and the expected class",
+        when: "no failure and the expected class (named deviations, if any, listed and counted)",
         verdict: Verdict::Pass,
         class: None,
     },
@@ -243,6 +250,9 @@ pub struct Answered<'a> {
     pub unjudged: bool,
     /// The failures the checks found.
     pub failures: &'a [Failure],
+    /// The named deviations from the spec the checks found, and whether they fail the case.
+    pub deviations: &'a [Deviation],
+    pub strict: bool,
     pub expected: Class,
     /// Attempts made, and allowed.
     pub attempts: u32,
@@ -477,7 +487,14 @@ pub fn answered(a: &Answered<'_>) -> Decision {
             class_failure: None,
         };
     }
-    let r = if !failing {
+    let r = if !failing && a.strict && !a.deviations.is_empty() {
+        let names: Vec<&str> = a.deviations.iter().map(|d| d.name).collect();
+        reason = format!(
+            "strict: the answer deviates from the spec ({}): {reason}",
+            names.join(", ")
+        );
+        rule("answer.strict_deviation")
+    } else if !failing {
         rule("answer.passed")
     } else if class == Class::Ok {
         reason = if a.expected == Class::Ok {

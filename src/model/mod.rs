@@ -4,6 +4,7 @@
 pub mod assertion;
 pub mod capability;
 pub mod class;
+pub mod deviation;
 pub mod drift;
 pub mod error;
 pub mod failure;

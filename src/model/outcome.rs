@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::model::observation::ApiError;
 
 use crate::model::class::Class;
+use crate::model::deviation::Deviation;
 use crate::model::failure::Failure;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
@@ -71,6 +72,8 @@ pub struct CaseOutcome {
     pub latency_ms: f64,
     pub ttfb_ms: Option<f64>,
     pub failures: Vec<Failure>,
+    /// Named deviations from the spec that clients survive: listed, not failed (unless strict).
+    pub deviations: Vec<Deviation>,
     pub expected_status: Vec<u16>,
     pub expected_class: Class,
     pub mode: Mode,
@@ -267,6 +270,7 @@ impl CaseOutcome {
             latency_ms: 0.0,
             ttfb_ms: None,
             failures: Vec::new(),
+            deviations: Vec::new(),
             expected_status: Vec::new(),
             expected_class: Class::Ok,
             mode,
@@ -308,6 +312,9 @@ impl CaseOutcome {
         }
         for n in &mut self.notes {
             fix(n);
+        }
+        for d in &mut self.deviations {
+            fix(&mut d.pointer);
         }
         match &mut self.drift {
             Drift::NotRun { reason } => fix(reason),

@@ -244,6 +244,8 @@ pub struct Case {
     pub family: &'static Family,
     pub auth: AuthMode,
     pub live_only: bool,
+    /// Deviations from the spec fail this case (as `--strict` does for a run).
+    pub strict: bool,
     pub tags: Vec<String>,
     /// The case's own variables, over the target's (`${name}` in their values is the target's).
     pub vars: BTreeMap<String, String>,
@@ -416,6 +418,8 @@ pub struct Target {
     pub drift: Option<DriftPolicy>,
     pub sanitize: Vec<ExtraRule>,
     pub replay_by_default: bool,
+    /// Deviations from the spec fail this target's cases (as `--strict` does for a run).
+    pub strict: bool,
     pub server: Option<String>,
     pub version_header: Option<String>,
     /// The families this target serves; `None`: all of them.

@@ -12,6 +12,10 @@ pub struct Violation {
     /// JSON pointer into the schema, naming the keyword that failed.
     pub schema_path: String,
     pub message: String,
+    /// The keyword that failed (`type`, `required`, `enum`, …) and, for `required`, the
+    /// property that is missing: what the deviation table matches on.
+    pub keyword: String,
+    pub property: Option<String>,
 }
 
 impl fmt::Display for Violation {

@@ -151,9 +151,9 @@ pub fn mark(o: &CaseOutcome) -> [String; 3] {
     ]
 }
 
-/// A case's details, for a case that did not pass.
+/// A case's details, for a case that did not pass or passed with deviations listed.
 pub fn details(o: &CaseOutcome) -> Option<String> {
-    (o.verdict != Verdict::Pass).then(|| {
+    (o.verdict != Verdict::Pass || !o.deviations.is_empty()).then(|| {
         format!(
             r#"<details open id="case-{a}"><summary><span class="verdict {v}">{v}</span> <span class="mono">{id}</span></summary><pre>{text}</pre></details>"#,
             a = anchor(&o.id),
@@ -394,7 +394,7 @@ pub fn write(r: &Reports, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         .map(|c| c.part(Part::HtmlDetails))
         .filter(|d| !d.is_empty());
     if let Some(first) = failing.next() {
-        page.push_str("<section id=\"not-passing\">\n<h2>Cases that did not pass</h2>\n");
+        page.push_str("<section id=\"not-passing\">\n<h2>Cases that did not pass, or deviate from the spec</h2>\n");
         for details in std::iter::once(first).chain(failing) {
             page.push_str(details);
             page.push('\n');

@@ -57,9 +57,9 @@ pub fn row(o: &CaseOutcome) -> String {
     )
 }
 
-/// A case's section, for a case that did not pass.
+/// A case's section, for a case that did not pass or passed with deviations listed.
 pub fn section(o: &CaseOutcome) -> Option<String> {
-    (o.verdict != Verdict::Pass).then(|| {
+    (o.verdict != Verdict::Pass || !o.deviations.is_empty()).then(|| {
         format!(
             "\n### {} {}\n\n{}",
             o.verdict.as_str().to_ascii_uppercase(),
@@ -92,7 +92,7 @@ pub fn render(r: &Reports) -> String {
         .filter(|s| !s.is_empty())
         .collect();
     if !not_passing.is_empty() {
-        out.push_str("\n## Cases that did not pass\n");
+        out.push_str("\n## Cases that did not pass, or deviate from the spec\n");
     }
     for (i, section) in not_passing.iter().enumerate() {
         if out.len() + section.len() > MAX_BYTES {

@@ -37,6 +37,9 @@ pub struct Summary {
     pub skipped: usize,
     /// Cases whose required feature the gateway cleanly refused (not offered, not broken).
     pub unsupported: usize,
+    /// Named deviations from the spec listed on the cases (each name once per case); they fail
+    /// nothing unless the run, the target or the case is strict.
+    pub deviations: usize,
 }
 
 impl Summary {
@@ -73,6 +76,17 @@ impl Summary {
         s
     }
 
+    /// Counts the cases' verdicts and deviations.
+    pub fn of_briefs<'a>(briefs: impl IntoIterator<Item = &'a Brief>) -> Summary {
+        let mut deviations = 0;
+        let verdicts = briefs.into_iter().map(|b| {
+            deviations += b.deviations;
+            b.verdict
+        });
+        let s = Summary::of(verdicts.collect::<Vec<_>>());
+        Summary { deviations, ..s }
+    }
+
     /// The process exit code: 0 all passed (skips allowed), 1 any contract failure, 3 when
     /// nothing failed but something could not be judged (transport or harness errors only).
     /// (2, configuration and contract-file errors, is decided before anything runs.)
@@ -87,7 +101,14 @@ impl Summary {
     }
 
     pub fn line(&self) -> String {
-        format!("{} ({} cases)", self.counts(), self.total)
+        let mut line = format!("{} ({} cases)", self.counts(), self.total);
+        if self.deviations > 0 {
+            line.push_str(&format!(
+                "; {} deviation(s) from the spec listed",
+                self.deviations
+            ));
+        }
+        line
     }
 }
 
@@ -141,6 +162,9 @@ pub fn details(o: &CaseOutcome) -> String {
                 out.push_str(&format!("      drift (reported, passes): {l}\n"));
             }
         }
+    }
+    for d in &o.deviations {
+        out.push_str(&format!("      deviation: {d}\n"));
     }
     if o.verdict == Verdict::Pass {
         return out;
@@ -210,6 +234,8 @@ pub struct Brief {
     pub latency_ms: f64,
     pub ttfb_ms: Option<f64>,
     pub case_ms: f64,
+    /// The named deviations listed on the case.
+    pub deviations: usize,
 }
 
 impl Brief {
@@ -221,6 +247,7 @@ impl Brief {
             latency_ms: o.latency_ms,
             ttfb_ms: o.ttfb_ms,
             case_ms: o.case_ms,
+            deviations: o.deviations.len(),
         }
     }
 }
@@ -350,7 +377,7 @@ impl Reports {
     /// Cases rendered as they ended, in the order the reports list them.
     pub fn from_rendered(info: RunInfo, cases: Vec<RenderedCase>) -> Reports {
         Reports {
-            summary: Summary::of(cases.iter().map(|c| c.brief.verdict)),
+            summary: Summary::of_briefs(cases.iter().map(|c| &c.brief)),
             info,
             cases,
         }

@@ -15,6 +15,9 @@
 //!
 //! Offline, a case with no fixture for its target passes as skipped (`not recorded for
 //! <target>`); `LLM_CONTRACT_REQUIRE_FIXTURES=1` fails it, as `run --require-fixtures` does.
+//!
+//! `LLM_CONTRACT_STRICT=1` makes every named deviation from the spec (and every kind of drift)
+//! fail, as `run --strict` does.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -73,6 +76,7 @@ pub fn selected(paths: &Paths, ctx: &Context, patterns: Vec<String>) -> Result<V
         return Err("no contract cases were discovered".into());
     }
     let require_fixtures = ctx.require_fixtures();
+    let strict = ctx.strict_tests();
     let planned = Arc::new(planned);
     let started: Arc<OnceLock<Result<Started, String>>> = Arc::new(OnceLock::new());
     let mut trials = Vec::with_capacity(plans.len());
@@ -90,6 +94,7 @@ pub fn selected(paths: &Paths, ctx: &Context, patterns: Vec<String>) -> Result<V
                         .start(Start {
                             options: RunOptions {
                                 require_fixtures,
+                                strict,
                                 ..RunOptions::default()
                             },
                             worker_threads: Some(2),

@@ -169,10 +169,15 @@ impl Chat {
                     .iter()
                     .filter(|((c, _), _)| c == index)
                     .map(|(_, tc)| {
-                        serde_json::json!({
-                            "id": tc.id, "type": tc.kind,
+                        let mut call = serde_json::json!({
+                            "id": tc.id,
                             "function": {"name": tc.name, "arguments": tc.arguments.text}
-                        })
+                        });
+                        // A call whose deltas never named its type has none (not `null`).
+                        if let Some(kind) = &tc.kind {
+                            call["type"] = Value::String(kind.clone());
+                        }
+                        call
                     })
                     .collect();
                 let mut message = serde_json::json!({
@@ -289,7 +294,13 @@ impl Grammar for Chat {
                 self.tool_call_delta(choice_index, call);
             }
             if let Some(reason) = choice.get("finish_reason").and_then(JsonRef::as_str) {
-                if self.signals.finish.iter().any(|(c, _)| *c == choice_index) {
+                let before = self.signals.finish.iter().find(|(c, _)| *c == choice_index);
+                if before.is_some_and(|(_, r)| r.as_deref() == Some(reason)) {
+                    // The same reason again: clients keep the last one, and it is the same.
+                    let row = crate::judge::levels::stream_row("finish_reason_repeated");
+                    let d = row.at(format!("frame {index} /choices/{i}/finish_reason"));
+                    crate::model::deviation::note(&mut out.deviations, d);
+                } else if before.is_some() {
                     out.violation(Failure::stream(
                         At::Frame(index),
                         format!("choice {choice_index} finished a second time (\"{reason}\")"),
@@ -305,6 +316,14 @@ impl Grammar for Chat {
 
     fn terminated(&self) -> bool {
         self.done > 0
+    }
+
+    fn whole(&self, expect: &crate::model::plan::StreamExpect) -> bool {
+        let finished = |i: &usize| self.signals.finish.iter().any(|(c, _)| c == i);
+        self.saw_choice
+            && self.choices.keys().all(finished)
+            && self.tool_calls.keys().all(|(c, _)| finished(c))
+            && (!expect.usage_chunk || self.usage_chunk)
     }
 
     fn end(&mut self, cx: &EndContext, out: &mut Findings) {

@@ -41,6 +41,8 @@ pub struct Findings {
     pub suppressed: usize,
     /// The stream broke its grammar (as opposed to ending early).
     pub malformed: bool,
+    /// Named deviations from the spec that clients survive (`judge::levels`).
+    pub deviations: Vec<crate::model::deviation::Deviation>,
 }
 
 impl Findings {
@@ -108,6 +110,13 @@ pub trait Grammar: Send {
 
     /// Whether the terminal event arrived.
     fn terminated(&self) -> bool;
+
+    /// Whether the answer is whole without its terminal event: every choice finished (and the
+    /// usage chunk came, where one is due). A body that then ended cleanly left out only the
+    /// terminator — a deviation (`missing_done_after_finish`), not a cut. Default: never.
+    fn whole(&self, _expect: &StreamExpect) -> bool {
+        false
+    }
 
     /// The body ended: the checks that need the whole stream.
     fn end(&mut self, cx: &EndContext, out: &mut Findings);
@@ -211,9 +220,17 @@ impl Text {
 /// Checks a reassembled answer against the family's non-streamed schema.
 pub fn reassembled_failures(cx: &EndContext, doc: &Value, out: &mut Findings) {
     let mut f = Vec::new();
-    if !crate::judge::body::schema_failures(cx.schemas, cx.response_schema, doc, &mut f) {
+    let mut found = Vec::new();
+    let (schemas, schema) = (cx.schemas, cx.response_schema);
+    if !crate::judge::levels::schema_check(schemas, schema, doc, "reassembled ", &mut f, &mut found) {
         for v in f.into_iter().take(3) {
             out.fail(Failure::Reassembled(Box::new(v)));
+        }
+    }
+    // What the frames showed already is listed once, where the frames showed it.
+    for d in found {
+        if !out.deviations.iter().any(|o| o.name == d.name) {
+            out.deviations.push(d);
         }
     }
 }

@@ -128,6 +128,12 @@ impl Responses {
                             item.arguments.push(d);
                         }
                     }
+                    // A server that sends no deltas gives the arguments whole here (LM Studio).
+                    "response.function_call_arguments.done" if item.arguments.text.is_empty() => {
+                        if let Some(a) = doc.get("arguments").and_then(JsonRef::as_str) {
+                            item.arguments.push(a);
+                        }
+                    }
                     _ => {}
                 }
             }

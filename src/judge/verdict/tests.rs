@@ -9,6 +9,16 @@ fn observed(class: Class) -> Classification {
     }
 }
 
+fn deviation() -> Deviation {
+    Deviation {
+        name: "tool_calls_null",
+        pointer: "/choices/0/message/tool_calls".into(),
+        rule: "r",
+        source: "s",
+        count: 1,
+    }
+}
+
 fn status_failure() -> Failure {
     Failure::Status {
         expected: vec![200],
@@ -25,6 +35,8 @@ struct Row {
     attempts: (u32, u32),
     stopped: Option<&'static str>,
     quota_is_skip: bool,
+    deviations: Vec<Deviation>,
+    strict: bool,
     want: (Verdict, Class, &'static str),
     reason_starts: &'static str,
     class_failure_at: Option<usize>,
@@ -40,6 +52,8 @@ fn row(name: &'static str, class: Class, want: (Verdict, Class, &'static str)) -
         attempts: (1, 3),
         stopped: None,
         quota_is_skip: false,
+        deviations: Vec::new(),
+        strict: false,
         want,
         reason_starts: "HTTP 000",
         class_failure_at: None,
@@ -134,6 +148,35 @@ fn the_table_decides_every_answer() {
             )
         },
         Row {
+            deviations: vec![deviation()],
+            ..row(
+                "deviations alone pass, listed",
+                Class::Ok,
+                (Verdict::Pass, Class::Ok, "answer.passed"),
+            )
+        },
+        Row {
+            deviations: vec![deviation()],
+            strict: true,
+            reason_starts: "strict: the answer deviates from the spec (tool_calls_null)",
+            ..row(
+                "deviations fail a strict case",
+                Class::Ok,
+                (Verdict::Fail, Class::ContractDrift, "answer.strict_deviation"),
+            )
+        },
+        Row {
+            deviations: vec![deviation()],
+            strict: true,
+            failures: vec![status_failure()],
+            reason_starts: "the answer succeeded but broke the contract",
+            ..row(
+                "a failure is still the failure, strict or not",
+                Class::Ok,
+                (Verdict::Fail, Class::ContractDrift, "answer.broke_contract"),
+            )
+        },
+        Row {
             expected: Class::Quota,
             quota_is_skip: true,
             ..row(
@@ -156,6 +199,8 @@ fn the_table_decides_every_answer() {
             quota_is_skip: r.quota_is_skip,
             refusal: None,
             required: false,
+            deviations: &r.deviations,
+            strict: r.strict,
         });
         assert_eq!(
             (d.verdict, d.class, *d.rules.last().unwrap()),
@@ -234,6 +279,8 @@ fn a_refusal_of_a_required_capability_fails_and_of_another_is_unsupported() {
         quota_is_skip: false,
         refusal: Some(&refusal),
         required: false,
+        deviations: &[],
+        strict: false,
     };
     let d = answered(&base);
     assert_eq!(

@@ -41,7 +41,8 @@ pub struct RunOptions {
     pub quota_is_skip: bool,
     /// At most this many requests in the whole run, retries included.
     pub max_requests: Option<usize>,
-    /// Every kind of drift fails, additions included.
+    /// Every kind of drift fails, additions included; so does every named deviation from the
+    /// spec (`judge::levels`).
     pub strict: bool,
     /// Note fixtures older than this many days.
     pub warn_fixture_age_days: i64,
@@ -533,6 +534,8 @@ impl Runner {
                 observed: classification,
                 unjudged: *unjudged,
                 failures: &out.failures,
+                deviations: &out.deviations,
+                strict: self.options.strict || plan.case.strict || plan.target.strict,
                 expected: plan.expect.class,
                 attempts: retry + 1,
                 max_attempts: policy.attempts,
