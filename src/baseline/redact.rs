@@ -110,6 +110,11 @@ pub const VOLATILE: &[Volatile] = &[
     row("reasoning_content",  TEXT,         Mask::No,      Mask::Strings),
     row("arguments",          TEXT,         Mask::No,      Mask::Strings),
     row("obfuscation",        OBFUSCATION,  Mask::No,      Mask::Strings),
+    // Ids that name another object (a step sends them back): kept with their kind, as `id` is.
+    row("previous_response_id", ID,         Mask::IdKind,  Mask::Strings),
+    row("tool_call_id",       ID,           Mask::IdKind,  Mask::Strings),
+    row("call_id",            ID,           Mask::IdKind,  Mask::Strings),
+    row("item_id",            ID,           Mask::IdKind,  Mask::Strings),
 ];
 
 /// The row of `key`, when it is a volatile one.

@@ -47,6 +47,30 @@ fn names(text: &str, word: &str) -> bool {
     })
 }
 
+/// Whether a 404's answer says the path is not served at all (no envelope, or a router's words:
+/// "Not Found", "Invalid URL (POST /v1/…)", "Cannot POST …", "no route"), not that an object
+/// it names does not exist ("No response found with id …", "previous_response_not_found").
+fn route_missing(error: Option<&ApiError>) -> bool {
+    let Some(e) = error else {
+        return true;
+    };
+    let message = e.message.as_deref().unwrap_or("").trim().to_ascii_lowercase();
+    let routerish = message.is_empty()
+        || message == "not found"
+        || message.starts_with("404")
+        || message.starts_with("invalid url")
+        || message.starts_with("cannot ")
+        || message.contains("no route")
+        || message.contains("unknown url")
+        || message.contains("unknown endpoint")
+        || message.contains("page not found");
+    let names_an_object = e
+        .code
+        .as_deref()
+        .is_some_and(|c| c != "not_found" && c != "unknown_url" && c.ends_with("not_found"));
+    routerish && !names_an_object
+}
+
 /// The capability a refusal is about, when `status` and `error` are one.
 pub fn refused(plan: &Plan, status: u16, error: Option<&ApiError>) -> Option<Refusal> {
     let open: Vec<&'static Capability> = plan
@@ -67,7 +91,7 @@ pub fn refused(plan: &Plan, status: u16, error: Option<&ApiError>) -> Option<Ref
             capability: first.name,
             how: format!("HTTP {status} on {}", plan.case.family.path),
         }),
-        404 if !about_model => Some(Refusal {
+        404 if !about_model && route_missing(error) => Some(Refusal {
             capability: first.name,
             how: format!("HTTP 404 on {}", plan.case.family.path),
         }),
@@ -132,6 +156,10 @@ mod tests {
             ("json_schema", "", 400, Some(err("response_format json_schema is not supported", None, None)), Some("json_schema")),
             ("tools, n", "", 400, Some(err("'n' is unsupported", None, None)), Some("n")),
             ("count_tokens", "", 404, Some(err("Not Found", None, None)), Some("count_tokens")),
+            ("count_tokens", "", 404, None, Some("count_tokens")),
+            ("store", "", 404, Some(err("Invalid URL (GET /v1/responses/resp_1)", None, None)), Some("store")),
+            ("store", "", 404, Some(err("Previous response with id 'resp_1' not found.", None, Some("previous_response_not_found"))), None),
+            ("store", "", 404, Some(err("No response found with id 'resp_1'.", None, Some("not_found"))), None),
             ("count_tokens", "", 404, Some(err("The model `x` does not exist", None, Some("model_not_found"))), None),
             ("store", "", 405, None, Some("store")),
             ("store", "", 501, None, Some("store")),
