@@ -23,6 +23,8 @@ pub const REQUIRE_FIXTURES_VAR: &str = "LLM_CONTRACT_REQUIRE_FIXTURES";
 /// Set to `1`/`true` to make the `contracts` test harness strict: every named deviation from the
 /// spec, and every kind of drift, fails (what `run --strict` does).
 pub const STRICT_VAR: &str = "LLM_CONTRACT_STRICT";
+/// Capabilities the test harness requires (comma-separated), as `run --require` does.
+pub const REQUIRE_VAR: &str = "LLM_CONTRACT_REQUIRE";
 /// Set by CI systems; llm-contract never writes fixtures when it is set.
 pub const CI_VAR: &str = "CI";
 
@@ -146,6 +148,19 @@ impl Context {
         self.flag(REQUIRE_FIXTURES_VAR)
     }
 
+    /// The capabilities the test harness requires (`LLM_CONTRACT_REQUIRE=tools,n`): a clean
+    /// refusal of one fails its case instead of being `unsupported`.
+    pub fn required_capabilities(&self) -> Vec<String> {
+        self.non_empty(REQUIRE_VAR)
+            .map(|v| {
+                v.split([',', ' '])
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The tags the test harness selects by (`LLM_CONTRACT_TAG=smoke,video`); empty: all cases.
     pub fn tags(&self) -> Vec<String> {
         self.non_empty(TAG_VAR)
@@ -189,6 +204,8 @@ mod tests {
 
     #[test]
     fn tags_are_a_list() {
+        let ctx = Context::from_map([("LLM_CONTRACT_REQUIRE", "tools, n")]);
+        assert_eq!(ctx.required_capabilities(), ["tools", "n"]);
         let ctx = Context::from_map([("LLM_CONTRACT_TAG", " smoke, video  images ")]);
         assert_eq!(ctx.tags(), ["smoke", "video", "images"]);
     }

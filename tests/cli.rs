@@ -641,3 +641,35 @@ fn an_unsupported_capability_passes_the_run_unless_required() {
         "{stderr}"
     );
 }
+
+/// The harness takes `LLM_CONTRACT_REQUIRE` as `run` takes `--require`: the fault suite's
+/// `unsupported_n` passes (unsupported) without it and fails with `n` required; an unknown name
+/// stops the harness.
+#[test]
+fn the_harness_requires_capabilities_from_the_environment() {
+    use llm_contract::context::Context;
+    use llm_contract::Paths;
+    let faults = root().join("tests/faults");
+    let paths = Paths {
+        contracts: faults.join("contracts"),
+        fixtures: faults.join("fixtures"),
+        schemas: root().join("contracts/schemas"),
+    };
+    for (vars, failed) in [(vec![], 0), (vec![("LLM_CONTRACT_REQUIRE", "tools,n")], 1)] {
+        let ctx = Context::from_map(vars);
+        let trials = llm_contract::harness::trials(&paths, &ctx).unwrap();
+        let args = libtest_mimic::Arguments::from_iter([
+            "harness",
+            "--exact",
+            "faults::unsupported_n",
+            "--test-threads",
+            "1",
+            "--quiet",
+        ]);
+        let c = libtest_mimic::run(&args, trials);
+        assert_eq!((c.num_passed, c.num_failed), (1 - failed, failed));
+    }
+    let ctx = Context::from_map([("LLM_CONTRACT_REQUIRE", "tool")]);
+    let e = llm_contract::harness::trials(&paths, &ctx).err().unwrap();
+    assert!(e.contains("unknown capability `tool`"), "{e}");
+}

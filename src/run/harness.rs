@@ -16,6 +16,10 @@
 //! Offline, a case with no fixture for its target passes as skipped (`not recorded for
 //! <target>`); `LLM_CONTRACT_REQUIRE_FIXTURES=1` fails it, as `run --require-fixtures` does.
 //!
+//! `LLM_CONTRACT_REQUIRE=tools,n` fails a case the gateway answers with a clean refusal of one
+//! of those capabilities, as `run --require` does (otherwise the trial passes as `unsupported`;
+//! an unknown capability's name stops the harness, exit 2).
+//!
 //! `LLM_CONTRACT_STRICT=1` makes every named deviation from the spec (and every kind of drift)
 //! fail, as `run --strict` does.
 
@@ -77,6 +81,17 @@ pub fn selected(paths: &Paths, ctx: &Context, patterns: Vec<String>) -> Result<V
     }
     let require_fixtures = ctx.require_fixtures();
     let strict = ctx.strict_tests();
+    let require = ctx.required_capabilities();
+    if let Some(bad) = require
+        .iter()
+        .find(|c| crate::model::capability::by_name(c).is_none())
+    {
+        return Err(format!(
+            "{}: unknown capability `{bad}` (one of: {})",
+            crate::context::REQUIRE_VAR,
+            crate::model::capability::names().collect::<Vec<_>>().join(", ")
+        ));
+    }
     let planned = Arc::new(planned);
     let started: Arc<OnceLock<Result<Started, String>>> = Arc::new(OnceLock::new());
     let mut trials = Vec::with_capacity(plans.len());
@@ -85,7 +100,7 @@ pub fn selected(paths: &Paths, ctx: &Context, patterns: Vec<String>) -> Result<V
         // (unless fixtures are required, which fails it).
         let not_recorded = !live && !require_fixtures && !planned.recorded(&plan);
         let ignored = (plan.case.live_only && !live) || plan.skip.is_some() || not_recorded;
-        let (planned, started) = (planned.clone(), started.clone());
+        let (planned, started, require) = (planned.clone(), started.clone(), require.clone());
         let name = plan.id.clone();
         let trial = Trial::test(name, move || {
             let run = started
@@ -95,6 +110,7 @@ pub fn selected(paths: &Paths, ctx: &Context, patterns: Vec<String>) -> Result<V
                             options: RunOptions {
                                 require_fixtures,
                                 strict,
+                                require,
                                 ..RunOptions::default()
                             },
                             worker_threads: Some(2),
