@@ -24,7 +24,7 @@ use crate::model::plan::{
 };
 
 /// A case's plan for a target.
-pub(crate) fn plan(case: &Arc<Case>, target: &Arc<Target>) -> Result<Plan, ConfigError> {
+pub fn plan(case: &Arc<Case>, target: &Arc<Target>) -> Result<Plan, ConfigError> {
     plan_recorded(case, target, None)
 }
 
