@@ -287,3 +287,55 @@ fn loaders_read_only_regular_files_of_bounded_size() {
         );
     }
 }
+
+/// Item 6: nesting is refused before serde_yaml sees it (100k nested flow mappings took 104 s
+/// before an error), at the file, line and column where the limit was passed.
+#[test]
+fn deeply_nested_yaml_is_refused_quickly_at_its_place() {
+    let dir = common::suite_copy();
+    let cases = dir.path().join("contracts/chat_completions");
+    let n = 100_000;
+    let flow = format!(
+        "id: deep_flow\ndescription: d\nauth: valid\nrequest:\n  body: {}1{}\nexpect:\n  status: 200\n  class: ok\n",
+        "{a: ".repeat(n),
+        "}".repeat(n)
+    );
+    std::fs::write(cases.join("deep_flow.yaml"), flow).unwrap();
+    // Block sequences nested on one line, and a staircase of indentation.
+    let dashes = format!(
+        "id: deep_dash\ndescription: d\nauth: valid\nrequest:\n  body:\n    x: \n      {}1\nexpect:\n  status: 200\n  class: ok\n",
+        "- ".repeat(n)
+    );
+    std::fs::write(cases.join("deep_dash.yaml"), dashes).unwrap();
+    let mut stairs =
+        String::from("id: deep_stairs\ndescription: d\nauth: valid\nrequest:\n  body:\n");
+    for i in 0..200 {
+        stairs.push_str(&format!("{}k{i}:\n", " ".repeat(4 + i)));
+    }
+    stairs.push_str(&format!(
+        "{}v: 1\nexpect:\n  status: 200\n  class: ok\n",
+        " ".repeat(204)
+    ));
+    std::fs::write(cases.join("deep_stairs.yaml"), stairs).unwrap();
+    let started = std::time::Instant::now();
+    let (code, stdout, stderr) = bounded(&["lint"], dir.path(), 30);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    for at in [
+        "deep_flow.yaml:5:",
+        "deep_dash.yaml:7:",
+        "deep_stairs.yaml:",
+    ] {
+        assert!(
+            lines
+                .windows(2)
+                .any(|w| w[0].contains("nested deeper than 64 levels") && w[1].contains(at)),
+            "missing {at} in:\n{stdout}"
+        );
+    }
+}

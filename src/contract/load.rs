@@ -164,6 +164,9 @@ fn yaml_error(file: &Path, err: &serde_yaml::Error, known: &[&str]) -> ConfigErr
 }
 
 fn parse_yaml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigError> {
+    // The parser's time grows with the square of the nesting: too deep is refused before it.
+    crate::contract::depth::check(text, crate::contract::depth::MAX_YAML_DEPTH)
+        .map_err(|e| ConfigError::new(Location::at(file, e.line, e.column), e.to_string()))?;
     serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e, &[]))
 }
 
