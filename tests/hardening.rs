@@ -56,14 +56,55 @@ struct Hostile {
 
 impl Hostile {
     fn start() -> Hostile {
+        Hostile::with(hostile)
+    }
+
+    /// A server on 127.0.0.1 answering every request with `handler`.
+    fn with(handler: impl Fn(Request) -> Reply + Send + Sync + 'static) -> Hostile {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
-        let server = rt.block_on(Server::start(Arc::new(hostile), 0.0)).unwrap();
+        let server = rt.block_on(Server::start(Arc::new(handler), 0.0)).unwrap();
         Hostile { server, _rt: rt }
     }
+}
+
+/// `run --live` of the cases `case` selects against `base` (the generic target, key
+/// `LLMC_TEST_KEY`), with `extra` arguments: the exit code, stdout and stderr, and report.json.
+fn live(
+    base: &str,
+    case: &str,
+    extra: &[&str],
+) -> (Option<i32>, String, String, serde_json::Value) {
+    let reports = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "run",
+        "--live",
+        "--base-url",
+        base,
+        "--api-key-env",
+        "LLMC_TEST_KEY",
+        "--case",
+        case,
+        "--reports",
+        reports.path().to_str().unwrap(),
+        "--time-scale",
+        "0",
+    ];
+    args.extend_from_slice(extra);
+    let out = llm_contract(
+        &args,
+        &[("LLMC_TEST_KEY", "test-key-hostile-0001")],
+        &root(),
+    );
+    let (stdout, stderr) = text(&out);
+    let report = serde_json::from_str(
+        &std::fs::read_to_string(reports.path().join("latest/report.json")).unwrap_or_default(),
+    )
+    .unwrap_or(serde_json::Value::Null);
+    (out.status.code(), stdout, stderr, report)
 }
 
 /// The lines of `text` a log reader would take for something the harness did not write.
@@ -337,5 +378,50 @@ fn deeply_nested_yaml_is_refused_quickly_at_its_place() {
                 .any(|w| w[0].contains("nested deeper than 64 levels") && w[1].contains(at)),
             "missing {at} in:\n{stdout}"
         );
+    }
+}
+
+/// A 200 stream of one good chat chunk, then `bad` as raw bytes, then `data: [DONE]`.
+fn stream_with(bad: Bytes) -> Reply {
+    let good = "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"po\"},\"finish_reason\":null}]}\n\n";
+    Reply::Stream {
+        status: 200,
+        headers: vec![("content-type".into(), "text/event-stream".into())],
+        chunks: [Bytes::from(good), bad, Bytes::from("data: [DONE]\n\n")]
+            .into_iter()
+            .map(|f| (Duration::ZERO, f))
+            .collect(),
+        close: StreamClose::Clean,
+    }
+}
+
+/// Item 7: a stream frame with a byte that is not UTF-8, or one event over the size limit, is a
+/// malformed stream (contract_drift, never retried), as a frame that is not JSON is; not a cut.
+#[test]
+fn a_frame_that_is_not_utf8_or_too_large_is_a_malformed_stream_not_a_cut() {
+    let limit = llm_contract::exchange::transport::MAX_EVENT;
+    let server = Hostile::with(move |req: Request| {
+        if req.target.starts_with("/utf8/") {
+            stream_with(Bytes::from_static(b"data: {\"x\": \"\xff\xfe\"}\n\n"))
+        } else {
+            let mut big = b"data: \"".to_vec();
+            big.resize(limit + 64, b'a');
+            big.extend_from_slice(b"\"\n\n");
+            stream_with(Bytes::from(big))
+        }
+    });
+    for (behaviour, says) in [
+        ("utf8", "is not valid UTF-8"),
+        ("huge", "larger than the 16777216-byte limit"),
+    ] {
+        let base = format!("{}/{behaviour}/v1", server.server.url());
+        let (code, stdout, stderr, report) = live(&base, "::streaming", &["--retries", "2"]);
+        assert_eq!(code, Some(1), "{behaviour}: {stdout}{stderr}");
+        let case = common::case(&report, "openai_compatible::streaming");
+        assert_eq!(case["class"], "contract_drift", "{behaviour}: {case:#}");
+        assert_eq!(case["retries"], 0, "{behaviour}: {case:#}");
+        assert_eq!(case["verdict"], "fail", "{behaviour}: {case:#}");
+        assert!(stdout.contains(says), "{behaviour}: {stdout}");
+        assert!(!stdout.contains("truncated"), "{behaviour}: {stdout}");
     }
 }
