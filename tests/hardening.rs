@@ -425,3 +425,87 @@ fn a_frame_that_is_not_utf8_or_too_large_is_a_malformed_stream_not_a_cut() {
         assert!(!stdout.contains("truncated"), "{behaviour}: {stdout}");
     }
 }
+
+/// Item 8: every numeric flag is checked by its parser: out of range, not finite or not a
+/// number is exit 2 with the allowed range, before anything runs.
+#[test]
+fn numeric_flags_out_of_range_are_refused_with_the_range() {
+    for (args, range) in [
+        (&["run", "--time-scale", "inf"][..], "from 0 to 1000"),
+        (&["run", "--time-scale", "NaN"], "from 0 to 1000"),
+        (&["run", "--time-scale", "-1"], "from 0 to 1000"),
+        (&["run", "--time-scale", "1000.5"], "from 0 to 1000"),
+        (&["run", "--jobs", "0"], "from 1 to 1024"),
+        (&["run", "--jobs", "2305843009213693952"], "from 1 to 1024"),
+        (&["run", "--retries", "1000"], "from 0 to 100"),
+        (&["run", "--max-requests", "0"], "from 1 to 1000000000"),
+        (&["run", "--warn-fixture-age", "-5"], "from 0 to 36500"),
+        (
+            &["run", "--max-fixture-age", "9223372036854775807"],
+            "from 0 to 36500",
+        ),
+        (&["record", "--jobs", "0"], "from 1 to 1024"),
+        (&["record", "--time-scale", "nan"], "from 0 to 1000"),
+        (&["record", "--retries", "-1"], "from 0 to 100"),
+    ] {
+        let (code, stdout, stderr) = bounded(args, &root(), 30);
+        assert_eq!(code, Some(2), "{args:?}: {stdout}{stderr}");
+        assert!(stderr.contains(range), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+/// Item 8: a retry's wait as it will be slept (scaled by `--time-scale`) must fit in the case's
+/// deadline: with 1000, a 1 s Retry-After is 1000 s, and is not waited for.
+#[test]
+fn a_scaled_retry_wait_is_checked_against_the_deadline() {
+    let server = Hostile::with(|_req: Request| Reply::Full {
+        status: 503,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("retry-after".into(), "1".into()),
+        ],
+        body: Bytes::from_static(b"{\"error\":{\"message\":\"busy\",\"type\":\"server_error\"}}"),
+    });
+    let base = format!("{}/v1", server.server.url());
+    let started = std::time::Instant::now();
+    let reports = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_llm-contract"))
+        .args([
+            "run",
+            "--live",
+            "--base-url",
+            &base,
+            "--api-key-env",
+            "LLMC_TEST_KEY",
+            "--case",
+            "happy_path",
+            "--retries",
+            "2",
+            "--time-scale",
+            "1000",
+            "--reports",
+            reports.path().to_str().unwrap(),
+        ])
+        .current_dir(root())
+        .env("LLMC_TEST_KEY", "test-key-scale-0001")
+        .env_remove("CI")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("--time-scale 1000 slept a 1 s Retry-After for 1000 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("past the case's remaining deadline"),
+        "{stdout}"
+    );
+}

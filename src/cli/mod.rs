@@ -137,33 +137,33 @@ struct RunArgs {
     #[arg(long)]
     model: Option<String>,
     /// Requests out at once (I/O bound, not CPU bound); each waits its turn once built.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = jobs, allow_negative_numbers = true)]
     jobs: usize,
     /// Where reports go (<dir>/latest/report.json).
     #[arg(long, default_value = "reports")]
     reports: PathBuf,
     /// Multiply every wait by this factor: recorded stream delays offline, retry backoff and
     /// Retry-After everywhere (0 waits not at all; tests use small values).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = time_scale, allow_negative_numbers = true)]
     time_scale: f64,
     /// Retries for transient failures (429, 408, 5xx without invalid_request, resets,
     /// timeouts); overrides the targets' `retry.attempts`. 0 disables retries.
-    #[arg(long)]
+    #[arg(long, value_parser = retries, allow_negative_numbers = true)]
     retries: Option<u32>,
     /// Count a quota outcome (402, an exhausted-quota 429) as skipped, not failed.
     #[arg(long)]
     quota_is_skip: bool,
     /// Send at most this many requests in the whole run, retries included.
-    #[arg(long)]
+    #[arg(long, value_parser = requests, allow_negative_numbers = true)]
     max_requests: Option<usize>,
     /// Fail on every kind of drift, additions and header changes included.
     #[arg(long)]
     strict: bool,
     /// Note fixtures older than this many days.
-    #[arg(long, default_value_t = 90)]
+    #[arg(long, default_value_t = 90, value_parser = days, allow_negative_numbers = true)]
     warn_fixture_age: i64,
     /// Fail cases whose fixture is older than this many days.
-    #[arg(long)]
+    #[arg(long, value_parser = days, allow_negative_numbers = true)]
     max_fixture_age: Option<i64>,
     /// A capability the gateway must offer (repeatable): a case the gateway answers with a clean
     /// refusal of it fails instead of being `unsupported`.
@@ -175,6 +175,45 @@ struct RunArgs {
     require_fixtures: bool,
     #[command(flatten)]
     suite: SuiteArgs,
+}
+
+/// The most requests `--jobs` may keep out at once (each has a lane and a connection).
+pub(crate) const MAX_JOBS: u64 = 1024;
+
+/// A whole number from `lo` to `hi`, for a numeric flag; the message names the range.
+fn whole(s: &str, lo: u64, hi: u64) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if (lo..=hi).contains(&n) => Ok(n),
+        _ => Err(format!("must be a whole number from {lo} to {hi}")),
+    }
+}
+
+/// `--jobs`: 1 to [`MAX_JOBS`].
+pub(crate) fn jobs(s: &str) -> Result<usize, String> {
+    whole(s, 1, MAX_JOBS).map(|n| n as usize)
+}
+
+/// `--retries`: 0 to 100.
+pub(crate) fn retries(s: &str) -> Result<u32, String> {
+    whole(s, 0, 100).map(|n| n as u32)
+}
+
+/// `--max-requests`: 1 to a billion.
+fn requests(s: &str) -> Result<usize, String> {
+    whole(s, 1, 1_000_000_000).map(|n| n as usize)
+}
+
+/// `--warn-fixture-age`, `--max-fixture-age`: 0 to 36500 days.
+fn days(s: &str) -> Result<i64, String> {
+    whole(s, 0, 36_500).map(|n| n as i64)
+}
+
+/// `--time-scale`: a finite number from 0 (no waits) to 1000.
+pub(crate) fn time_scale(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(f) if f.is_finite() && (0.0..=1000.0).contains(&f) => Ok(f),
+        _ => Err("must be a number from 0 to 1000 (0: no waits; 1: as recorded or sent)".into()),
+    }
 }
 
 /// A capability's name, checked against the known ones.

@@ -50,16 +50,16 @@ pub struct RecordArgs {
     #[arg(long)]
     server_version: Option<String>,
     /// Retries for transient failures (default: the target's policy).
-    #[arg(long)]
+    #[arg(long, value_parser = super::retries, allow_negative_numbers = true)]
     retries: Option<u32>,
     /// Requests out at once.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = super::jobs, allow_negative_numbers = true)]
     jobs: usize,
     /// Multiply retry waits by this factor.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::time_scale, allow_negative_numbers = true)]
     time_scale: f64,
     /// Tests only: pause this long between a fixture's flushed temporary file and its rename.
-    #[arg(long, hide = true, default_value_t = 0)]
+    #[arg(long, hide = true, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600_000))]
     test_pause_before_rename_ms: u64,
     #[command(flatten)]
     suite: SuiteArgs,
