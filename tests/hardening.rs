@@ -509,3 +509,71 @@ fn a_scaled_retry_wait_is_checked_against_the_deadline() {
         "{stdout}"
     );
 }
+
+/// Item 9: names that become paths (targets; case ids already were) are held to a safe set:
+/// a target named `..` passed lint, and `record` wrote its fixtures outside fixtures/.
+#[test]
+fn names_that_become_paths_are_refused_at_their_place() {
+    let dir = common::suite_copy();
+    let targets = dir.path().join("contracts/targets");
+    let generic = std::fs::read_to_string(targets.join("openai_compatible.yaml")).unwrap();
+    for (file, name) in [("...yaml", ".."), ("-x.yaml", "-x"), ("A b.yaml", "A b")] {
+        std::fs::write(
+            targets.join(file),
+            generic
+                .replace("name: openai_compatible", &format!("name: \"{name}\""))
+                .replace("default: true", "default: false"),
+        )
+        .unwrap();
+    }
+    let long = "a".repeat(65);
+    let cases = dir.path().join("contracts/chat_completions");
+    let happy = std::fs::read_to_string(cases.join("happy_path.yaml")).unwrap();
+    std::fs::write(
+        cases.join(format!("{long}.yaml")),
+        happy.replace("id: happy_path", &format!("id: {long}")),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = bounded(&["lint"], dir.path(), 60);
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    for (at, says) in [
+        ("targets/...yaml:3:1", "target name `..`"),
+        ("-x.yaml:", "target name `-x`"),
+        ("A b.yaml:", "target name `A b`"),
+        (&format!("{long}.yaml:"), "case id"),
+    ] {
+        assert!(
+            lines
+                .windows(2)
+                .any(|w| w[0].contains(says) && w[0].contains("[a-z0-9_") && w[1].contains(at)),
+            "missing {at} {says} in:\n{stdout}"
+        );
+    }
+
+    // record --target .. writes nothing anywhere (nothing loads).
+    std::fs::remove_file(cases.join(format!("{long}.yaml"))).unwrap();
+    let server = Hostile::start();
+    let base = format!("{}/error/v1", server.server.url());
+    let out = llm_contract(
+        &[
+            "record",
+            "--target",
+            "..",
+            "--base-url",
+            &base,
+            "--api-key-env",
+            "LLMC_TEST_KEY",
+            "--case",
+            "happy_path",
+            "--time-scale",
+            "0",
+        ],
+        &[("LLMC_TEST_KEY", "test-key-names-0001")],
+        dir.path(),
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(!dir.path().join("happy_path.json").exists());
+    assert!(!dir.path().join("happy_path.json.new").exists());
+}

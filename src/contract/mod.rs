@@ -7,6 +7,7 @@ pub mod depth;
 pub mod fixtures;
 pub mod lint;
 pub mod load;
+pub mod names;
 pub mod plan;
 pub mod schema;
 pub mod select;
