@@ -577,3 +577,47 @@ fn names_that_become_paths_are_refused_at_their_place() {
     assert!(!dir.path().join("happy_path.json").exists());
     assert!(!dir.path().join("happy_path.json.new").exists());
 }
+
+/// Item 10: a base URL's query (Azure's `?api-version=`) stays on every request, after the
+/// path; credentials in a base URL (`user:pass@`) are refused, never sent in place of the key.
+#[test]
+fn a_base_url_keeps_its_query_after_the_path_and_may_not_carry_credentials() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<(String, Option<String>)>::new()));
+    let log = seen.clone();
+    let server = Hostile::with(move |req: Request| {
+        log.lock().unwrap().push((
+            req.target.clone(),
+            req.header("authorization").map(str::to_string),
+        ));
+        common::openai_mock(req)
+    });
+    let base = format!("{}/conform/v1/?api-version=2024-10-21", server.server.url());
+    let (code, stdout, stderr, _) = live(&base, "happy_path", &["--retries", "0"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .map(|(t, _)| t.as_str())
+            .collect::<Vec<_>>(),
+        ["/conform/v1/chat/completions?api-version=2024-10-21"]
+    );
+    assert!(
+        !stdout.contains("api-version"),
+        "the query is aliased: {stdout}"
+    );
+
+    seen.lock().unwrap().clear();
+    let with_user = format!(
+        "http://someone:pa55word-in-url@{}/conform/v1",
+        server.server.url().trim_start_matches("http://")
+    );
+    let (code, stdout, stderr, _) = live(&with_user, "happy_path", &["--retries", "0"]);
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("credentials"), "{stderr}");
+    assert!(
+        !stderr.contains("pa55word") && !stdout.contains("pa55word"),
+        "{stderr}"
+    );
+    assert!(seen.lock().unwrap().is_empty(), "nothing is sent");
+}

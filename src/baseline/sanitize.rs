@@ -85,14 +85,24 @@ impl Sanitizer {
     /// Replaces a live base URL by its target's name wherever it appears (a transport error
     /// names the URL it could not reach): a base URL may carry a tenant, a deployment or a key,
     /// and reports refer to it by its alias only.
+    ///
+    /// A base URL with a query (`?api-version=…`, a tenant, even a key) is sent as its path, the
+    /// request's own, then the query: the part before the query and the query are replaced
+    /// each on their own too.
     pub fn add_alias(&mut self, base_url: &str, target: &str) {
-        let url = base_url.trim_end_matches('/');
-        if url.len() >= MIN_SECRET && !self.aliases.iter().any(|(u, _)| u == url) {
-            self.aliases
-                .push((url.to_string(), format!("[BASE_URL:{target}]")));
-            self.aliases
-                .sort_by_key(|(u, _)| std::cmp::Reverse(u.len()));
+        let url = base_url.split('#').next().unwrap_or("").trim_end_matches('/');
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        for (text, alias) in [
+            (url, format!("[BASE_URL:{target}]")),
+            (base.trim_end_matches('/'), format!("[BASE_URL:{target}]")),
+            (query, format!("[BASE_URL_QUERY:{target}]")),
+        ] {
+            if text.len() >= MIN_SECRET && !self.aliases.iter().any(|(u, _)| u == text) {
+                self.aliases.push((text.to_string(), alias));
+            }
         }
+        self.aliases
+            .sort_by_key(|(u, _)| std::cmp::Reverse(u.len()));
     }
 
     /// Sanitizes a piece of text.

@@ -190,7 +190,7 @@ pub async fn run(req: PollRequest<'_>, submitted: &Value) -> PollReport {
         }
         let out = Outgoing {
             method: reqwest::Method::GET,
-            url: format!("{}{path}", req.base_url.trim_end_matches('/')),
+            url: crate::exchange::endpoint::join(req.base_url, &path),
             body: None,
             ..req.submit.clone()
         };

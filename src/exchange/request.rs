@@ -48,7 +48,7 @@ pub fn outgoing(plan: &Plan, endpoint: &Endpoint) -> Result<Outgoing, String> {
             .method
             .parse()
             .map_err(|_| format!("bad method {}", family.method))?,
-        url: format!("{}{}", endpoint.base_url.trim_end_matches('/'), family.path),
+        url: crate::exchange::endpoint::join(&endpoint.base_url, family.path),
         authorization,
         auth_header,
         headers: family
