@@ -621,3 +621,45 @@ fn a_base_url_keeps_its_query_after_the_path_and_may_not_carry_credentials() {
     );
     assert!(seen.lock().unwrap().is_empty(), "nothing is sent");
 }
+
+/// Item 11: `record` exits as `run` would for the cases it ran (1 on a failure, 3 on errors
+/// only), not 0 when nothing it recorded passed.
+#[test]
+fn record_exits_as_run_does_when_cases_fail_or_error() {
+    let server = Hostile::start();
+    // A port nobody listens on: bound, then closed.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    for (base, expected) in [
+        (format!("{}/error/v1", server.server.url()), 1),
+        (format!("http://{closed}/v1"), 3),
+    ] {
+        let dir = common::suite_copy();
+        let out = llm_contract(
+            &[
+                "record",
+                "--base-url",
+                &base,
+                "--api-key-env",
+                "LLMC_TEST_KEY",
+                "--case",
+                "happy_path",
+                "--retries",
+                "0",
+                "--time-scale",
+                "0",
+            ],
+            &[("LLMC_TEST_KEY", "test-key-record-0001")],
+            dir.path(),
+        );
+        let (stdout, stderr) = text(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(expected),
+            "{base}: {stdout}{stderr}"
+        );
+        assert!(stdout.contains("1 cases)"), "a summary line: {stdout}");
+    }
+}

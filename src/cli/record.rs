@@ -177,6 +177,7 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
         .iter()
         .find_map(|(_, c)| c.as_ref().and_then(|c| c.version.clone()));
     let mut trouble = false;
+    let summary = report::Summary::of(done.iter().map(|(o, _)| o.verdict));
     for (outcome, capture) in done {
         print!("{}", report::line(&outcome));
         let Some(capture) = capture else {
@@ -271,7 +272,13 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
             pending_now.len()
         );
     }
-    ExitCode::from(u8::from(trouble))
+    println!("\n{}", summary.line());
+    // The cases' exit code, as `run` gives it (1 a failure, 3 errors only); a fixture that waits
+    // for review, was refused or could not be written is a 1 too.
+    ExitCode::from(match summary.exit_code() {
+        0 | 3 if trouble => 1,
+        code => code,
+    })
 }
 
 fn indent(text: &str) -> String {
