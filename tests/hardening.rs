@@ -663,3 +663,57 @@ fn record_exits_as_run_does_when_cases_fail_or_error() {
         assert!(stdout.contains("1 cases)"), "a summary line: {stdout}");
     }
 }
+
+/// Item 12: a fixture's entries are capped while it is read (a million `responses` entries
+/// took 1.55 GB in lint and run), with an error naming the file.
+#[test]
+fn fixture_entries_are_capped_while_read() {
+    let dir = common::suite_copy();
+    let target = dir.path().join("fixtures/cometapi");
+    let pinned = std::fs::read_to_string(target.join("happy_path.json")).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&pinned).unwrap();
+    let mut many = String::from("[");
+    let one = serde_json::to_string(&json!({"status": 200})).unwrap();
+    for i in 0..1_000_000 {
+        if i > 0 {
+            many.push(',');
+        }
+        many.push_str(&one);
+    }
+    many.push(']');
+    let mut doc = doc.as_object().unwrap().clone();
+    doc.remove("response");
+    doc.remove("responses");
+    let head = serde_json::to_string(&doc).unwrap();
+    let text = format!("{},\"responses\":{many}}}", &head[..head.len() - 1]);
+    std::fs::write(target.join("happy_path.json"), text).unwrap();
+    // A stream of a million tiny chunks, and one chunk repeated past any sensible count.
+    let chunks = format!(
+        "{{\"provenance\":{},\"request\":{},\"response\":{{\"status\":200,\"headers\":{{\"content-type\":\"text/event-stream\"}},\"chunks\":[{}]}}}}",
+        doc["provenance"],
+        doc["request"],
+        vec!["{\"data\":\"\"}"; 1_000_000].join(",")
+    );
+    std::fs::write(target.join("streaming.json"), chunks).unwrap();
+    let repeat = format!(
+        "{{\"provenance\":{},\"request\":{},\"response\":{{\"status\":200,\"headers\":{{\"content-type\":\"text/event-stream\"}},\"chunks\":[{{\"data\":\"data: x\\n\\n\",\"repeat\":1000000000000}}]}}}}",
+        doc["provenance"], doc["request"]
+    );
+    std::fs::write(target.join("streaming_with_usage.json"), repeat).unwrap();
+
+    let (code, stdout, stderr) = bounded(&["lint"], dir.path(), 60);
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    for (file, says) in [
+        ("happy_path.json:", "more than 256 responses"),
+        ("streaming.json:", "more than 100000 chunks"),
+        ("streaming_with_usage.json", "more than 1000000 frames"),
+    ] {
+        assert!(
+            lines
+                .windows(2)
+                .any(|w| w[0].contains(says) && w[1].contains(file)),
+            "missing {file}: {says} in:\n{stdout}"
+        );
+    }
+}
