@@ -717,3 +717,83 @@ fn fixture_entries_are_capped_while_read() {
         );
     }
 }
+
+/// A 200 chat stream whose content deltas are `pieces`, then a stop and `[DONE]`.
+fn chat_stream(pieces: &[&str]) -> Reply {
+    let chunk = |delta: serde_json::Value, finish: serde_json::Value| {
+        let c = json!({"id": "chatcmpl-split", "object": "chat.completion.chunk", "created": 1, "model": "m",
+            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]});
+        Bytes::from(format!("data: {c}\n\n"))
+    };
+    let mut frames = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        json!(null),
+    )];
+    frames.extend(
+        pieces
+            .iter()
+            .map(|p| chunk(json!({"content": p}), json!(null))),
+    );
+    frames.push(chunk(json!({}), json!("stop")));
+    frames.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    Reply::Stream {
+        status: 200,
+        headers: vec![("content-type".into(), "text/event-stream".into())],
+        chunks: frames.into_iter().map(|f| (Duration::ZERO, f)).collect(),
+        close: StreamClose::Clean,
+    }
+}
+
+/// Item 13: a key split across two stream deltas is found in the reassembled text, and the
+/// fixture is not written: neither the known key nor a key-shaped secret is pinned in halves.
+#[test]
+fn a_key_split_across_stream_deltas_is_never_pinned() {
+    const CANARY: &str = "canary-split-key-0123456789abcdef";
+    let sk = format!("sk-{}", "splitsplitsplit0123456789");
+    for pieces in [
+        vec!["your key is ", &CANARY[..12], &CANARY[12..], " ok"],
+        vec!["shape ", &sk[..7], &sk[7..]],
+    ] {
+        let pieces: Vec<String> = pieces.iter().map(|s| s.to_string()).collect();
+        let server = Hostile::with(move |req: Request| {
+            let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+            if body["stream"] == true {
+                chat_stream(&pieces.iter().map(String::as_str).collect::<Vec<_>>())
+            } else {
+                common::openai_mock(req)
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        common::copy_dir(&root().join("contracts"), &dir.path().join("contracts"));
+        let base = format!("{}/conform/v1", server.server.url());
+        let out = llm_contract(
+            &[
+                "record",
+                "--base-url",
+                &base,
+                "--api-key-env",
+                "LLMC_TEST_KEY",
+                "--case",
+                "streaming",
+                "--retries",
+                "0",
+                "--time-scale",
+                "0",
+            ],
+            &[("LLMC_TEST_KEY", CANARY)],
+            dir.path(),
+        );
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+        assert!(stdout.contains("split across stream frames"), "{stdout}");
+        assert!(
+            !stdout.contains(CANARY) && !stdout.contains(&sk),
+            "{stdout}"
+        );
+        let written = common::files(&dir.path().join("fixtures"));
+        assert!(
+            !written.iter().any(|f| f.ends_with("streaming.json")),
+            "{written:?}"
+        );
+    }
+}

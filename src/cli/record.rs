@@ -256,7 +256,10 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
                     path.display()
                 );
                 for h in hits {
-                    println!("      line {}: {} {}", h.line, h.kind, Visible(&h.masked));
+                    match h.line {
+                        0 => println!("      {} {}", h.kind, Visible(&h.masked)),
+                        line => println!("      line {line}: {} {}", h.kind, Visible(&h.masked)),
+                    }
                 }
             }
             Err(e) => {
