@@ -797,3 +797,31 @@ fn a_key_split_across_stream_deltas_is_never_pinned() {
         );
     }
 }
+
+/// Item 14: a fixture body nested deeper than serde_json reads is an error naming the file, not
+/// a body replayed as `null` without a word.
+#[test]
+fn a_too_deep_fixture_body_is_refused_not_replayed_as_null() {
+    let dir = common::suite_copy();
+    let file = dir.path().join("fixtures/cometapi/happy_path.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+    let text = serde_json::to_string(&doc).unwrap();
+    doc["response"]["body"] = json!("DEEP");
+    let text = serde_json::to_string(&doc)
+        .unwrap_or(text)
+        .replace("\"DEEP\"", &deep);
+    std::fs::write(&file, text).unwrap();
+    let (code, stdout, stderr) = bounded(&["lint"], dir.path(), 60);
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert!(
+        stdout
+            .lines()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .any(|w| w[0].contains("nests deeper than 127 levels")
+                && w[1].contains("happy_path.json")),
+        "{stdout}"
+    );
+}

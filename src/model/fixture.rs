@@ -131,6 +131,37 @@ impl JsonText {
     }
 }
 
+/// The deepest a fixture's JSON body may nest: what serde_json reads (its recursion limit of
+/// 128 stops a 128th level), so every body a fixture holds can be made a tree when it is
+/// compared or replayed.
+pub const MAX_BODY_DEPTH: usize = 127;
+
+/// How deep a JSON text nests (`[` and `{` outside strings); read on its bytes, without a tree.
+pub fn json_depth(text: &str) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
 impl From<&Value> for JsonText {
     fn from(v: &Value) -> JsonText {
         let raw = serde_json::value::to_raw_value(v)
@@ -403,10 +434,59 @@ impl Fixture {
         for r in &responses {
             r.check(path)?;
         }
+        // A body serde_json cannot make a tree of would be replayed and compared as `null`.
+        let bodies = std::iter::once(&doc.request)
+            .chain(responses.iter().filter_map(|r| r.request.as_ref()))
+            .filter_map(|r| r.body.as_ref())
+            .chain(responses.iter().filter_map(|r| r.body.as_ref()));
+        for body in bodies {
+            let depth = json_depth(body.text());
+            if depth > MAX_BODY_DEPTH {
+                return Err(ConfigError::new(
+                    Location::file(path),
+                    format!(
+                        "a body nests deeper than {MAX_BODY_DEPTH} levels ({depth}): it could not be replayed or compared"
+                    ),
+                ));
+            }
+        }
         Ok(Fixture {
             provenance: doc.provenance,
             request: doc.request,
             responses,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_at_the_depth_limit_makes_a_tree_and_one_past_it_is_refused() {
+        let nested = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        assert_eq!(json_depth(&nested(MAX_BODY_DEPTH)), MAX_BODY_DEPTH);
+        assert_eq!(json_depth(r#"{"a":"[[[{{\"]]","b":[{}]}"#), 3);
+        let at: JsonText = serde_json::from_str(&nested(MAX_BODY_DEPTH)).unwrap();
+        assert_ne!(
+            at.value(),
+            Value::Null,
+            "serde_json reads {MAX_BODY_DEPTH} levels"
+        );
+        let past: JsonText = serde_json::from_str(&nested(MAX_BODY_DEPTH + 1)).unwrap();
+        assert_eq!(
+            past.value(),
+            Value::Null,
+            "and not one more: the check is needed"
+        );
+        let fixture = |body: &str| {
+            format!(
+                r#"{{"provenance":{{"kind":"constructed","basis":[],"date":"d","note":"n"}},"request":{{"method":"POST","path":"/x","authorization":null}},"response":{{"status":200,"body":{body}}}}}"#
+            )
+        };
+        assert!(Fixture::parse(Path::new("f.json"), &fixture(&nested(MAX_BODY_DEPTH))).is_ok());
+        let e =
+            Fixture::parse(Path::new("f.json"), &fixture(&nested(MAX_BODY_DEPTH + 1))).unwrap_err();
+        assert!(e.message.contains("nests deeper than 127 levels"), "{e}");
     }
 }
