@@ -59,14 +59,21 @@ impl Hostile {
         Hostile::with(hostile)
     }
 
-    /// A server on 127.0.0.1 answering every request with `handler`.
+    /// A server on 127.0.0.1 answering every request with `handler`, without waiting.
     fn with(handler: impl Fn(Request) -> Reply + Send + Sync + 'static) -> Hostile {
+        Hostile::paced(handler, 0.0)
+    }
+
+    /// The same, waiting each stream chunk's delay times `scale`.
+    fn paced(handler: impl Fn(Request) -> Reply + Send + Sync + 'static, scale: f64) -> Hostile {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
-        let server = rt.block_on(Server::start(Arc::new(handler), 0.0)).unwrap();
+        let server = rt
+            .block_on(Server::start(Arc::new(handler), scale))
+            .unwrap();
         Hostile { server, _rt: rt }
     }
 }
@@ -796,6 +803,137 @@ fn a_key_split_across_stream_deltas_is_never_pinned() {
             "{written:?}"
         );
     }
+}
+
+/// A raw HTTP/1.1 server on 127.0.0.1 that answers every request with `head` and `body`
+/// verbatim (a Content-Length that lies, say); the address.
+fn raw_server(head: String, body: Vec<u8>) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let (head, body) = (head.clone(), body.clone());
+            std::thread::spawn(move || {
+                let mut conn = conn;
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 65536];
+                // The request's head, then its body by its Content-Length.
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let end = seen.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                let text = String::from_utf8_lossy(&seen[..end]).to_ascii_lowercase();
+                let len: usize = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map_or(0, |v| v.trim().parse().unwrap_or(0));
+                while seen.len() < end + len {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = conn.write_all(head.as_bytes());
+                let _ = conn.write_all(&body);
+                std::thread::sleep(Duration::from_millis(300));
+            });
+        }
+    });
+    addr
+}
+
+/// Item 14: a stream whose body runs past its own Content-Length (its `[DONE]` sent, but past
+/// the declared length) is a malformed stream, said so; not a cut with "no terminal event".
+#[test]
+fn a_stream_past_its_content_length_is_malformed_not_cut() {
+    let Reply::Stream { chunks, .. } = chat_stream(&["po", "ng"]) else {
+        unreachable!()
+    };
+    let body: Vec<u8> = chunks.iter().flat_map(|(_, b)| b.to_vec()).collect();
+    let declared = body.len() - 8; // inside `data: [DONE]`
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {declared}\r\n\r\n"
+    );
+    let addr = raw_server(head, body);
+    let (code, stdout, stderr, report) = live(
+        &format!("http://{addr}/v1"),
+        "::streaming",
+        &["--retries", "2"],
+    );
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let case = common::case(&report, "openai_compatible::streaming");
+    assert_eq!(case["class"], "contract_drift", "{case:#}");
+    assert_eq!(case["retries"], 0, "{case:#}");
+    assert!(
+        stdout.contains(&format!("Content-Length of {declared} bytes")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("truncated"), "{stdout}");
+}
+
+/// Item 14: a deadline passed mid-body names the limit, not the time that was left at the last
+/// read ("total deadline of 492 ms").
+#[test]
+fn a_passed_total_deadline_names_the_limit() {
+    let dir = common::suite_copy();
+    common::edit(
+        &dir.path().join("contracts/targets/openai_compatible.yaml"),
+        "vars:\n",
+        "timeouts:\n  total_ms: 600\n  idle_ms: 5000\nvars:\n",
+    );
+    let server = Hostile::paced(
+        |_req: Request| {
+            let Reply::Stream {
+                status,
+                headers,
+                chunks,
+                close,
+            } = chat_stream(&["x"; 40])
+            else {
+                unreachable!()
+            };
+            Reply::Stream {
+                status,
+                headers,
+                chunks: chunks
+                    .into_iter()
+                    .map(|(_, b)| (Duration::from_millis(70), b))
+                    .collect(),
+                close,
+            }
+        },
+        1.0,
+    );
+    let reports = tempfile::tempdir().unwrap();
+    let base = format!("{}/v1", server.server.url());
+    let out = llm_contract(
+        &[
+            "run",
+            "--live",
+            "--base-url",
+            &base,
+            "--api-key-env",
+            "LLMC_TEST_KEY",
+            "--case",
+            "openai_compatible::streaming",
+            "--retries",
+            "0",
+            "--reports",
+            reports.path().to_str().unwrap(),
+        ],
+        &[("LLMC_TEST_KEY", "test-key-deadline-01")],
+        dir.path(),
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("the total deadline of 600 ms passed"),
+        "{stdout}"
+    );
 }
 
 /// Item 14: a fixture body nested deeper than serde_json reads is an error naming the file, not

@@ -191,7 +191,9 @@ pub fn response_of(
                 StreamStop::Deadline(_, limit) => WireEnd::Stall {
                     ms: limit.as_millis() as u64 + 1,
                 },
-                StreamStop::Eof { .. } | StreamStop::Stopped => WireEnd::Clean,
+                StreamStop::Eof { .. } | StreamStop::Stopped | StreamStop::PastLength { .. } => {
+                    WireEnd::Clean
+                }
             };
         }
     }

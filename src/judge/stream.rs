@@ -145,6 +145,17 @@ impl<'a> StreamCheck<'a> {
                 self.invalid_json = true;
                 return StreamEnd::Malformed;
             }
+            StreamStop::PastLength { declared } => {
+                // The server's own framing is wrong: a retry gets the same length.
+                out.violation(Failure::stream(
+                    At::Stream,
+                    format!(
+                        "the body ended at its Content-Length of {declared} bytes inside an event {summary}: the server sent a longer stream than it declared (whatever followed, its terminal event perhaps, is not part of the response)"
+                    ),
+                ));
+                self.invalid_json = true;
+                return StreamEnd::Malformed;
+            }
             StreamStop::Failed(kind, message) => out.fail(Failure::stream(
                 At::Stream,
                 format!("connection failed ({kind:?}) {summary}: {message}"),
