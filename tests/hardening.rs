@@ -963,3 +963,42 @@ fn a_too_deep_fixture_body_is_refused_not_replayed_as_null() {
         "{stdout}"
     );
 }
+
+/// Item 15: `run | head -2` panicked with "Broken pipe" (exit 101). A closed standard output
+/// stops the printing, not the run: its reports are written and its exit code is the run's.
+#[test]
+fn a_closed_stdout_ends_the_printing_quietly_not_the_run() {
+    use std::io::Read;
+    for (args, code) in [(&["run"][..], 0), (&["lint"][..], 0), (&["list"][..], 0)] {
+        let reports = tempfile::tempdir().unwrap();
+        let mut all: Vec<&str> = args.to_vec();
+        if args[0] == "run" {
+            all.extend([
+                "--reports",
+                reports.path().to_str().unwrap(),
+                "--time-scale",
+                "0",
+            ]);
+        }
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_llm-contract"))
+            .args(&all)
+            .current_dir(root())
+            .env_remove("CI")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read one line, then close the pipe, as `head -1` does.
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 1];
+        stdout.read_exact(&mut first).unwrap();
+        drop(stdout);
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        if args[0] == "run" {
+            common::report(reports.path());
+        }
+    }
+}

@@ -9,9 +9,12 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+mod out;
 mod record;
 
 use record as commands;
+
+use out::{errln, outln};
 
 use crate::context::Context;
 use crate::contract::schema::SchemaRegistry;
@@ -261,7 +264,7 @@ struct ListArgs {
 }
 
 pub(crate) fn config_exit(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("{e}");
+    errln!("{e}");
     ExitCode::from(2)
 }
 
@@ -290,14 +293,14 @@ fn lint(args: LintArgs) -> ExitCode {
             let found = crate::contract::lint::check(&suite);
             // Cases not recorded yet are notes: a recorded run skips them.
             for n in &found.not_recorded {
-                println!("{n}");
+                outln!("{n}");
             }
             if found.problems.is_empty() {
                 let notes = match found.not_recorded.len() {
                     0 => String::new(),
                     n => format!("; {n} case(s) not recorded"),
                 };
-                println!("lint: no problems: {}{notes}", found.counts);
+                outln!("lint: no problems: {}{notes}", found.counts);
                 return ExitCode::SUCCESS;
             }
             found.problems
@@ -305,9 +308,9 @@ fn lint(args: LintArgs) -> ExitCode {
         Err(e) => e.0,
     };
     for p in &problems {
-        println!("{p}");
+        outln!("{p}");
     }
-    println!("lint: {} problem(s)", problems.len());
+    outln!("lint: {} problem(s)", problems.len());
     ExitCode::from(2)
 }
 
@@ -323,7 +326,7 @@ fn list(args: ListArgs) -> ExitCode {
     match suite.plans(&targets, Some(&args.select.filter())) {
         Ok(plans) => {
             for p in plans {
-                println!("{}  {}", p.id, p.case.description);
+                outln!("{}  {}", p.id, p.case.description);
             }
             ExitCode::SUCCESS
         }
@@ -356,23 +359,23 @@ fn validate(args: ValidateArgs) -> ExitCode {
     let doc: serde_json::Value = match serde_json::from_str(&text) {
         Ok(v) => v,
         Err(e) => {
-            println!("{name}:{}:{}: not valid JSON: {e}", e.line(), e.column());
+            outln!("{name}:{}:{}: not valid JSON: {e}", e.line(), e.column());
             return ExitCode::from(1);
         }
     };
     match schemas.validate(&args.schema, &doc) {
         Ok((violations, 0)) => {
             debug_assert!(violations.is_empty());
-            println!("{name}: valid against {}", args.schema);
+            outln!("{name}: valid against {}", args.schema);
             ExitCode::SUCCESS
         }
         Ok((violations, total)) => {
-            println!("{name}: {total} violation(s) of schema {}", args.schema);
+            outln!("{name}: {total} violation(s) of schema {}", args.schema);
             for v in &violations {
-                println!("  {v}");
+                outln!("  {v}");
             }
             if total > violations.len() {
-                println!("  … and {} more", total - violations.len());
+                outln!("  … and {} more", total - violations.len());
             }
             ExitCode::from(1)
         }
@@ -399,7 +402,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         filter: args.select.filter(),
     };
     if args.model.is_some() && !args.live {
-        eprintln!(
+        errln!(
             "note: --model is a live override: offline, each case replays the model its fixture recorded"
         );
     }
@@ -432,7 +435,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
     let started = match planned.start(start) {
         Ok(s) => s,
         Err(e @ StartError::Server(_)) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return ExitCode::from(3);
         }
         Err(e) => return config_exit(format!("error: {e}")),
@@ -449,7 +452,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         } else {
             format!("recorded endpoint {}", started.place())
         };
-        println!(
+        outln!(
             "llm-contract {}: {} case(s), {where_}",
             env!("CARGO_PKG_VERSION"),
             work.len()
@@ -459,7 +462,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         }
         // Plain lines are written in batches, at least every 100 ms: one write per line would
         // cost a thousand system calls on a thousand cases.
-        let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout());
+        let mut out = std::io::BufWriter::with_capacity(64 * 1024, out::Stdout);
         let mut flushed = std::time::Instant::now();
         // Each case is shown, then rendered for the reports, as it ends: while the other cases'
         // requests are out, not after the last answer.
@@ -495,11 +498,11 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
     let cases = rendered;
     started.finish();
     let summary = Summary::of(cases.iter().map(|c| c.brief.verdict));
-    println!("\n{}", summary.line());
+    outln!("\n{}", summary.line());
     if let Some((used, limit)) = runner.budget() {
-        println!("requests: {used} of the budget of {limit}");
+        outln!("requests: {used} of the budget of {limit}");
         if used >= limit {
-            println!("the request budget is spent: cases after it were not sent");
+            outln!("the request budget is spent: cases after it were not sent");
         }
     }
     // The runner's run id: in every client request id, and the reports' directory.
@@ -514,13 +517,13 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
     let mut code = summary.exit_code();
     let reports = report::Reports::from_rendered(info, cases);
     match reports.write(&args.reports) {
-        Ok(w) => println!(
+        Ok(w) => outln!(
             "reports: {} (junit.xml, report.json, summary.md, index.html), copied to {}",
             w.dir.display(),
             w.latest.display()
         ),
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             // Unwritten reports are an infrastructure failure even when every case passed.
             if code == 0 {
                 code = 3;
