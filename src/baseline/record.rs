@@ -210,7 +210,9 @@ pub fn response_of(
                 StreamStop::Deadline(_, limit) => WireEnd::Stall {
                     ms: limit.as_millis() as u64 + 1,
                 },
-                StreamStop::Eof { .. } | StreamStop::Stopped => WireEnd::Clean,
+                StreamStop::Eof { .. } | StreamStop::Stopped | StreamStop::PastLength { .. } => {
+                    WireEnd::Clean
+                }
             };
         }
     }
@@ -366,7 +368,16 @@ pub fn write_fixture(
 ) -> std::io::Result<Written> {
     let mut text = serde_json::to_string_pretty(fixture).map_err(std::io::Error::other)?;
     text.push('\n');
-    let hits = sanitize::scan(&text, known);
+    let mut hits = sanitize::scan(&text, known);
+    if hits.is_empty() {
+        // A secret sent in pieces over a stream's frames is in no one line of the file.
+        for r in &fixture.responses {
+            hits.extend(sanitize::scan_reassembled(
+                r.chunks.as_deref().unwrap_or_default(),
+                known,
+            ));
+        }
+    }
     if !hits.is_empty() {
         return Ok(Written::Refused {
             path: pinned.to_path_buf(),

@@ -85,14 +85,24 @@ impl Sanitizer {
     /// Replaces a live base URL by its target's name wherever it appears (a transport error
     /// names the URL it could not reach): a base URL may carry a tenant, a deployment or a key,
     /// and reports refer to it by its alias only.
+    ///
+    /// A base URL with a query (`?api-version=…`, a tenant, even a key) is sent as its path, the
+    /// request's own, then the query: the part before the query and the query are replaced
+    /// each on their own too.
     pub fn add_alias(&mut self, base_url: &str, target: &str) {
-        let url = base_url.trim_end_matches('/');
-        if url.len() >= MIN_SECRET && !self.aliases.iter().any(|(u, _)| u == url) {
-            self.aliases
-                .push((url.to_string(), format!("[BASE_URL:{target}]")));
-            self.aliases
-                .sort_by_key(|(u, _)| std::cmp::Reverse(u.len()));
+        let url = base_url.split('#').next().unwrap_or("").trim_end_matches('/');
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        for (text, alias) in [
+            (url, format!("[BASE_URL:{target}]")),
+            (base.trim_end_matches('/'), format!("[BASE_URL:{target}]")),
+            (query, format!("[BASE_URL_QUERY:{target}]")),
+        ] {
+            if text.len() >= MIN_SECRET && !self.aliases.iter().any(|(u, _)| u == text) {
+                self.aliases.push((text.to_string(), alias));
+            }
         }
+        self.aliases
+            .sort_by_key(|(u, _)| std::cmp::Reverse(u.len()));
     }
 
     /// Sanitizes a piece of text.
@@ -464,9 +474,109 @@ pub fn scan(text: &str, known: &[Secret]) -> Vec<Hit> {
     hits
 }
 
+/// Secrets no single stream frame holds but the stream's text does: a key sent in two deltas
+/// (`sk-ab` then `cdef…`) passes the sanitizer and [`scan`] frame by frame. Every string a frame's
+/// JSON holds is appended to the text of its place (`/choices/0/delta/content`, `/delta/text`,
+/// …) over the whole stream, frames that are not JSON to one text of their own, and each text
+/// is scanned whole. A hit's `line` is 0: it is in no one line of the file.
+pub fn scan_reassembled(chunks: &[crate::model::fixture::WireChunk], known: &[Secret]) -> Vec<Hit> {
+    type Texts = std::collections::HashMap<String, String>;
+    fn leaves(v: &serde_json::Value, path: &mut String, texts: &mut Texts) {
+        match v {
+            serde_json::Value::String(s) => match texts.get_mut(path.as_str()) {
+                Some(t) => t.push_str(s),
+                None => {
+                    texts.insert(path.clone(), s.clone());
+                }
+            },
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("/{i}"));
+                    leaves(item, path, texts);
+                    path.truncate(len);
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for (k, item) in map {
+                    let len = path.len();
+                    path.push('/');
+                    path.push_str(k);
+                    leaves(item, path, texts);
+                    path.truncate(len);
+                }
+            }
+            _ => {}
+        }
+    }
+    // The text of each place; frames that are not JSON under a name no pointer can have.
+    let mut texts = Texts::new();
+    for chunk in chunks {
+        for line in chunk.data.split(['\n', '\r']) {
+            let Some(payload) = line.strip_prefix("data:").map(str::trim_start) else {
+                continue;
+            };
+            match serde_json::from_str::<serde_json::Value>(payload) {
+                Ok(v) => leaves(&v, &mut String::new(), &mut texts),
+                Err(_) => leaves(
+                    &serde_json::Value::String(payload.to_string()),
+                    &mut "#text".to_string(),
+                    &mut texts,
+                ),
+            }
+        }
+    }
+    let mut hits = Vec::new();
+    for text in texts.values() {
+        for h in scan(text, known) {
+            hits.push(Hit {
+                line: 0,
+                kind: match h.kind {
+                    "known key" => "known key, split across stream frames",
+                    "bearer token" => "bearer token, split across stream frames",
+                    "sk- key" => "sk- key, split across stream frames",
+                    _ => "cookie, split across stream frames",
+                },
+                masked: h.masked,
+            });
+        }
+    }
+    hits
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_in_two_deltas_is_found_in_the_reassembled_text() {
+        use crate::model::fixture::WireChunk;
+        let key = "canary-split-0123456789";
+        let frame = |text: &str| WireChunk {
+            delay_ms: 0,
+            data: format!(
+                "data: {}\n\n",
+                serde_json::json!({"choices": [{"delta": {"content": text}}], "id": "x"})
+            ),
+            repeat: 1,
+        };
+        let known = [Secret::new(key)];
+        let chunks = [frame("key: canary-spl"), frame("it-0123456789 ok"), frame("")];
+        assert!(scan(&serde_json::to_string(&chunks).unwrap(), &known).is_empty());
+        let hits = scan_reassembled(&chunks, &known);
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert_eq!(hits[0].kind, "known key, split across stream frames");
+        assert!(!hits[0].masked.contains("0123456789"), "{hits:?}");
+        // Frames that are not JSON are joined too; other places are not joined with content.
+        let sk = format!("sk-{}", "abcdefghijklmnopqrstu");
+        let raw = [
+            WireChunk { delay_ms: 0, data: format!("data: {}\n\n", &sk[..5]), repeat: 1 },
+            WireChunk { delay_ms: 0, data: format!("data: {}\n\n", &sk[5..]), repeat: 1 },
+        ];
+        assert_eq!(scan_reassembled(&raw, &[])[0].kind, "sk- key, split across stream frames");
+        let apart = [frame("sk-abcdefgh"), WireChunk { delay_ms: 0, data: "data: {\"id\":\"ijklmnopqrstu\"}\n\n".into(), repeat: 1 }];
+        assert!(scan_reassembled(&apart, &[]).is_empty());
+    }
 
     #[test]
     fn removes_known_key_request_ids_and_key_shapes() {

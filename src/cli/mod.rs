@@ -9,9 +9,12 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+mod out;
 mod record;
 
 use record as commands;
+
+use out::{errln, outln};
 
 use crate::context::Context;
 use crate::contract::schema::{SchemaRegistry, MAX_VIOLATIONS};
@@ -140,33 +143,33 @@ struct RunArgs {
     #[arg(long)]
     model: Option<String>,
     /// Requests out at once (I/O bound, not CPU bound); each waits its turn once built.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = jobs, allow_negative_numbers = true)]
     jobs: usize,
     /// Where reports go (<dir>/latest/report.json).
     #[arg(long, default_value = "reports")]
     reports: PathBuf,
     /// Multiply every wait by this factor: recorded stream delays offline, retry backoff and
     /// Retry-After everywhere (0 waits not at all; tests use small values).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = time_scale, allow_negative_numbers = true)]
     time_scale: f64,
     /// Retries for transient failures (429, 408, 5xx without invalid_request, resets,
     /// timeouts); overrides the targets' `retry.attempts`. 0 disables retries.
-    #[arg(long)]
+    #[arg(long, value_parser = retries, allow_negative_numbers = true)]
     retries: Option<u32>,
     /// Count a quota outcome (402, an exhausted-quota 429) as skipped, not failed.
     #[arg(long)]
     quota_is_skip: bool,
     /// Send at most this many requests in the whole run, retries included.
-    #[arg(long)]
+    #[arg(long, value_parser = requests, allow_negative_numbers = true)]
     max_requests: Option<usize>,
     /// Fail on every kind of drift, additions and header changes included.
     #[arg(long)]
     strict: bool,
     /// Note fixtures older than this many days.
-    #[arg(long, default_value_t = 90)]
+    #[arg(long, default_value_t = 90, value_parser = days, allow_negative_numbers = true)]
     warn_fixture_age: i64,
     /// Fail cases whose fixture is older than this many days.
-    #[arg(long)]
+    #[arg(long, value_parser = days, allow_negative_numbers = true)]
     max_fixture_age: Option<i64>,
     /// A capability the gateway must offer (repeatable): a case the gateway answers with a clean
     /// refusal of it fails instead of being `unsupported`.
@@ -178,6 +181,45 @@ struct RunArgs {
     require_fixtures: bool,
     #[command(flatten)]
     suite: SuiteArgs,
+}
+
+/// The most requests `--jobs` may keep out at once (each has a lane and a connection).
+pub(crate) const MAX_JOBS: u64 = 1024;
+
+/// A whole number from `lo` to `hi`, for a numeric flag; the message names the range.
+fn whole(s: &str, lo: u64, hi: u64) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if (lo..=hi).contains(&n) => Ok(n),
+        _ => Err(format!("must be a whole number from {lo} to {hi}")),
+    }
+}
+
+/// `--jobs`: 1 to [`MAX_JOBS`].
+pub(crate) fn jobs(s: &str) -> Result<usize, String> {
+    whole(s, 1, MAX_JOBS).map(|n| n as usize)
+}
+
+/// `--retries`: 0 to 100.
+pub(crate) fn retries(s: &str) -> Result<u32, String> {
+    whole(s, 0, 100).map(|n| n as u32)
+}
+
+/// `--max-requests`: 1 to a billion.
+fn requests(s: &str) -> Result<usize, String> {
+    whole(s, 1, 1_000_000_000).map(|n| n as usize)
+}
+
+/// `--warn-fixture-age`, `--max-fixture-age`: 0 to 36500 days.
+fn days(s: &str) -> Result<i64, String> {
+    whole(s, 0, 36_500).map(|n| n as i64)
+}
+
+/// `--time-scale`: a finite number from 0 (no waits) to 1000.
+pub(crate) fn time_scale(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(f) if f.is_finite() && (0.0..=1000.0).contains(&f) => Ok(f),
+        _ => Err("must be a number from 0 to 1000 (0: no waits; 1: as recorded or sent)".into()),
+    }
 }
 
 /// A capability's name, checked against the known ones.
@@ -229,7 +271,7 @@ struct ListArgs {
 }
 
 pub(crate) fn config_exit(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("{e}");
+    errln!("{e}");
     ExitCode::from(2)
 }
 
@@ -258,14 +300,14 @@ fn lint(args: LintArgs) -> ExitCode {
             let found = crate::contract::lint::check(&suite);
             // Cases not recorded yet are notes: a recorded run skips them.
             for n in &found.not_recorded {
-                println!("{n}");
+                outln!("{n}");
             }
             if found.problems.is_empty() {
                 let notes = match found.not_recorded.len() {
                     0 => String::new(),
                     n => format!("; {n} case(s) not recorded"),
                 };
-                println!("lint: no problems: {}{notes}", found.counts);
+                outln!("lint: no problems: {}{notes}", found.counts);
                 return ExitCode::SUCCESS;
             }
             found.problems
@@ -273,9 +315,9 @@ fn lint(args: LintArgs) -> ExitCode {
         Err(e) => e.0,
     };
     for p in &problems {
-        println!("{p}");
+        outln!("{p}");
     }
-    println!("lint: {} problem(s)", problems.len());
+    outln!("lint: {} problem(s)", problems.len());
     ExitCode::from(2)
 }
 
@@ -291,7 +333,7 @@ fn list(args: ListArgs) -> ExitCode {
     match suite.plans(&targets, Some(&args.select.filter())) {
         Ok(plans) => {
             for p in plans {
-                println!("{}  {}", p.id, p.case.description);
+                outln!("{}  {}", p.id, p.case.description);
             }
             ExitCode::SUCCESS
         }
@@ -324,7 +366,7 @@ fn validate(args: ValidateArgs) -> ExitCode {
     let doc: serde_json::Value = match serde_json::from_str(&text) {
         Ok(v) => v,
         Err(e) => {
-            println!("{name}:{}:{}: not valid JSON: {e}", e.line(), e.column());
+            outln!("{name}:{}:{}: not valid JSON: {e}", e.line(), e.column());
             return ExitCode::from(1);
         }
     };
@@ -336,26 +378,26 @@ fn validate(args: ValidateArgs) -> ExitCode {
     let (violations, deviations) = levels::split(&args.schema, &doc, violations, "");
     let failed = !violations.is_empty() || (level == Level::Spec && !deviations.is_empty());
     if violations.is_empty() {
-        println!(
+        outln!(
             "{name}: {} against {} at the {level} level",
             if failed { "not valid" } else { "valid" },
             args.schema
         );
     } else {
         let total = violations.len();
-        println!(
+        outln!(
             "{name}: {total} violation(s) of schema {} at the {level} level",
             args.schema
         );
         for v in violations.iter().take(MAX_VIOLATIONS) {
-            println!("  {v}");
+            outln!("  {v}");
         }
         if total > MAX_VIOLATIONS {
-            println!("  … and {} more", total - MAX_VIOLATIONS);
+            outln!("  … and {} more", total - MAX_VIOLATIONS);
         }
     }
     if !deviations.is_empty() {
-        println!(
+        outln!(
             "{} deviation(s) from the spec ({}):",
             deviations.len(),
             match level {
@@ -364,7 +406,7 @@ fn validate(args: ValidateArgs) -> ExitCode {
             }
         );
         for d in &deviations {
-            println!("  deviation: {d}");
+            outln!("  deviation: {d}");
         }
     }
     if failed {
@@ -393,7 +435,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         filter: args.select.filter(),
     };
     if args.model.is_some() && !args.live {
-        eprintln!(
+        errln!(
             "note: --model is a live override: offline, each case replays the model its fixture recorded"
         );
     }
@@ -426,7 +468,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
     let started = match planned.start(start) {
         Ok(s) => s,
         Err(e @ StartError::Server(_)) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return ExitCode::from(3);
         }
         Err(e) => return config_exit(format!("error: {e}")),
@@ -443,7 +485,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         } else {
             format!("recorded endpoint {}", started.place())
         };
-        println!(
+        outln!(
             "llm-contract {}: {} case(s), {where_}",
             env!("CARGO_PKG_VERSION"),
             work.len()
@@ -453,7 +495,7 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         }
         // Plain lines are written in batches, at least every 100 ms: one write per line would
         // cost a thousand system calls on a thousand cases.
-        let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout());
+        let mut out = std::io::BufWriter::with_capacity(64 * 1024, out::Stdout);
         let mut flushed = std::time::Instant::now();
         // Each case is shown, then rendered for the reports, as it ends: while the other cases'
         // requests are out, not after the last answer.
@@ -489,11 +531,11 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
     let cases = rendered;
     started.finish();
     let summary = Summary::of_briefs(cases.iter().map(|c| &c.brief));
-    println!("\n{}", summary.line());
+    outln!("\n{}", summary.line());
     if let Some((used, limit)) = runner.budget() {
-        println!("requests: {used} of the budget of {limit}");
+        outln!("requests: {used} of the budget of {limit}");
         if used >= limit {
-            println!("the request budget is spent: cases after it were not sent");
+            outln!("the request budget is spent: cases after it were not sent");
         }
     }
     // The runner's run id: in every client request id, and the reports' directory.
@@ -508,13 +550,13 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
     let mut code = summary.exit_code();
     let reports = report::Reports::from_rendered(info, cases);
     match reports.write(&args.reports) {
-        Ok(w) => println!(
+        Ok(w) => outln!(
             "reports: {} (junit.xml, report.json, summary.md, index.html), copied to {}",
             w.dir.display(),
             w.latest.display()
         ),
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             // Unwritten reports are an infrastructure failure even when every case passed.
             if code == 0 {
                 code = 3;

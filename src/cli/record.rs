@@ -21,6 +21,7 @@ use crate::run::build::{Planned, Selection, Start};
 use crate::run::runner::RunOptions;
 use crate::util::text::Visible;
 
+use super::out::{errln, out, outln};
 use super::SuiteArgs;
 
 #[derive(Args)]
@@ -50,16 +51,16 @@ pub struct RecordArgs {
     #[arg(long)]
     server_version: Option<String>,
     /// Retries for transient failures (default: the target's policy).
-    #[arg(long)]
+    #[arg(long, value_parser = super::retries, allow_negative_numbers = true)]
     retries: Option<u32>,
     /// Requests out at once.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = super::jobs, allow_negative_numbers = true)]
     jobs: usize,
     /// Multiply retry waits by this factor.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::time_scale, allow_negative_numbers = true)]
     time_scale: f64,
     /// Tests only: pause this long between a fixture's flushed temporary file and its rename.
-    #[arg(long, hide = true, default_value_t = 0)]
+    #[arg(long, hide = true, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600_000))]
     test_pause_before_rename_ms: u64,
     #[command(flatten)]
     suite: SuiteArgs,
@@ -150,7 +151,7 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
         Err(e) => return super::config_exit(format!("error: {e}")),
     };
     let plans = planned.plans.clone();
-    println!(
+    outln!(
         "llm-contract record: {} case(s) from {} into {}{}",
         plans.len(),
         sanitizer.text(&record::url_alias(&endpoint.base_url)),
@@ -177,11 +178,12 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
         .iter()
         .find_map(|(_, c)| c.as_ref().and_then(|c| c.version.clone()));
     let mut trouble = false;
+    let summary = report::Summary::of(done.iter().map(|(o, _)| o.verdict));
     for (outcome, capture) in done {
-        print!("{}", report::line(&outcome));
+        out!("{}", report::line(&outcome));
         let Some(capture) = capture else {
-            println!("  — not recorded: no response");
-            print!("{}", report::details(&outcome));
+            outln!("  — not recorded: no response");
+            out!("{}", report::details(&outcome));
             continue;
         };
         let plan = plans
@@ -222,23 +224,23 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
             &known,
             Duration::from_millis(args.test_pause_before_rename_ms),
         ) {
-            Ok(Written::Created(p)) => println!("  → pinned {}", p.display()),
-            Ok(Written::Unchanged(p)) => println!("  = unchanged {}", p.display()),
+            Ok(Written::Created(p)) => outln!("  → pinned {}", p.display()),
+            Ok(Written::Unchanged(p)) => outln!("  = unchanged {}", p.display()),
             Ok(Written::Pending { path, diff }) => {
                 trouble = true;
-                println!(
+                outln!(
                     "  ≠ differs from the pinned fixture: pending {}",
                     path.display()
                 );
-                println!("{}", indent(&diff));
+                outln!("{}", indent(&diff));
             }
             Ok(Written::Overwritten { path, diff }) => {
-                println!("  ↻ overwrote {}", path.display());
-                println!("{}", indent(&diff));
+                outln!("  ↻ overwrote {}", path.display());
+                outln!("{}", indent(&diff));
             }
             Ok(Written::Withheld { path, change }) => {
                 trouble |= change;
-                println!(
+                outln!(
                     "  · CI: not written ({} {})",
                     if change {
                         "would differ from"
@@ -250,28 +252,37 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
             }
             Ok(Written::Refused { path, hits }) => {
                 trouble = true;
-                println!(
+                outln!(
                     "  ✗ REFUSED: after sanitizing, {} still holds what looks like a secret; nothing written",
                     path.display()
                 );
                 for h in hits {
-                    println!("      line {}: {} {}", h.line, h.kind, Visible(&h.masked));
+                    match h.line {
+                        0 => outln!("      {} {}", h.kind, Visible(&h.masked)),
+                        line => outln!("      line {line}: {} {}", h.kind, Visible(&h.masked)),
+                    }
                 }
             }
             Err(e) => {
                 trouble = true;
-                println!("  ✗ cannot write {}: {e}", pinned.display());
+                outln!("  ✗ cannot write {}: {e}", pinned.display());
             }
         }
     }
     let pending_now = record::pending(&suite.fixtures.dir);
     if !pending_now.is_empty() {
-        println!(
+        outln!(
             "\n{} pending fixture(s): review them with `llm-contract review` (or `accept` / `reject`)",
             pending_now.len()
         );
     }
-    ExitCode::from(u8::from(trouble))
+    outln!("\n{}", summary.line());
+    // The cases' exit code, as `run` gives it (1 a failure, 3 errors only); a fixture that waits
+    // for review, was refused or could not be written is a 1 too.
+    ExitCode::from(match summary.exit_code() {
+        0 | 3 if trouble => 1,
+        code => code,
+    })
 }
 
 fn indent(text: &str) -> String {
@@ -317,9 +328,9 @@ fn orphans(paths: &Paths) -> Vec<PathBuf> {
 fn report_orphans(paths: &Paths) {
     let o = orphans(paths);
     if !o.is_empty() {
-        println!("orphaned fixtures (no such case or target):");
+        outln!("orphaned fixtures (no such case or target):");
         for p in o {
-            println!("  {}", p.display());
+            outln!("  {}", p.display());
         }
     }
 }
@@ -330,23 +341,23 @@ pub fn review(args: ReviewArgs) -> ExitCode {
     let pending = selected(&paths.fixtures, args.pattern.as_deref());
     report_orphans(&paths);
     if pending.is_empty() {
-        println!("no pending fixtures");
+        outln!("no pending fixtures");
         return ExitCode::SUCCESS;
     }
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let (mut accepted, mut rejected, mut skipped) = (0, 0, 0);
     for (i, p) in pending.iter().enumerate() {
-        println!("\n== {} ({} of {})", p.display(), i + 1, pending.len());
+        outln!("\n== {} ({} of {})", p.display(), i + 1, pending.len());
         match record::pending_diff(p) {
-            Ok(d) => println!("{}", crate::util::text::VisibleLines(&d)),
-            Err(e) => println!("(cannot read it: {e})"),
+            Ok(d) => outln!("{}", crate::util::text::VisibleLines(&d)),
+            Err(e) => outln!("(cannot read it: {e})"),
         }
-        print!("[a]ccept  [r]eject  [s]kip  [q]uit > ");
+        out!("[a]ccept  [r]eject  [s]kip  [q]uit > ");
         let _ = std::io::stdout().flush();
         let mut line = String::new();
         if input.read_line(&mut line).unwrap_or(0) == 0 {
-            println!("(end of input)");
+            outln!("(end of input)");
             skipped += pending.len() - i;
             break;
         }
@@ -354,16 +365,16 @@ pub fn review(args: ReviewArgs) -> ExitCode {
             "a" | "accept" => match record::accept(p) {
                 Ok(pinned) => {
                     accepted += 1;
-                    println!("accepted → {}", pinned.display());
+                    outln!("accepted → {}", pinned.display());
                 }
-                Err(e) => println!("cannot accept: {e}"),
+                Err(e) => outln!("cannot accept: {e}"),
             },
             "r" | "reject" => match record::reject(p) {
                 Ok(()) => {
                     rejected += 1;
-                    println!("rejected");
+                    outln!("rejected");
                 }
-                Err(e) => println!("cannot reject: {e}"),
+                Err(e) => outln!("cannot reject: {e}"),
             },
             "q" | "quit" => {
                 skipped += pending.len() - i;
@@ -371,11 +382,11 @@ pub fn review(args: ReviewArgs) -> ExitCode {
             }
             _ => {
                 skipped += 1;
-                println!("skipped");
+                outln!("skipped");
             }
         }
     }
-    println!("\n{accepted} accepted, {rejected} rejected, {skipped} skipped");
+    outln!("\n{accepted} accepted, {rejected} rejected, {skipped} skipped");
     ExitCode::SUCCESS
 }
 
@@ -391,10 +402,10 @@ pub fn bulk(args: ReviewArgs, accept: bool) -> ExitCode {
             record::reject(p).map(|()| format!("rejected {}", p.display()))
         };
         match r {
-            Ok(m) => println!("{m}"),
+            Ok(m) => outln!("{m}"),
             Err(e) => {
                 failed = true;
-                println!(
+                outln!(
                     "cannot {} {}: {e}",
                     if accept { "accept" } else { "reject" },
                     p.display()
@@ -403,7 +414,7 @@ pub fn bulk(args: ReviewArgs, accept: bool) -> ExitCode {
         }
     }
     if pending.is_empty() {
-        println!("no pending fixtures");
+        outln!("no pending fixtures");
     }
     report_orphans(&paths);
     ExitCode::from(u8::from(failed))
@@ -451,7 +462,7 @@ pub fn scan(args: ScanArgs, ctx: &Context) -> ExitCode {
         let text = String::from_utf8_lossy(&bytes);
         for h in sanitize::scan(&text, &known) {
             hits += 1;
-            println!(
+            outln!(
                 "{}:{}: {} {}",
                 f.display(),
                 h.line,
@@ -461,9 +472,9 @@ pub fn scan(args: ScanArgs, ctx: &Context) -> ExitCode {
         }
     }
     for (path, why) in &skipped {
-        eprintln!("scan: not scanned: {}: {why}", path.display());
+        errln!("scan: not scanned: {}: {why}", path.display());
     }
-    println!(
+    outln!(
         "scanned {} file(s) for {} known key(s), bearer tokens, sk- keys and cookies: {} hit(s)",
         files.len(),
         known.len(),

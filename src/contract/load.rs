@@ -186,6 +186,9 @@ fn yaml_error(file: &Path, err: &serde_yaml::Error, known: &[&str]) -> ConfigErr
 }
 
 fn parse_yaml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigError> {
+    // The parser's time grows with the square of the nesting: too deep is refused before it.
+    crate::contract::depth::check(text, crate::contract::depth::MAX_YAML_DEPTH)
+        .map_err(|e| ConfigError::new(Location::at(file, e.line, e.column), e.to_string()))?;
     serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e, &[]))
 }
 
@@ -219,16 +222,13 @@ pub fn parse_case(file: &Path, text: &str) -> Result<Case, ConfigErrors> {
             .with_hint("one case per file, named <id>.yaml"),
         );
     }
-    if !doc
-        .id
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    {
+    if !crate::contract::names::is_safe(&doc.id) || doc.id.contains('-') {
         errors.push(ConfigError::new(
             at("id:"),
             format!(
-                "case id `{}` must be lowercase letters, digits and `_`",
-                doc.id
+                "case id `{}` must be [a-z0-9_], at most {} characters (it names a file)",
+                crate::util::text::Visible(&doc.id),
+                crate::contract::names::MAX_NAME,
             ),
         ));
     }
@@ -387,6 +387,17 @@ pub fn parse_case(file: &Path, text: &str) -> Result<Case, ConfigErrors> {
 /// Parses one target file.
 pub fn parse_target(file: &Path, text: &str) -> Result<Target, ConfigErrors> {
     let doc: TargetDoc = parse_yaml(file, text)?;
+    if !crate::contract::names::is_safe(&doc.name) {
+        return Err(ConfigError::new(
+            locate_in_file_text(file, text, "name:"),
+            format!(
+                "target name `{}` must be {}",
+                crate::util::text::Visible(&doc.name),
+                crate::contract::names::RULE
+            ),
+        )
+        .into());
+    }
     let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
     if doc.name != stem {
         return Err(ConfigError::new(

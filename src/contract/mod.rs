@@ -3,9 +3,11 @@
 //! was loaded.
 
 pub mod applies;
+pub mod depth;
 pub mod fixtures;
 pub mod lint;
 pub mod load;
+pub mod names;
 pub mod plan;
 pub mod schema;
 pub mod select;

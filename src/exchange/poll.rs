@@ -183,14 +183,14 @@ pub async fn run(req: PollRequest<'_>, submitted: &Value) -> PollReport {
         }
         if report.polls > 0 {
             report.counted += interval;
-            let sleep = interval.mul_f64(req.sleep_scale.max(0.0));
+            let sleep = crate::util::time::scaled(interval, req.sleep_scale);
             if !sleep.is_zero() {
                 tokio::time::sleep(sleep).await;
             }
         }
         let out = Outgoing {
             method: reqwest::Method::GET,
-            url: format!("{}{path}", req.base_url.trim_end_matches('/')),
+            url: crate::exchange::endpoint::join(req.base_url, &path),
             body: None,
             ..req.submit.clone()
         };

@@ -47,7 +47,7 @@ pub fn outgoing(plan: &Plan, endpoint: &Endpoint) -> Result<Outgoing, String> {
     let path = plan.path.as_deref().unwrap_or(family.path);
     Ok(Outgoing {
         method: method.parse().map_err(|_| format!("bad method {method}"))?,
-        url: format!("{}{}", endpoint.base_url.trim_end_matches('/'), path),
+        url: crate::exchange::endpoint::join(&endpoint.base_url, path),
         authorization,
         auth_header,
         headers: family

@@ -418,7 +418,7 @@ async fn write_reply(
 ) -> std::io::Result<bool> {
     while let Reply::After(delay, inner) = reply {
         if scale > 0.0 {
-            sleep_exact(delay.mul_f64(scale)).await;
+            sleep_exact(crate::util::time::scaled(delay, scale)).await;
         }
         reply = *inner;
     }
@@ -507,7 +507,7 @@ async fn write_reply(
             stream.flush().await?;
             for (delay, data) in chunks {
                 if !delay.is_zero() && scale > 0.0 {
-                    sleep_exact(delay.mul_f64(scale)).await;
+                    sleep_exact(crate::util::time::scaled(delay, scale)).await;
                 }
                 if data.is_empty() {
                     continue;
@@ -529,7 +529,7 @@ async fn write_reply(
                     Ok(false)
                 }
                 StreamClose::Stall(d) => {
-                    sleep_exact(d.mul_f64(if scale > 0.0 { scale } else { 1.0 })).await;
+                    sleep_exact(crate::util::time::scaled(d, if scale > 0.0 { scale } else { 1.0 })).await;
                     reset(stream);
                     Ok(false)
                 }

@@ -84,6 +84,10 @@ pub enum StreamStop {
     Deadline(Deadline, Duration),
     /// The bytes broke the event-stream format.
     Parse(SseError),
+    /// The body ended at its declared Content-Length inside an event: the server sent a stream
+    /// longer than the length it declared (the rest, its terminal event perhaps, is not part of
+    /// the response). Its own framing is wrong; nothing was cut on the way.
+    PastLength { declared: u64 },
 }
 
 /// What a streamed body produced (the events themselves went to the sink).
@@ -346,19 +350,20 @@ impl Client {
     }
 }
 
-/// Waits for the next body piece within the idle and total deadlines.
+/// Waits for the next body piece within the idle and total deadlines. A deadline that passes
+/// comes back with its limit (the total's whole length, not the time that was left of it).
 async fn next_piece(
     stream: &mut (impl futures_util::Stream<Item = reqwest::Result<Bytes>> + Unpin),
     start: Instant,
     d: Deadlines,
 ) -> Result<Option<reqwest::Result<Bytes>>, (Deadline, Duration)> {
     let remaining = d.total.saturating_sub(start.elapsed());
-    let (limit, which) = if d.idle < remaining {
-        (d.idle, Deadline::Idle)
+    let (wait, which, limit) = if d.idle < remaining {
+        (d.idle, Deadline::Idle, d.idle)
     } else {
-        (remaining, Deadline::Total)
+        (remaining, Deadline::Total, d.total)
     };
-    tokio::time::timeout(limit, stream.next())
+    tokio::time::timeout(wait, stream.next())
         .await
         .map_err(|_| (which, limit))
 }
@@ -416,6 +421,7 @@ async fn read_stream(
     sink: &mut (dyn FrameSink + Send),
 ) -> StreamRead {
     let mut parser = SseParser::new(MAX_EVENT);
+    let declared = response.content_length();
     let mut stream = response.bytes_stream();
     let mut read = StreamRead {
         stop: StreamStop::Eof { partial: false },
@@ -433,8 +439,10 @@ async fn read_stream(
                 return read;
             }
             Ok(None) => {
-                read.stop = StreamStop::Eof {
-                    partial: parser.has_partial(),
+                let partial = parser.has_partial();
+                read.stop = match declared {
+                    Some(n) if partial && n == read.bytes => StreamStop::PastLength { declared: n },
+                    _ => StreamStop::Eof { partial },
                 };
                 read.events = parser.dispatched();
                 return read;

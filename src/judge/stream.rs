@@ -140,7 +140,28 @@ impl<'a> StreamCheck<'a> {
         );
         let out = &mut self.findings;
         match &read.stop {
-            StreamStop::Parse(e) => out.violation(Failure::stream(At::Stream, format!("{e}"))),
+            StreamStop::Parse(e) => {
+                // Bytes that break the event-stream format (not UTF-8, an event over the size
+                // limit) are what the server sent, as a frame that is not JSON is: a malformed
+                // stream, not a cut that a retry might mend. Nothing past them was read.
+                out.violation(Failure::stream(
+                    At::Stream,
+                    format!("{e}; the stream was not read past it"),
+                ));
+                self.invalid_json = true;
+                return StreamEnd::Malformed;
+            }
+            StreamStop::PastLength { declared } => {
+                // The server's own framing is wrong: a retry gets the same length.
+                out.violation(Failure::stream(
+                    At::Stream,
+                    format!(
+                        "the body ended at its Content-Length of {declared} bytes inside an event {summary}: the server sent a longer stream than it declared (whatever followed, its terminal event perhaps, is not part of the response)"
+                    ),
+                ));
+                self.invalid_json = true;
+                return StreamEnd::Malformed;
+            }
             StreamStop::Failed(kind, message) => out.fail(Failure::stream(
                 At::Stream,
                 format!("connection failed ({kind:?}) {summary}: {message}"),

@@ -12,6 +12,41 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::model::error::{ConfigError, Location};
+use crate::util::bounded;
+
+/// The most answers a fixture holds (retries, then a task's polls).
+pub const MAX_RESPONSES: usize = 256;
+/// The most stream chunks a fixture holds, over all its answers.
+pub const MAX_CHUNKS: usize = 100_000;
+/// The most frames one answer's chunks make once `repeat` is expanded.
+pub const MAX_WIRE_FRAMES: usize = 1_000_000;
+/// The most headers an answer holds.
+pub const MAX_HEADERS: usize = 256;
+/// The most documents a constructed fixture names as its basis.
+pub const MAX_BASIS: usize = 64;
+
+thread_local! {
+    /// The chunks a fixture being read may still hold (see [`bounded::Budget`]).
+    static CHUNKS_LEFT: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+fn responses<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<FixtureResponse>>, D::Error> {
+    bounded::seq(d, MAX_RESPONSES, "responses").map(Some)
+}
+
+fn chunks<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<WireChunk>>, D::Error> {
+    bounded::shared_seq(d, &CHUNKS_LEFT, MAX_CHUNKS, "chunks").map(Some)
+}
+
+fn headers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    bounded::map(d, MAX_HEADERS, "headers")
+}
+
+fn basis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    bounded::seq(d, MAX_BASIS, "basis documents")
+}
 
 /// Where a fixture came from. Nothing in this repository was recorded from CometAPI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +86,7 @@ pub enum Provenance {
     /// Written by hand from documented facts where no example body exists; says which facts.
     Constructed {
         /// The documents whose facts (status, envelope, fields) it follows.
+        #[serde(deserialize_with = "basis")]
         basis: Vec<String>,
         date: String,
         note: String,
@@ -93,6 +129,37 @@ impl JsonText {
     pub fn text(&self) -> &str {
         self.0.get()
     }
+}
+
+/// The deepest a fixture's JSON body may nest: what serde_json reads (its recursion limit of
+/// 128 stops a 128th level), so every body a fixture holds can be made a tree when it is
+/// compared or replayed.
+pub const MAX_BODY_DEPTH: usize = 127;
+
+/// How deep a JSON text nests (`[` and `{` outside strings); read on its bytes, without a tree.
+pub fn json_depth(text: &str) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
 }
 
 impl From<&Value> for JsonText {
@@ -185,7 +252,7 @@ pub struct FixtureResponse {
     #[serde(default)]
     pub status: u16,
     /// Selected headers, names in lower case.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "headers")]
     pub headers: BTreeMap<String, String>,
     /// A JSON body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -194,7 +261,11 @@ pub struct FixtureResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_text: Option<String>,
     /// A streamed body, chunk by chunk.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "chunks",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub chunks: Option<Vec<WireChunk>>,
     #[serde(default, skip_serializing_if = "is_clean")]
     pub end: WireEnd,
@@ -250,6 +321,19 @@ impl FixtureResponse {
                 "a fixture response has one of `body`, `body_text` or `chunks`",
             ));
         }
+        let frames = self
+            .chunks
+            .iter()
+            .flatten()
+            .fold(0usize, |n, c| n.saturating_add(c.repeat.max(1)));
+        if frames > MAX_WIRE_FRAMES {
+            return Err(ConfigError::new(
+                Location::file(path),
+                format!(
+                    "a response's chunks make more than {MAX_WIRE_FRAMES} frames once `repeat` is expanded (the limit): {frames}"
+                ),
+            ));
+        }
         if !self.reset_before_headers && !(100..600).contains(&self.status) {
             return Err(ConfigError::new(
                 Location::file(path),
@@ -277,7 +361,11 @@ struct FixtureDoc {
     request: FixtureRequest,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     response: Option<FixtureResponse>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "responses",
+        skip_serializing_if = "Option::is_none"
+    )]
     responses: Option<Vec<FixtureResponse>>,
 }
 
@@ -326,7 +414,11 @@ impl Fixture {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Fixture, ConfigError> {
-        let doc: FixtureDoc = serde_json::from_str(text).map_err(|e| {
+        // Entries are capped as they are read: a file under its size limit can hold millions.
+        let budget = bounded::Budget::open(&CHUNKS_LEFT, MAX_CHUNKS);
+        let doc: Result<FixtureDoc, _> = serde_json::from_str(text);
+        drop(budget);
+        let doc: FixtureDoc = doc.map_err(|e| {
             ConfigError::new(
                 Location::at(path, e.line(), e.column()),
                 format!("invalid fixture: {e}"),
@@ -345,10 +437,59 @@ impl Fixture {
         for r in &responses {
             r.check(path)?;
         }
+        // A body serde_json cannot make a tree of would be replayed and compared as `null`.
+        let bodies = std::iter::once(&doc.request)
+            .chain(responses.iter().filter_map(|r| r.request.as_ref()))
+            .filter_map(|r| r.body.as_ref())
+            .chain(responses.iter().filter_map(|r| r.body.as_ref()));
+        for body in bodies {
+            let depth = json_depth(body.text());
+            if depth > MAX_BODY_DEPTH {
+                return Err(ConfigError::new(
+                    Location::file(path),
+                    format!(
+                        "a body nests deeper than {MAX_BODY_DEPTH} levels ({depth}): it could not be replayed or compared"
+                    ),
+                ));
+            }
+        }
         Ok(Fixture {
             provenance: doc.provenance,
             request: doc.request,
             responses,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_at_the_depth_limit_makes_a_tree_and_one_past_it_is_refused() {
+        let nested = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        assert_eq!(json_depth(&nested(MAX_BODY_DEPTH)), MAX_BODY_DEPTH);
+        assert_eq!(json_depth(r#"{"a":"[[[{{\"]]","b":[{}]}"#), 3);
+        let at: JsonText = serde_json::from_str(&nested(MAX_BODY_DEPTH)).unwrap();
+        assert_ne!(
+            at.value(),
+            Value::Null,
+            "serde_json reads {MAX_BODY_DEPTH} levels"
+        );
+        let past: JsonText = serde_json::from_str(&nested(MAX_BODY_DEPTH + 1)).unwrap();
+        assert_eq!(
+            past.value(),
+            Value::Null,
+            "and not one more: the check is needed"
+        );
+        let fixture = |body: &str| {
+            format!(
+                r#"{{"provenance":{{"kind":"constructed","basis":[],"date":"d","note":"n"}},"request":{{"method":"POST","path":"/x","authorization":null}},"response":{{"status":200,"body":{body}}}}}"#
+            )
+        };
+        assert!(Fixture::parse(Path::new("f.json"), &fixture(&nested(MAX_BODY_DEPTH))).is_ok());
+        let e =
+            Fixture::parse(Path::new("f.json"), &fixture(&nested(MAX_BODY_DEPTH + 1))).unwrap_err();
+        assert!(e.message.contains("nests deeper than 127 levels"), "{e}");
     }
 }

@@ -54,12 +54,12 @@ pub fn live_target(
         .clone()
         .or_else(|| target.base_url_env.as_deref().and_then(|v| ctx.setting(v)))
         .unwrap_or_else(|| target.base_url.clone());
-    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+    if let Err(e) = crate::exchange::endpoint::check_base_url(&base_url) {
         return Err(ConfigError::new(
             Location::file(&target.file),
             format!(
-                "base URL `{}` is not an http(s) URL",
-                Sanitizer::new().text(&base_url)
+                "base URL `{}` {e}",
+                Sanitizer::new().text(&crate::exchange::endpoint::shown(&base_url))
             ),
         ));
     }

@@ -1,5 +1,6 @@
 //! Layer 0: generic helpers that know nothing of contracts, exchanges or verdicts.
 
+pub mod bounded;
 pub mod fs;
 pub mod glob;
 pub mod tape;

@@ -1,7 +1,17 @@
 //! Civil time in UTC without a time-zone crate: RFC 3339 stamps, run-id stamps and whole days
 //! between dates (Howard Hinnant's days-from-civil algorithms).
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+
+/// `d` times `factor`, never panicking: a factor that is not a positive finite number (zero, a
+/// negative, NaN) gives zero, infinity or a product past what a [`Duration`] holds gives
+/// [`Duration::MAX`]. `Duration::mul_f64` panics on the last two.
+pub fn scaled(d: Duration, factor: f64) -> Duration {
+    if factor.is_nan() || factor <= 0.0 || d.is_zero() {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(d.as_secs_f64() * factor).unwrap_or(Duration::MAX)
+}
 
 /// Days since 1970-01-01 for a civil date (proleptic Gregorian).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
@@ -80,6 +90,19 @@ impl Utc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scaling_a_wait_never_panics() {
+        let s = Duration::from_secs(2);
+        assert_eq!(scaled(s, 0.5), Duration::from_secs(1));
+        assert_eq!(scaled(s, 1000.0), Duration::from_secs(2000));
+        for f in [0.0, -1.0, f64::NAN, f64::NEG_INFINITY] {
+            assert_eq!(scaled(s, f), Duration::ZERO, "{f}");
+        }
+        assert_eq!(scaled(s, f64::INFINITY), Duration::MAX);
+        assert_eq!(scaled(Duration::MAX, 2.0), Duration::MAX);
+        assert_eq!(scaled(Duration::ZERO, f64::INFINITY), Duration::ZERO);
+    }
     use std::time::Duration;
 
     #[test]

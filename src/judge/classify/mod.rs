@@ -41,6 +41,11 @@ fn in_band(o: &Observation) -> bool {
 fn status(o: &Observation) -> u16 {
     o.status.unwrap_or(0)
 }
+/// A success status: the `2xx` rows name only these; any other status no earlier row took
+/// (999, 101) is left to the table's end, "outside every documented range".
+fn two(o: &Observation) -> bool {
+    (200..300).contains(&status(o))
+}
 fn code_is(o: &Observation, codes: &[&str]) -> bool {
     o.error.as_ref().is_some_and(|e| e.code_is(codes))
 }
@@ -231,85 +236,85 @@ pub static RULES: &[Rule] = &[
     Rule {
         id: "2xx.html",
         source: "seed 001: a wrong base URL or path may answer with an HTML page instead of JSON",
-        matches: |o| o.body == Some(BodyKind::Html),
+        matches: |o| two(o) && o.body == Some(BodyKind::Html),
         class: Class::ConfigurationDrift,
     },
     Rule {
         id: "2xx.too_large",
         source: "harness limit: a body larger than the configured maximum cannot be judged",
-        matches: |o| o.body == Some(BodyKind::TooLarge),
+        matches: |o| two(o) && o.body == Some(BodyKind::TooLarge),
         class: Class::ContractDrift,
     },
     Rule {
         id: "2xx.not_json",
         source: "seed 004 §4: invalid JSON response — store the fixture, alert if repeated",
-        matches: |o| matches!(o.body, Some(BodyKind::OtherText | BodyKind::Empty)),
+        matches: |o| two(o) && matches!(o.body, Some(BodyKind::OtherText | BodyKind::Empty)),
         class: Class::ContractDrift,
     },
     Rule {
         id: "2xx.stream_cut",
         source: "seed 004 §5: a mid-stream disconnect must not produce an unmarked successful answer; seed 003: keep parsing until the terminal event",
-        matches: |o| o.stream == Some(StreamEnd::Cut),
+        matches: |o| two(o) && o.stream == Some(StreamEnd::Cut),
         class: Class::Retry,
     },
     Rule {
         id: "2xx.stream_stalled",
         source: "seed 004 §4: read timeout after a partial body — treat as unknown completion, retry within the deadline; seed 004 §5: partial answers must not look complete",
-        matches: |o| o.stream == Some(StreamEnd::Stalled),
+        matches: |o| two(o) && o.stream == Some(StreamEnd::Stalled),
         class: Class::Retry,
     },
     Rule {
         id: "2xx.stream_malformed",
         source: "seed 003: parse frames structurally; a frame that breaks the chunk contract is drift",
-        matches: |o| o.stream == Some(StreamEnd::Malformed),
+        matches: |o| two(o) && o.stream == Some(StreamEnd::Malformed),
         class: Class::ContractDrift,
     },
     Rule {
         id: "2xx.schema",
         source: "seed 004 §4: schema missing a required parser field — contract drift",
-        matches: |o| o.schema_ok == Some(false),
+        matches: |o| two(o) && o.schema_ok == Some(false),
         class: Class::ContractDrift,
     },
     Rule {
         id: "2xx.content_filter",
         source: "seed 000 finish_reason table: content_filter — blocked by safety policy, rephrase the prompt",
-        matches: |o| o.soft == Some(Soft::ContentFilter),
+        matches: |o| two(o) && o.soft == Some(Soft::ContentFilter),
         class: Class::FixRequest,
     },
     Rule {
         id: "2xx.length",
         source: "seed 000 finish_reason table: length — hit the token limit, raise max_tokens or shorten the prompt",
-        matches: |o| o.soft == Some(Soft::Length),
+        matches: |o| two(o) && o.soft == Some(Soft::Length),
         class: Class::FixRequest,
     },
     Rule {
         id: "2xx.tool_calls_unexpected",
         source: "seed 000: tool_calls means content is null by design — a failure only when the request offered no tools",
-        matches: |o| o.soft == Some(Soft::UnexpectedToolCalls),
+        matches: |o| two(o) && o.soft == Some(Soft::UnexpectedToolCalls),
         class: Class::ContractDrift,
     },
     Rule {
         id: "2xx.filtered",
         source: "seed 000 image failures: an empty data array means the prompt was filtered — check revised_prompt and rephrase",
-        matches: |o| o.soft == Some(Soft::Filtered),
+        matches: |o| two(o) && o.soft == Some(Soft::Filtered),
         class: Class::FixRequest,
     },
     Rule {
         id: "2xx.empty",
         source: "seed 000 FAQ: finish_reason stop with empty content is a silent failure — log the response and check the prompt",
-        matches: |o| o.soft == Some(Soft::Empty),
+        matches: |o| two(o) && o.soft == Some(Soft::Empty),
         class: Class::FixRequest,
     },
     Rule {
         id: "2xx.too_slow",
         source: "seed 004 §4: fall back only within the user's deadline; a latency limit missed is a reason to route elsewhere",
-        matches: |o| o.too_slow && (200..300).contains(&status(o)),
+        matches: |o| o.too_slow && two(o),
         class: Class::FallBack,
     },
     Rule {
         id: "2xx",
         source: "seed 004 §2: successful status, valid JSON, parseable choices",
-        matches: |o| (200..300).contains(&status(o)),
+        matches: two,
         class: Class::Ok,
     },
 ];

@@ -109,3 +109,25 @@ fn anthropic_and_string_envelopes_are_read() {
     let empty_code = ApiError::from_body(&json!({"error":{"message":"x","code":""}})).unwrap();
     assert_eq!(empty_code.code, None);
 }
+
+#[test]
+fn statuses_outside_http_are_never_named_by_a_2xx_rule() {
+    for status in [999u16, 101, 600, 0] {
+        for body in [BodyKind::Html, BodyKind::Json, BodyKind::OtherText, BodyKind::Empty] {
+            let o = Observation {
+                status: Some(status),
+                body: Some(body),
+                ..Default::default()
+            };
+            let c = classify(&o);
+            assert!(!c.rule.starts_with("2xx"), "{status} {body:?}: {}", c.rule);
+            assert_eq!(c.class, Class::ContractDrift, "{status} {body:?}: {}", c.reason);
+        }
+        let streamed = Observation {
+            status: Some(status),
+            stream: Some(StreamEnd::Cut),
+            ..Default::default()
+        };
+        assert!(!classify(&streamed).rule.starts_with("2xx"), "{status}");
+    }
+}

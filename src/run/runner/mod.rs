@@ -477,9 +477,21 @@ impl Runner {
             }
             let (wait, source) = retry::wait(&policy, retry, attempt.hint, &self.jitter);
             let remaining = deadline.saturating_sub(started.elapsed());
-            if wait > remaining {
+            // The wait as it is slept (`--time-scale`) must fit too, or a case outlives its
+            // deadline.
+            let scaled = crate::util::time::scaled(wait, self.options.time_scale);
+            if wait > remaining || scaled > remaining {
+                let as_slept = if wait > remaining {
+                    String::new()
+                } else {
+                    format!(
+                        " ({} ms at --time-scale {})",
+                        scaled.as_millis(),
+                        self.options.time_scale
+                    )
+                };
                 note = Some(format!(
-                    "{} of {} ms is past the case's remaining deadline ({} ms): not retried",
+                    "{} of {} ms{as_slept} is past the case's remaining deadline ({} ms): not retried",
                     match source {
                         WaitSource::RetryAfter => "the server's Retry-After",
                         WaitSource::Backoff => "the backoff",
@@ -499,7 +511,6 @@ impl Runner {
                 }
             }
             waits_ms.push(ms(wait));
-            let scaled = wait.mul_f64(self.options.time_scale.max(0.0));
             if !scaled.is_zero() {
                 tokio::time::sleep(scaled).await;
             }
