@@ -128,6 +128,14 @@ impl Gateway {
             ("POST", "/chat/completions") => self.chat(&body),
             ("POST", "/responses") => self.create_response(&body),
             ("GET", p) if p.starts_with("/responses/") => {
+                // The step's own header, and the case's beside it, arrive.
+                if req.header("x-step") != Some("get") || req.header("x-case") != Some("chain") {
+                    return error(
+                        400,
+                        "x-step: get and x-case: chain are required here",
+                        "missing_header",
+                    );
+                }
                 let id = &p["/responses/".len()..];
                 match self.stored.lock().unwrap().get(id) {
                     Some(doc) => Reply::json(200, doc),
@@ -255,6 +263,7 @@ family: responses
 auth: valid
 requires: [store]
 request:
+  headers: {x-case: chain}
   body: {model: "${model}", input: Remember this., store: true}
 expect:
   status: 200
@@ -267,6 +276,7 @@ steps:
   request:
     method: GET
     path: /responses/${id}
+    headers: {x-step: get}
   expect:
     status: 200
     class: ok
@@ -287,6 +297,7 @@ steps:
   request:
     method: GET
     path: /responses/${id}
+    headers: {x-step: get}
   expect:
     status: 404
     class: configuration_drift
@@ -325,7 +336,9 @@ fn args(dir: &Path, reports: &Path, sub: &[&str]) -> Vec<String> {
         a.push("--reports".into());
         a.push(reports.display().to_string());
     }
-    a.extend(["--target".to_string(), "loop".into()]);
+    if sub[0] != "lint" {
+        a.extend(["--target".to_string(), "loop".into()]);
+    }
     a
 }
 
@@ -468,4 +481,23 @@ fn a_chain_that_breaks_fails_on_its_step_and_stops() {
     );
     assert!(stdout.contains("step request: pass 200"), "{stdout}");
     assert!(stdout.contains("step continue: fail 404"), "{stdout}");
+}
+
+#[test]
+fn a_step_naming_an_unknown_schema_is_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    suite(dir.path(), "http://127.0.0.1:9/v1");
+    let case = dir.path().join("contracts/cases/store_get_delete.yaml");
+    let t = std::fs::read_to_string(&case).unwrap();
+    std::fs::write(
+        &case,
+        t.replace("schema: response_deleted", "schema: response_delted"),
+    )
+    .unwrap();
+    let (out, _) = cli(dir.path(), &["lint"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    let all = format!("{stdout}{stderr}");
+    assert!(all.contains("no schema named `response_delted`"), "{all}");
+    assert!(all.contains("did you mean `response_deleted`?"), "{all}");
 }

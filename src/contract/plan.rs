@@ -76,6 +76,7 @@ pub(crate) fn plan_recorded(
         step: None,
         method: None,
         path: None,
+        headers: None,
         capture: case.capture.clone(),
     };
     if !case.steps.is_empty() {
@@ -186,6 +187,17 @@ pub(crate) fn plan_step(
         step: Some(step.name.clone()),
         method: step.method.clone(),
         path: step.path.as_deref().map(|p| scope.fill(p)).transpose()?,
+        // The case's headers, with the step's own over them (names compared without case).
+        headers: (!step.headers.is_empty()).then(|| {
+            let mut h: BTreeMap<String, String> = case
+                .headers
+                .iter()
+                .filter(|(k, _)| !step.headers.keys().any(|s| s.eq_ignore_ascii_case(k)))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            h.extend(step.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
+            h
+        }),
         capture: step.capture.clone(),
     })
 }

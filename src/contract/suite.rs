@@ -77,20 +77,16 @@ impl Suite {
             }
         }
         for case in &contracts.cases {
-            let named = [
-                case.expect.schema.as_deref(),
-                case.expect
-                    .stream
-                    .as_ref()
-                    .and_then(|s| s.chunk_schema.as_deref()),
-            ];
-            let asserted = case
-                .expect
-                .assert
-                .iter()
-                .flatten()
-                .flat_map(|a| a.schema_names());
-            for name in named.into_iter().flatten().chain(asserted) {
+            // The case's expectations and each step's.
+            let expects = std::iter::once(&case.expect).chain(case.steps.iter().map(|s| &s.expect));
+            let named: Vec<&str> = expects
+                .flat_map(|e| {
+                    let chunk = e.stream.as_ref().and_then(|s| s.chunk_schema.as_deref());
+                    let asserted = e.assert.iter().flatten().flat_map(|a| a.schema_names());
+                    e.schema.as_deref().into_iter().chain(chunk).chain(asserted)
+                })
+                .collect();
+            for name in named {
                 if !schemas.contains(name) {
                     let mut e = schemas.unknown(name);
                     e.location = Location::file(&case.file);
@@ -134,6 +130,15 @@ impl Suite {
             for case in &contracts.cases {
                 used.extend(case.family.schemas());
                 used.extend(case.expect.schema.as_deref());
+                for step in &case.steps {
+                    used.extend(step.expect.schema.as_deref());
+                    used.extend(
+                        step.expect
+                            .stream
+                            .as_ref()
+                            .and_then(|s| s.chunk_schema.as_deref()),
+                    );
+                }
                 used.extend(
                     case.expect
                         .stream
@@ -270,10 +275,10 @@ impl Suite {
 /// Every assertion of a suite's cases and targets' overrides, with the file it is written in.
 fn assertions(contracts: &Contracts) -> impl Iterator<Item = (&Path, &Assertion)> {
     let cases = contracts.cases.iter().flat_map(|c| {
-        c.expect
-            .assert
-            .iter()
-            .flatten()
+        let steps = c.steps.iter().map(|s| &s.expect);
+        std::iter::once(&c.expect)
+            .chain(steps)
+            .flat_map(|e| e.assert.iter().flatten())
             .map(move |a| (c.file.as_path(), a))
     });
     let targets = contracts.targets.iter().flat_map(|t| {

@@ -43,6 +43,8 @@ pub fn outgoing(plan: &Plan, endpoint: &Endpoint) -> Result<Outgoing, String> {
         .as_ref()
         .and_then(|s| s.idle_ms)
         .map_or(t.idle_ms, |c| c.min(t.idle_ms));
+    // A step's own headers, else the case's; the family's where neither names one.
+    let headers = plan.headers.as_ref().unwrap_or(&plan.case.headers);
     let method = plan.method.as_deref().unwrap_or(family.method);
     let path = plan.path.as_deref().unwrap_or(family.path);
     Ok(Outgoing {
@@ -53,14 +55,9 @@ pub fn outgoing(plan: &Plan, endpoint: &Endpoint) -> Result<Outgoing, String> {
         headers: family
             .headers
             .iter()
-            .filter(|(k, _)| !plan.case.headers.keys().any(|h| h.eq_ignore_ascii_case(k)))
+            .filter(|(k, _)| !headers.keys().any(|h| h.eq_ignore_ascii_case(k)))
             .map(|(k, v)| (k.to_string(), v.to_string()))
-            .chain(
-                plan.case
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone())),
-            )
+            .chain(headers.iter().map(|(k, v)| (k.clone(), v.clone())))
             .collect(),
         body,
         deadlines: Deadlines {

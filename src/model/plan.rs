@@ -484,9 +484,11 @@ pub struct Plan {
     pub skip: Option<String>,
     /// Which step of the case this plan is (`None`: the case's own request).
     pub step: Option<String>,
-    /// The request's method and path, where they are not the family's (a step's).
+    /// The request's method, path and headers, where they are not the family's and the case's
+    /// (a step's).
     pub method: Option<String>,
     pub path: Option<String>,
+    pub headers: Option<BTreeMap<String, String>>,
     /// Values to take from the answer (a pointer each) for later steps.
     pub capture: BTreeMap<String, String>,
 }
