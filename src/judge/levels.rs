@@ -317,32 +317,62 @@ fn present_at(doc: &Value, pattern: &str, out: &mut Vec<String>) {
 /// broke its schema went through [`schema_check`], which looks for them too). Read on the tape,
 /// without a copy of the frame.
 pub fn present_in_frame(schema: &str, doc: JsonRef<'_>, frame: usize, out: &mut Vec<Deviation>) {
-    fn walk(v: JsonRef<'_>, segs: &[&str], at: &mut String, found: &mut dyn FnMut(&str)) {
+    /// Follows `segs` from `v` (`*` every element), keeping the indices `*` took; calls
+    /// `found` at each value reached. Nothing is allocated until something is found (this runs
+    /// on every frame of every stream).
+    fn walk(
+        v: JsonRef<'_>,
+        segs: &[&str],
+        idx: &mut [usize; MAX_DEPTH],
+        depth: usize,
+        found: &mut dyn FnMut(&[usize]),
+    ) {
         let Some((head, rest)) = segs.split_first() else {
-            found(at);
+            found(&idx[..depth]);
             return;
         };
-        let len = at.len();
         if *head == "*" {
+            if depth == MAX_DEPTH {
+                return;
+            }
             for (i, item) in v.as_array().into_iter().flatten().enumerate() {
-                at.push_str(&format!("/{i}"));
-                walk(item, rest, at, found);
-                at.truncate(len);
+                idx[depth] = i;
+                walk(item, rest, idx, depth + 1, found);
             }
         } else if let Some(item) = v.get(head) {
-            at.push('/');
-            at.push_str(head);
-            walk(item, rest, at, found);
-            at.truncate(len);
+            walk(item, rest, idx, depth, found);
         }
     }
+    const MAX_DEPTH: usize = 4;
     for r in DEVIATIONS
         .iter()
         .filter(|r| matches!(r.matches, Match::Present) && r.schemas.contains(&schema))
     {
-        let segs: Vec<&str> = r.pointer.split('/').skip(1).collect();
-        let mut at = format!("frame {frame} ");
-        walk(doc, &segs, &mut at, &mut |p| note(out, r.at(p.to_string())));
+        let mut segs = [""; 8];
+        let mut n = 0;
+        for s in r.pointer.split('/').skip(1) {
+            if n == segs.len() {
+                break;
+            }
+            segs[n] = s;
+            n += 1;
+        }
+        let mut idx = [0usize; MAX_DEPTH];
+        walk(doc, &segs[..n], &mut idx, 0, &mut |taken| {
+            // The pointer with each `*` replaced by the index it took.
+            let mut at = format!("frame {frame} ");
+            let mut k = 0;
+            for s in &segs[..n] {
+                at.push('/');
+                if *s == "*" {
+                    at.push_str(&taken.get(k).copied().unwrap_or(0).to_string());
+                    k += 1;
+                } else {
+                    at.push_str(s);
+                }
+            }
+            note(out, r.at(at));
+        });
     }
 }
 
