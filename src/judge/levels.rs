@@ -316,7 +316,63 @@ fn present_at(doc: &Value, pattern: &str, out: &mut Vec<String>) {
 /// The fields the table names that a valid stream frame carries, as deviations (a frame that
 /// broke its schema went through [`schema_check`], which looks for them too). Read on the tape,
 /// without a copy of the frame.
-pub fn present_in_frame(schema: &str, doc: JsonRef<'_>, frame: usize, out: &mut Vec<Deviation>) {
+/// The rows looked for in one schema's valid frames, chosen once per stream, each
+/// with the quoted key its pointer ends in: a frame whose text does not hold that key cannot
+/// carry the field, and is not walked (this runs on every frame of every stream).
+#[derive(Default)]
+pub struct FrameRows {
+    rows: Vec<(&'static DeviationRule, memchr::memmem::Finder<'static>)>,
+    /// The quoted keys' common start (`"reasoning`), when they share one: a frame without it
+    /// holds none of them, found in one search.
+    gate: Option<memchr::memmem::Finder<'static>>,
+}
+
+impl std::fmt::Debug for FrameRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.rows.iter().map(|(r, _)| r.name)).finish()
+    }
+}
+
+impl FrameRows {
+    pub fn for_schema(schema: &str) -> FrameRows {
+        let rows: Vec<(&'static DeviationRule, memchr::memmem::Finder<'static>)> = DEVIATIONS
+                .iter()
+                .filter(|r| matches!(r.matches, Match::Present) && r.schemas.contains(&schema))
+                .map(|r| {
+                    let leaf = r.pointer.rsplit('/').next().unwrap_or("");
+                    let needle = format!("\"{leaf}\"").into_bytes();
+                    (r, memchr::memmem::Finder::new(&needle).into_owned())
+                })
+                .collect();
+        let common = rows
+            .iter()
+            .map(|(_, f)| f.needle())
+            .reduce(|a, b| &a[..a.iter().zip(b).take_while(|(x, y)| x == y).count()]);
+        let gate = common
+            .filter(|c| rows.len() > 1 && c.len() >= 4)
+            .map(|c| memchr::memmem::Finder::new(c).into_owned());
+        FrameRows { rows, gate }
+    }
+
+    /// The deviations a valid frame (`data` its text, `doc` its tape) carries.
+    pub fn check(&self, data: &str, doc: JsonRef<'_>, frame: usize, out: &mut Vec<Deviation>) {
+        if self
+            .gate
+            .as_ref()
+            .is_some_and(|g| g.find(data.as_bytes()).is_none())
+        {
+            return;
+        }
+        for (r, needle) in &self.rows {
+            if needle.find(data.as_bytes()).is_some() {
+                present_row(r, doc, frame, out);
+            }
+        }
+    }
+}
+
+/// Where one row's field is in a frame, as deviations.
+fn present_row(r: &'static DeviationRule, doc: JsonRef<'_>, frame: usize, out: &mut Vec<Deviation>) {
     /// Follows `segs` from `v` (`*` every element), keeping the indices `*` took; calls
     /// `found` at each value reached. Nothing is allocated until something is found (this runs
     /// on every frame of every stream).
@@ -344,9 +400,6 @@ pub fn present_in_frame(schema: &str, doc: JsonRef<'_>, frame: usize, out: &mut 
         }
     }
     const MAX_DEPTH: usize = 4;
-    for r in DEVIATIONS
-        .iter()
-        .filter(|r| matches!(r.matches, Match::Present) && r.schemas.contains(&schema))
     {
         let mut segs = [""; 8];
         let mut n = 0;

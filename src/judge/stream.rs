@@ -37,6 +37,8 @@ pub struct StreamCheck<'a> {
     pub failures: Vec<Failure>,
     /// Named deviations from the spec that clients survive (`judge::levels`), once finished.
     pub deviations: Vec<Deviation>,
+    /// The deviation rows a valid frame of the chunk schema may carry.
+    frame_rows: levels::FrameRows,
     pub frames: usize,
     pub error_frame: Option<(usize, ApiError)>,
     /// Sees every frame after it was checked (the drift comparison keeps their shapes); none
@@ -68,6 +70,7 @@ impl<'a> StreamCheck<'a> {
             findings: Findings::default(),
             failures: Vec::new(),
             deviations: Vec::new(),
+            frame_rows: levels::FrameRows::for_schema(chunk_schema),
             frames: 0,
             error_frame: None,
             watch: None,
@@ -298,7 +301,7 @@ impl FrameSink for StreamCheck<'_> {
             }
         } else {
             let out = &mut self.findings.deviations;
-            levels::present_in_frame(&self.chunk_schema, doc, ev.index, out);
+            self.frame_rows.check(&ev.data, doc, ev.index, out);
         }
         let before = self.grammar.signals().content_chars;
         self.grammar.frame(&frame, doc, &mut self.findings);

@@ -100,14 +100,27 @@ impl Chat {
         }
     }
 
-    /// One choice's delta: its text, reasoning, refusal and log probabilities.
+    /// One choice's delta: its text, reasoning, refusal and log probabilities (its members read
+    /// in one pass: this runs on every frame).
     fn delta(&mut self, index: usize, choice: JsonRef<'_>) {
-        let delta = choice.get("delta");
-        let text = |k: &str| delta.and_then(|d| d.get(k)).and_then(JsonRef::as_str);
-        let (content, refusal) = (text("content"), text("refusal"));
-        let reasoning = [("reasoning_content", text("reasoning_content")), ("reasoning", text("reasoning"))]
-            .into_iter()
-            .find_map(|(k, v)| v.map(|v| (k, v)));
+        let (mut content, mut refusal, mut reasoning) = (None, None, None);
+        if let Some(delta) = choice.get("delta") {
+            for (k, v) in delta.members() {
+                match k {
+                    "content" => content = v.as_str(),
+                    "refusal" => refusal = v.as_str(),
+                    "reasoning_content" | "reasoning" if reasoning.is_none() => {
+                        let field = if k == "reasoning" {
+                            "reasoning"
+                        } else {
+                            "reasoning_content"
+                        };
+                        reasoning = v.as_str().map(|t| (field, t));
+                    }
+                    _ => {}
+                }
+            }
+        }
         if let Some(t) = content {
             self.signals.content_chars += t.chars().count();
         }

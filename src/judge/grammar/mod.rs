@@ -174,7 +174,7 @@ pub fn finish_failures(finish: &[(usize, Option<String>)], allowed: &Expect, out
 pub struct Text {
     keep: bool,
     text: Assembled,
-    chars: usize,
+    bytes: usize,
 }
 
 impl Text {
@@ -186,14 +186,15 @@ impl Text {
     }
 
     pub fn push(&mut self, piece: &str) {
-        self.chars += piece.chars().count();
+        // Bytes, not characters: only whether any arrived is asked.
+        self.bytes += piece.len();
         if self.keep {
             self.text.push(piece);
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.chars == 0
+        self.bytes == 0
     }
 
     /// The text as the answer shows it: itself when kept, `"[TEXT]"` otherwise.
