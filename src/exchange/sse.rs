@@ -40,6 +40,9 @@ pub enum SseError {
     NotUtf8 { index: usize, offset: u64 },
 }
 
+/// The UTF-8 byte-order mark a stream may start with.
+const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+
 /// An incremental event-stream parser.
 #[derive(Debug)]
 pub struct SseParser {
@@ -60,6 +63,8 @@ pub struct SseParser {
     event_offset: Option<u64>,
     dispatched: usize,
     first_bytes: bool,
+    /// The stream's first bytes while they may still be a byte-order mark split over reads.
+    bom: Vec<u8>,
 }
 
 impl SseParser {
@@ -79,6 +84,7 @@ impl SseParser {
             event_offset: None,
             dispatched: 0,
             first_bytes: true,
+            bom: Vec::new(),
         }
     }
 
@@ -89,23 +95,50 @@ impl SseParser {
 
     /// True when a partial line or event is buffered: the stream stopped mid-event.
     pub fn has_partial(&self) -> bool {
-        self.start < self.buf.len() || self.has_data || self.event.is_some()
+        self.start < self.buf.len() || self.has_data || self.event.is_some() || !self.bom.is_empty()
     }
 
     /// Feeds bytes; calls `out` for every complete item. `out` returns `false` to stop early.
-    /// Returns `Ok(false)` when `out` asked to stop.
+    /// Returns `Ok(false)` when `out` asked to stop. However the bytes are split into reads, the
+    /// items and the error are the same.
     pub fn push(
         &mut self,
         mut chunk: &[u8],
         out: &mut dyn FnMut(SseItem) -> bool,
     ) -> Result<bool, SseError> {
-        if self.first_bytes && !chunk.is_empty() {
-            self.first_bytes = false;
-            // A UTF-8 byte-order mark at the very start is ignored.
-            if let Some(rest) = chunk.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
-                self.base += 3;
-                chunk = rest;
+        // An empty read changes nothing (a CR pending from the last read stays pending).
+        if chunk.is_empty() {
+            return Ok(true);
+        }
+        if self.first_bytes {
+            // A UTF-8 byte-order mark at the very start is ignored, even when it arrives over
+            // several reads: until it is whole or ruled out, the first bytes wait.
+            let mut head = std::mem::take(&mut self.bom);
+            let take = (BOM.len() - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
+            if head.len() < BOM.len() && BOM.starts_with(&head) {
+                self.bom = head;
+                return Ok(true);
             }
+            self.first_bytes = false;
+            chunk = &chunk[take..];
+            if head == BOM {
+                self.base += BOM.len() as u64;
+            } else if !self.feed(&head, out)? {
+                return Ok(false);
+            }
+        }
+        self.feed(chunk, out)
+    }
+
+    /// [`SseParser::push`] past the byte-order mark.
+    fn feed(
+        &mut self,
+        mut chunk: &[u8],
+        out: &mut dyn FnMut(SseItem) -> bool,
+    ) -> Result<bool, SseError> {
+        if chunk.is_empty() {
+            return Ok(true);
         }
         if self.pending_cr && chunk.first() == Some(&b'\n') {
             chunk = &chunk[1..];
@@ -173,9 +206,14 @@ impl SseParser {
     }
 
     fn too_large(&self) -> SseError {
+        self.too_large_at(self.base + self.start as u64)
+    }
+
+    /// The error for an event (or a line, starting at `line`) over the limit.
+    fn too_large_at(&self, line: u64) -> SseError {
         SseError::TooLarge {
             index: self.dispatched,
-            offset: self.event_offset.unwrap_or(self.base + self.start as u64),
+            offset: self.event_offset.unwrap_or(line),
             limit: self.limit,
         }
     }
@@ -188,6 +226,11 @@ impl SseParser {
     ) -> Result<bool, SseError> {
         if line.is_empty() {
             return Ok(self.dispatch(out));
+        }
+        // A line over the limit is refused as it is when it arrives in pieces (before its end
+        // is seen), whatever its bytes.
+        if line.len() > self.limit {
+            return Err(self.too_large_at(offset));
         }
         let text = std::str::from_utf8(line).map_err(|_| SseError::NotUtf8 {
             index: self.dispatched,
@@ -361,6 +404,34 @@ mod tests {
         let mut p = SseParser::new(16);
         let err = p.push(&[b'x'; 64], &mut |_| true).unwrap_err();
         assert!(matches!(err, SseError::TooLarge { .. }));
+    }
+
+    #[test]
+    fn any_split_gives_the_same_items_and_error() {
+        let parse = |pieces: &[&[u8]], limit: usize| {
+            let mut p = SseParser::new(limit);
+            let mut items = Vec::new();
+            for piece in pieces {
+                if let Err(e) = p.push(piece, &mut |i| {
+                    items.push(i);
+                    true
+                }) {
+                    return (items, Some(e));
+                }
+            }
+            (items, None)
+        };
+        // A byte-order mark over two reads is still one; an empty read keeps a pending CR.
+        let bom = b"\xef\xbb\xbfdata: a\r\n\r\n";
+        let whole = parse(&[bom], 64);
+        assert_eq!(events(&whole.0), [(None, "a".to_string())]);
+        assert_eq!(parse(&[&bom[..1], &bom[1..2], &bom[2..]], 64), whole);
+        assert_eq!(parse(&[&bom[..11], b"", &bom[11..]], 64), whole);
+        // A line over the limit that is not UTF-8 either: the same error whole or in pieces.
+        let bad = b"data: \xff\xff\xff\xff\xff\xff\xff\xff\xff\n\n";
+        let whole = parse(&[bad], 8);
+        assert!(matches!(whole.1, Some(SseError::TooLarge { .. })), "{whole:?}");
+        assert_eq!(parse(&[&bad[..9], &bad[9..]], 8), whole);
     }
 
     #[test]

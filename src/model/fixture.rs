@@ -162,6 +162,55 @@ pub fn json_depth(text: &str) -> usize {
     max
 }
 
+/// Reads a JSON document the way a `Value` does (numbers in range, every level), holding
+/// nothing of it: what a fixture's body must pass to be made a tree later.
+struct Readable;
+
+impl<'de> Deserialize<'de> for Readable {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Readable, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Readable;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Readable, E> {
+                Ok(Readable)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Readable, E> {
+                Ok(Readable)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Readable, E> {
+                Ok(Readable)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Readable, E> {
+                Ok(Readable)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Readable, E> {
+                Ok(Readable)
+            }
+            fn visit_unit<E>(self) -> Result<Readable, E> {
+                Ok(Readable)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Readable, A::Error> {
+                while a.next_element::<Readable>()?.is_some() {}
+                Ok(Readable)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Readable, A::Error> {
+                while a.next_entry::<Readable, Readable>()?.is_some() {}
+                Ok(Readable)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 impl From<&Value> for JsonText {
     fn from(v: &Value) -> JsonText {
         let raw = serde_json::value::to_raw_value(v)
@@ -452,6 +501,14 @@ impl Fixture {
                     ),
                 ));
             }
+            // Kept as text, a body is only skimmed when the fixture is read (a number past
+            // what a float holds passes): read it as a tree would be, holding nothing.
+            if let Err(e) = serde_json::from_str::<Readable>(body.text()) {
+                return Err(ConfigError::new(
+                    Location::file(path),
+                    format!("a body could not be made a tree ({e}): it could not be replayed or compared"),
+                ));
+            }
         }
         Ok(Fixture {
             provenance: doc.provenance,
@@ -491,5 +548,13 @@ mod tests {
         let e =
             Fixture::parse(Path::new("f.json"), &fixture(&nested(MAX_BODY_DEPTH + 1))).unwrap_err();
         assert!(e.message.contains("nests deeper than 127 levels"), "{e}");
+        // A number past what a float holds passes the skim of a raw body, not a tree's reading.
+        let e = Fixture::parse(Path::new("f.json"), &fixture(r#"{"n":[1e400]}"#)).unwrap_err();
+        assert!(e.message.contains("number out of range"), "{e}");
+        assert!(Fixture::parse(
+            Path::new("f.json"),
+            &fixture(r#"{"n":[1e300,-0,"\u00e9"]}"#)
+        )
+        .is_ok());
     }
 }
