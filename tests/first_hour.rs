@@ -1,0 +1,196 @@
+//! A new user's first hour (issue 20): the hint after a live run is a command that works as
+//! pasted, the run ends with the cases that did not pass, colour follows `--color` and
+//! `NO_COLOR`, and the `cargo test` harness ends with the same list.
+
+mod common;
+
+use common::{llm_contract, text, Mock};
+
+const KEY_ENV: &str = "LLMC_TEST_KEY";
+const CANARY: &str = "sk-canary-first-hour-0001";
+
+/// The line after "pin them with:".
+fn pin_command(stdout: &str) -> Option<String> {
+    let mut lines = stdout.lines();
+    lines.find(|l| l.contains("pin them with:"))?;
+    lines.next().map(|l| l.trim().to_string())
+}
+
+#[test]
+fn the_pin_hint_after_a_live_run_is_a_command_that_works_as_printed() {
+    let mock = Mock::start();
+    let suite = common::suite_copy();
+    let base = mock.base("conform");
+    let reports = tempfile::tempdir().unwrap();
+    let out = llm_contract(
+        &[
+            "run",
+            "--live",
+            "--base-url",
+            &base,
+            "--api-key-env",
+            KEY_ENV,
+            "--model",
+            "mock-model-1",
+            "--case",
+            "happy_path",
+            "--case",
+            "streaming",
+            "--reports",
+            reports.path().to_str().unwrap(),
+            "--time-scale",
+            "0",
+        ],
+        &[(KEY_ENV, CANARY)],
+        suite.path(),
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(!stdout.contains(CANARY) && !stderr.contains(CANARY));
+    let cmd = pin_command(&stdout).unwrap_or_else(|| panic!("no pin command:\n{stdout}"));
+    assert_eq!(
+        cmd,
+        format!(
+            "llm-contract record --target openai_compatible --base-url {base} \
+             --api-key-env {KEY_ENV} --model mock-model-1 --case happy_path --case streaming"
+        )
+    );
+    // Each case's own hint names every flag too (the URL by its alias there).
+    let r = common::report(reports.path());
+    let drift = &common::case(&r, "openai_compatible::happy_path")["drift"];
+    assert!(
+        drift["reason"].as_str().unwrap().contains(&format!(
+            "`llm-contract record --target openai_compatible --base-url [BASE_URL:openai_compatible] \
+             --api-key-env {KEY_ENV} --model mock-model-1 --case happy_path`"
+        )),
+        "{drift}"
+    );
+    // Pasted as printed (no quoting was needed), it records against the same endpoint.
+    let words: Vec<&str> = cmd.split_whitespace().skip(1).collect();
+    let rec = llm_contract(&words, &[(KEY_ENV, CANARY)], suite.path());
+    let (rec_out, rec_err) = text(&rec);
+    assert_eq!(rec.status.code(), Some(0), "{rec_out}{rec_err}");
+    let pinned = suite
+        .path()
+        .join("fixtures/openai_compatible/happy_path.json");
+    let fixture = std::fs::read_to_string(&pinned).unwrap();
+    assert!(fixture.contains("mock-model-1"), "{fixture}");
+    assert!(!fixture.contains(CANARY));
+    assert!(suite
+        .path()
+        .join("fixtures/openai_compatible/streaming.json")
+        .exists());
+}
+
+#[test]
+fn a_run_ends_with_the_cases_that_did_not_pass_grouped_by_class() {
+    let mock = Mock::start();
+    let reports = tempfile::tempdir().unwrap();
+    let base = mock.base("wrong-status");
+    let out = llm_contract(
+        &[
+            "run",
+            "--live",
+            "--base-url",
+            &base,
+            "--api-key-env",
+            KEY_ENV,
+            "--model",
+            "mock-model-1",
+            "--case",
+            "happy_path",
+            "--case",
+            "missing_auth",
+            "--retries",
+            "1",
+            "--reports",
+            reports.path().to_str().unwrap(),
+            "--time-scale",
+            "0",
+        ],
+        &[(KEY_ENV, CANARY)],
+        &common::root(),
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let tail = stdout
+        .split("did not pass:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no list:\n{stdout}"));
+    assert!(
+        tail.starts_with("\n  fall_back (1):\n    FAIL  openai_compatible::happy_path — still transient after 2 attempts"),
+        "{stdout}"
+    );
+    // The retried case's line shows its attempts and its whole time.
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("FAIL  openai_compatible::happy_path"))
+        .unwrap();
+    assert!(line.contains("(2 attempts, "), "{line}");
+    assert!(line.ends_with(" total)"), "{line}");
+}
+
+#[test]
+fn color_always_colours_lines_and_never_or_a_pipe_does_not() {
+    let run = |extra: &[&str], env: &[(&str, &str)]| {
+        let reports = tempfile::tempdir().unwrap();
+        let mut args = vec![
+            "run",
+            "--case",
+            "happy_path",
+            "--time-scale",
+            "0",
+            "--reports",
+            reports.path().to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = llm_contract(&args, env, &common::root());
+        assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+        text(&out).0
+    };
+    assert!(run(&["--color", "always"], &[]).contains("\x1b[32mPASS"));
+    assert!(run(&["--color", "always"], &[("NO_COLOR", "1")]).contains("\x1b[32mPASS"));
+    assert!(!run(&["--color", "never"], &[]).contains('\x1b'));
+    assert!(!run(&[], &[]).contains('\x1b'));
+}
+
+/// Set for the child process of the test below: the suite's directory.
+const CHILD: &str = "LLM_CONTRACT_FIRST_HOUR_CHILD";
+
+#[test]
+fn the_harness_ends_with_the_cases_that_did_not_pass() {
+    let dir = common::suite_copy();
+    std::fs::write(
+        dir.path().join("contracts/chat_completions/brand_new.yaml"),
+        "id: brand_new\ndescription: A case added after the fixtures were recorded.\nauth: valid\ntags: [fresh]\nrequest:\n  body:\n    model: ${model}\n    messages: [{role: user, content: Say pong.}]\nexpect:\n  status: 200\n  class: ok\n",
+    )
+    .unwrap();
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "harness_child", "--nocapture"])
+        .env(CHILD, dir.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&child);
+    assert!(
+        stdout.contains(
+            "1 case(s) did not pass:\n  configuration_drift (1):\n    FAIL  cometapi::brand_new — not recorded for cometapi (--require-fixtures)"
+        ),
+        "{stdout}{stderr}"
+    );
+}
+
+/// Only does something in the child process of the test above: the harness on a suite with a
+/// case not recorded, fixtures required.
+#[test]
+fn harness_child() {
+    let Ok(dir) = std::env::var(CHILD) else {
+        return;
+    };
+    let ctx = llm_contract::context::Context::from_map([
+        ("LLM_CONTRACT_REQUIRE_FIXTURES", "1"),
+        ("LLM_CONTRACT_TAG", "fresh,smoke"),
+    ]);
+    let args = libtest_mimic::Arguments::from_iter(["contracts", "--test-threads", "1"]);
+    // One trial fails: the parent reads the list this prints.
+    let _ = llm_contract::run::harness::main_with(std::path::Path::new(&dir), args, &ctx);
+}
