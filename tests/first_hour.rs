@@ -194,3 +194,76 @@ fn harness_child() {
     // One trial fails: the parent reads the list this prints.
     let _ = llm_contract::run::harness::main_with(std::path::Path::new(&dir), args, &ctx);
 }
+
+/// `record` against `handler`, one case, into a copy of the suite; the fixture's provenance.
+fn record_provenance(
+    handler: fn(llm_contract::exchange::server::Request) -> llm_contract::exchange::server::Reply,
+    extra: &[&str],
+) -> serde_json::Value {
+    use llm_contract::exchange::server::Server;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt
+        .block_on(Server::start(std::sync::Arc::new(handler), 0.0))
+        .unwrap();
+    let suite = common::suite_copy();
+    let base = format!("{}/conform/v1", server.url());
+    let mut args = vec![
+        "record",
+        "--base-url",
+        &base,
+        "--api-key-env",
+        KEY_ENV,
+        "--model",
+        "mock-model-1",
+        "--case",
+        "happy_path",
+    ];
+    args.extend_from_slice(extra);
+    let out = llm_contract(&args, &[(KEY_ENV, CANARY)], suite.path());
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let f = suite
+        .path()
+        .join("fixtures/openai_compatible/happy_path.json");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+    doc["provenance"].clone()
+}
+
+/// The mock, every answer naming its server.
+fn named_server(
+    req: llm_contract::exchange::server::Request,
+) -> llm_contract::exchange::server::Reply {
+    use llm_contract::exchange::server::Reply;
+    match common::openai_mock(req) {
+        Reply::Full {
+            status,
+            mut headers,
+            body,
+        } => {
+            headers.push(("server".into(), "mock-gateway/2.4.1".into()));
+            Reply::Full {
+                status,
+                headers,
+                body,
+            }
+        }
+        other => other,
+    }
+}
+
+#[test]
+fn a_recorded_fixture_names_the_server_its_answers_named_never_the_target_description() {
+    let p = record_provenance(named_server, &["--server-version", "2.4.1-test"]);
+    assert_eq!(p["kind"], "recorded", "{p}");
+    assert_eq!(p["server"], "mock-gateway/2.4.1", "{p}");
+    assert_eq!(p["version"], "2.4.1-test", "{p}");
+    // No header and no --server: `unknown`, not the target's description.
+    let p = record_provenance(common::openai_mock, &[]);
+    assert_eq!(p["server"], "unknown", "{p}");
+    let p = record_provenance(common::openai_mock, &["--server", "My gateway"]);
+    assert_eq!(p["server"], "My gateway", "{p}");
+}

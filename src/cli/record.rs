@@ -44,10 +44,12 @@ pub struct RecordArgs {
     /// Replace pinned fixtures that differ instead of writing <case>.json.new beside them.
     #[arg(long)]
     overwrite: bool,
-    /// The server's name for provenance (default: the target's `server`, else its description).
+    /// The server's name for provenance (default: the target's `server`, else the answers'
+    /// `Server` header, else `unknown`).
     #[arg(long)]
     server: Option<String>,
-    /// The server's version for provenance (default: the target's `version_header`, else unknown).
+    /// The server's version for provenance (default: the answers' `version_header` named by
+    /// the target, else unknown).
     #[arg(long)]
     server_version: Option<String>,
     /// Retries for transient failures (default: the target's policy).
@@ -177,6 +179,9 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
     let run_version = done
         .iter()
         .find_map(|(_, c)| c.as_ref().and_then(|c| c.version.clone()));
+    let run_server = done
+        .iter()
+        .find_map(|(_, c)| c.as_ref().and_then(|c| c.server.clone()));
     let mut trouble = false;
     let summary = report::Summary::of(done.iter().map(|(o, _)| o.verdict));
     for (outcome, capture) in done {
@@ -192,11 +197,14 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
             .expect("a plan per outcome");
         let fixture = Fixture {
             provenance: Provenance::Recorded {
+                // Never the target's description: what the answers said, or `unknown`.
                 server: args
                     .server
                     .clone()
                     .or_else(|| target.server.clone())
-                    .unwrap_or_else(|| target.description.clone()),
+                    .or(capture.server.clone())
+                    .or(run_server.clone())
+                    .unwrap_or_else(|| "unknown".into()),
                 version: args
                     .server_version
                     .clone()
