@@ -267,3 +267,90 @@ fn a_recorded_fixture_names_the_server_its_answers_named_never_the_target_descri
     let p = record_provenance(common::openai_mock, &["--server", "My gateway"]);
     assert_eq!(p["server"], "My gateway", "{p}");
 }
+
+/// A copy of the suite with a pending `happy_path.json.new` for cometapi; `break_it` removes
+/// `choices` from its answer.
+fn with_pending(break_it: bool) -> (tempfile::TempDir, std::path::PathBuf) {
+    let suite = common::suite_copy();
+    let dir = suite.path().join("fixtures/cometapi");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("happy_path.json")).unwrap())
+            .unwrap();
+    // One answer (`response`) or several (`responses`).
+    let last = match doc.get_mut("response") {
+        Some(r) => r,
+        None => doc["responses"].as_array_mut().unwrap().last_mut().unwrap(),
+    };
+    last["headers"]["x-note"] = serde_json::json!("changed");
+    if break_it {
+        last["body"].as_object_mut().unwrap().remove("choices");
+    }
+    let pending = dir.join("happy_path.json.new");
+    std::fs::write(&pending, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    (suite, pending)
+}
+
+fn suite_flags(suite: &std::path::Path) -> Vec<String> {
+    vec![
+        "--contracts".into(),
+        suite.join("contracts").display().to_string(),
+        "--fixtures".into(),
+        suite.join("fixtures").display().to_string(),
+    ]
+}
+
+fn cli(cmd: &[&str], suite: &std::path::Path) -> (Option<i32>, String) {
+    let mut args: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+    args.extend(suite_flags(suite));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = llm_contract(&refs, &[], suite);
+    let (stdout, stderr) = text(&out);
+    (out.status.code(), format!("{stdout}{stderr}"))
+}
+
+#[test]
+fn lint_lists_pending_fixtures_with_the_command_to_review_them() {
+    let (suite, pending) = with_pending(false);
+    let (code, out) = cli(&["lint"], suite.path());
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!(
+            "{}: pending: drift awaiting review",
+            pending.display()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "1 pending fixture(s): review them with `llm-contract review --fixtures {}`",
+            suite.path().join("fixtures").display()
+        )),
+        "{out}"
+    );
+    std::fs::remove_file(&pending).unwrap();
+    let (_, out) = cli(&["lint"], suite.path());
+    assert!(!out.contains("pending"), "{out}");
+}
+
+#[test]
+fn accept_warns_when_the_answer_breaks_its_schema_and_strict_refuses_it() {
+    let (suite, pending) = with_pending(true);
+    let (code, out) = cli(&["accept", "--strict"], suite.path());
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("breaks its case's schema"), "{out}");
+    assert!(out.contains("schema chat_completion: "), "{out}");
+    assert!(out.contains("choices"), "{out}");
+    assert!(out.contains("not accepted (--strict)"), "{out}");
+    assert!(pending.exists());
+    let (code, out) = cli(&["accept"], suite.path());
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("breaks its case's schema"), "{out}");
+    assert!(out.contains("accepted → "), "{out}");
+    assert!(!pending.exists());
+    // An answer that keeps its schema is accepted without a word about it.
+    let (suite, pending) = with_pending(false);
+    let (code, out) = cli(&["accept", "--strict"], suite.path());
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("schema"), "{out}");
+    assert!(!pending.exists());
+}

@@ -72,6 +72,10 @@ pub struct RecordArgs {
 pub struct ReviewArgs {
     /// Only pending fixtures whose path contains this text.
     pattern: Option<String>,
+    /// Accepting: refuse a pending fixture whose answer breaks its case's schema (without it,
+    /// such a fixture is accepted with a warning saying where and why).
+    #[arg(long)]
+    strict: bool,
     #[command(flatten)]
     suite: SuiteArgs,
 }
@@ -355,11 +359,15 @@ pub fn review(args: ReviewArgs) -> ExitCode {
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let (mut accepted, mut rejected, mut skipped) = (0, 0, 0);
+    let suite = Suite::load(&paths).ok();
     for (i, p) in pending.iter().enumerate() {
         outln!("\n== {} ({} of {})", p.display(), i + 1, pending.len());
         match record::pending_diff(p) {
             Ok(d) => outln!("{}", crate::util::text::VisibleLines(&d)),
             Err(e) => outln!("(cannot read it: {e})"),
+        }
+        if let super::pending::Checked::Breaks(lines) = super::pending::check(suite.as_ref(), p) {
+            schema_warning(p, &lines);
         }
         out!("[a]ccept  [r]eject  [s]kip  [q]uit > ");
         let _ = std::io::stdout().flush();
@@ -403,7 +411,24 @@ pub fn bulk(args: ReviewArgs, accept: bool) -> ExitCode {
     let paths = args.suite.paths();
     let pending = selected(&paths.fixtures, args.pattern.as_deref());
     let mut failed = false;
+    let suite = accept.then(|| Suite::load(&paths).ok()).flatten();
     for p in &pending {
+        if accept {
+            match super::pending::check(suite.as_ref(), p) {
+                super::pending::Checked::Breaks(lines) => {
+                    schema_warning(p, &lines);
+                    if args.strict {
+                        failed = true;
+                        outln!("not accepted (--strict): {}", p.display());
+                        continue;
+                    }
+                }
+                super::pending::Checked::Clean { note: Some(n) } => {
+                    outln!("note: {}: {}", p.display(), Visible(&n));
+                }
+                super::pending::Checked::Clean { note: None } => {}
+            }
+        }
         let r = if accept {
             record::accept(p).map(|pinned| format!("accepted → {}", pinned.display()))
         } else {
@@ -426,6 +451,17 @@ pub fn bulk(args: ReviewArgs, accept: bool) -> ExitCode {
     }
     report_orphans(&paths);
     ExitCode::from(u8::from(failed))
+}
+
+/// Says that a pending fixture's answer breaks its case's schema, where and why.
+fn schema_warning(p: &Path, lines: &[String]) {
+    outln!(
+        "warning: {} breaks its case's schema (a run replaying it will fail):",
+        p.display()
+    );
+    for l in lines {
+        outln!("  - {}", Visible(l));
+    }
 }
 
 /// The files below `path` (or `path` itself), symbolic links to directories not followed; those
