@@ -563,8 +563,16 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
         unpinned.sort();
         let names: Vec<&str> = unpinned.iter().map(String::as_str).collect();
         let key = ctx.secret(&target.api_key_env);
+        let set_first = if hints::hides_base_url(target) {
+            format!(
+                " (set {} to the base URL first: one with a query is never printed)",
+                hints::BASE_URL_VAR
+            )
+        } else {
+            String::new()
+        };
         outln!(
-            "no recorded baseline for {} case(s) of this live run; pin them with:\n  {}",
+            "no recorded baseline for {} case(s) of this live run; pin them with{set_first}:\n  {}",
             names.len(),
             hints::pin_command(
                 target,
