@@ -354,3 +354,33 @@ fn accept_warns_when_the_answer_breaks_its_schema_and_strict_refuses_it() {
     assert!(!out.contains("schema"), "{out}");
     assert!(!pending.exists());
 }
+
+/// `run --case happy_path` on a pseudo-terminal (util-linux's `script`), `CI` unset; what the
+/// terminal got.
+fn on_a_terminal(no_color: Option<&str>) -> String {
+    let reports = tempfile::tempdir().unwrap();
+    let cmd = format!(
+        "{} run --case happy_path --time-scale 0 --reports {}",
+        env!("CARGO_BIN_EXE_llm-contract"),
+        reports.path().display()
+    );
+    let mut c = std::process::Command::new("script");
+    c.args(["-qec", &cmd, "/dev/null"])
+        .current_dir(common::root())
+        .env_remove("CI")
+        .env_remove("NO_COLOR")
+        .env("TERM", "xterm");
+    if let Some(v) = no_color {
+        c.env("NO_COLOR", v);
+    }
+    let out = c.output().expect("script (util-linux) runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn no_color_turns_colour_off_on_a_terminal() {
+    assert!(on_a_terminal(None).contains("\x1b[32mPASS"));
+    let plain = on_a_terminal(Some("1"));
+    assert!(plain.contains("PASS  cometapi::happy_path"), "{plain}");
+    assert!(!plain.contains("\x1b[32mPASS"), "{plain}");
+}
