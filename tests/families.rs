@@ -253,7 +253,8 @@ const CASES: &[&str] = &[
     "video_missing_prompt",
 ];
 
-/// Runs the binary with the argument groups, then the suite's --contracts/--fixtures.
+/// Runs the binary with the argument groups, then the suite's --contracts/--fixtures, on
+/// [`CASES`].
 fn cli(
     groups: &[&[&str]],
     suite: &[String],
@@ -262,6 +263,9 @@ fn cli(
 ) -> std::process::Output {
     let mut args: Vec<&str> = groups.iter().flat_map(|g| g.iter().copied()).collect();
     args.extend(suite.iter().map(String::as_str));
+    // Only these cases: the gateway answers them (the suite's other cases of these families,
+    // tool calls, steps, a second video task, ask for what it does not serve).
+    args.extend(CASES.iter().flat_map(|id| ["--case", id]));
     llm_contract(&args, env, cwd)
 }
 

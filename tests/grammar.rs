@@ -535,6 +535,98 @@ fn responses_error_event_and_response_failed_are_error_frames() {
     assert_eq!(v.error_code.as_deref(), Some("server_error"));
 }
 
+/// A streamed function call: added, two argument deltas, done, item done, completed; `done`
+/// (the `.done` event's arguments), `item` (output_item.done's) and `last` (the completed
+/// response's) as given.
+fn function_call_stream(done: &str, item: &str, last: &str) -> Vec<F> {
+    let call = |args: &str| {
+        json!({"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get_weather",
+            "arguments": args, "status": "completed"})
+    };
+    let mut completed = response("completed");
+    completed["output"] = json!([call(last)]);
+    vec![
+        r(
+            0,
+            "response.created",
+            json!({"response": response("in_progress")}),
+        ),
+        r(
+            1,
+            "response.output_item.added",
+            json!({"output_index": 0, "item": call("")}),
+        ),
+        r(
+            2,
+            "response.function_call_arguments.delta",
+            json!({"item_id": "fc_1", "output_index": 0, "delta": "{\"city\":"}),
+        ),
+        r(
+            3,
+            "response.function_call_arguments.delta",
+            json!({"item_id": "fc_1", "output_index": 0, "delta": "\"Paris\"}"}),
+        ),
+        r(
+            4,
+            "response.function_call_arguments.done",
+            json!({"item_id": "fc_1", "name": "get_weather", "output_index": 0, "arguments": done}),
+        ),
+        r(
+            5,
+            "response.output_item.done",
+            json!({"output_index": 0, "item": call(item)}),
+        ),
+        r(6, "response.completed", json!({"response": completed})),
+    ]
+}
+
+#[test]
+fn responses_function_call_arguments_repeat_what_the_deltas_added_up_to() {
+    let args = r#"{"city":"Paris"}"#;
+    let v = run(
+        &family::RESPONSES,
+        function_call_stream(args, args, args),
+        Some(&["completed"]),
+    );
+    assert_eq!(v.end, StreamEnd::Complete, "{:?}", v.failures);
+    assert!(v.failures.is_empty(), "{:?}", v.failures);
+    assert!(v.tool_calls);
+
+    // The done event empties them (a gateway that forwards deltas but not the final text).
+    let v = run(
+        &family::RESPONSES,
+        function_call_stream("", args, args),
+        Some(&["completed"]),
+    );
+    assert_eq!(v.end, StreamEnd::Malformed);
+    assert!(
+        has(
+            &v,
+            "function call 0 (get_weather): response.function_call_arguments.done carries the arguments ``"
+        ),
+        "{:?}",
+        v.failures
+    );
+
+    // The item or the completed response says something else.
+    for (item, last, event) in [
+        ("{}", args, "response.output_item.done"),
+        (args, "{}", "response.completed"),
+    ] {
+        let v = run(
+            &family::RESPONSES,
+            function_call_stream(args, item, last),
+            Some(&["completed"]),
+        );
+        assert_eq!(v.end, StreamEnd::Malformed, "{event}");
+        assert!(
+            has(&v, &format!("{event} carries the arguments `{{}}`")),
+            "{:?}",
+            v.failures
+        );
+    }
+}
+
 // ---- Chat completions -----------------------------------------------------------------------
 
 fn chunk(delta: Value, finish: Option<&str>) -> F {

@@ -69,17 +69,31 @@ fn tag_selects_cases_with_any_of_the_tags_and_narrows_case() {
     assert_eq!(
         ids,
         [
+            "cometapi::images_b64_json",
+            "cometapi::images_bad_size",
             "cometapi::images_happy_path",
             "cometapi::images_missing_auth",
+            "cometapi::images_n",
+            "cometapi::images_n_not_offered",
+            "cometapi::images_size",
             "cometapi::images_unsupported_parameter",
             "cometapi::video_happy_path",
+            "cometapi::video_invalid_seconds",
+            "cometapi::video_invalid_size",
             "cometapi::video_missing_auth",
             "cometapi::video_missing_prompt",
+            "cometapi::video_task_shape",
         ]
     );
     let (code, ids, _) = run(&["--tag", "streaming", "--case", "*responses*"]);
     assert_eq!(code, Some(0));
-    assert_eq!(ids, ["cometapi::responses_streaming"]);
+    assert_eq!(
+        ids,
+        [
+            "cometapi::responses_function_call_streaming",
+            "cometapi::responses_streaming"
+        ]
+    );
 }
 
 #[test]
@@ -123,7 +137,14 @@ fn list_and_record_take_the_same_selection() {
         .lines()
         .map(|l| l.split_whitespace().next().unwrap())
         .collect();
-    assert_eq!(listed, ["cometapi::messages_streaming"]);
+    assert_eq!(
+        listed,
+        [
+            "cometapi::messages_streaming",
+            "cometapi::messages_thinking_streaming",
+            "cometapi::messages_tool_use_streaming"
+        ]
+    );
     let out = llm_contract(&["list", "--tag", "nope"], &[], &root());
     assert_eq!(out.status.code(), Some(2));
     // record resolves its selection before it needs a key or sends anything.
@@ -147,8 +168,11 @@ fn the_harness_selects_by_llm_contract_tag_and_by_glob() {
         names,
         [
             "cometapi::video_happy_path",
+            "cometapi::video_invalid_seconds",
+            "cometapi::video_invalid_size",
             "cometapi::video_missing_auth",
             "cometapi::video_missing_prompt",
+            "cometapi::video_task_shape",
         ]
     );
     let ctx = Context::from_map([("LLM_CONTRACT_TAG", "smoke")]);

@@ -227,8 +227,11 @@ mod tests {
                 &["video"],
                 &[
                     "cometapi::video_happy_path",
+                    "cometapi::video_invalid_seconds",
+                    "cometapi::video_invalid_size",
                     "cometapi::video_missing_auth",
                     "cometapi::video_missing_prompt",
+                    "cometapi::video_task_shape",
                 ],
             ),
             (&["*happy*"], &["video"], &["cometapi::video_happy_path"]),

@@ -92,7 +92,11 @@ impl Responses {
                 );
             }
             "response.output_item.done" => match self.items.get_mut(&index) {
-                Some(i) if i.open => i.open = false,
+                Some(i) if i.open => {
+                    i.open = false;
+                    let done = doc.get("item").and_then(|it| it.get("arguments"));
+                    agree(i, index, "response.output_item.done", done, at, out);
+                }
                 Some(_) => out.violation(Failure::stream(
                     at,
                     format!("output item {index} done a second time"),
@@ -133,6 +137,10 @@ impl Responses {
                         if let Some(a) = doc.get("arguments").and_then(JsonRef::as_str) {
                             item.arguments.push(a);
                         }
+                    }
+                    // After deltas, the done event repeats what they add up to.
+                    "response.function_call_arguments.done" => {
+                        agree(item, index, ty, doc.get("arguments"), at, out);
                     }
                     _ => {}
                 }
@@ -235,6 +243,10 @@ impl Grammar for Responses {
                 ));
             }
             if let Some(resp) = doc.get("response") {
+                for (i, item) in &self.items {
+                    let repeated = resp.pointer(&format!("/output/{i}/arguments"));
+                    agree(item, *i, ty, repeated, at, out);
+                }
                 let resp = resp.to_value();
                 self.signals.finish = vec![(0, responses_reason(&resp))];
                 if let Some(u) = resp.get("usage").filter(|u| u.is_object()) {
@@ -302,6 +314,35 @@ impl Grammar for Responses {
 
     fn answer(&self) -> Option<&Value> {
         self.last.as_ref()
+    }
+}
+
+/// A function call's arguments as a later event repeats them (the `.done` event, the item's
+/// `output_item.done`, the terminal response) must be what its deltas added up to: a gateway
+/// that empties or rewrites them there hands clients reading only the final object another call.
+/// Nothing is compared when no deltas came, the item is not a function call, or the event does
+/// not repeat them.
+fn agree(item: &Item, index: u64, event: &str, repeated: Option<JsonRef<'_>>, at: At, out: &mut Findings) {
+    if item.kind != "function_call" || item.arguments.text.is_empty() || item.arguments.truncated {
+        return;
+    }
+    let Some(repeated) = repeated else {
+        return;
+    };
+    let text = repeated.as_str();
+    if text != Some(item.arguments.text.as_str()) {
+        let found = match text {
+            Some(t) => crate::judge::body::excerpt(t.as_bytes()),
+            None => crate::judge::body::excerpt(repeated.to_value().to_string().as_bytes()),
+        };
+        out.violation(Failure::stream(
+            at,
+            format!(
+                "function call {index} ({}): {event} carries the arguments `{found}`, not `{}` as its deltas added up to",
+                item.name,
+                crate::judge::body::excerpt(item.arguments.text.as_bytes())
+            ),
+        ));
     }
 }
 
