@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+mod matrix;
 mod out;
 mod record;
 
@@ -70,6 +71,9 @@ enum Command {
         after_help = "Exit codes: 0 no problem found; 2 problems (each printed with file:line:col)."
     )]
     Lint(LintArgs),
+    /// Several runs' report.json as one behaviours × targets table: matrix.md and matrix.html,
+    /// grouped by family and capability, with per-target totals.
+    Matrix(matrix::MatrixArgs),
 }
 
 #[derive(Args)]
@@ -290,6 +294,7 @@ pub fn main() -> ExitCode {
         Command::Reject(args) => commands::bulk(args, false),
         Command::Scan(args) => commands::scan(args, &ctx),
         Command::Lint(args) => lint(args),
+        Command::Matrix(args) => matrix::matrix(args),
     }
 }
 

@@ -1,6 +1,6 @@
 //! What one case produced: the data every report renders.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::observation::ApiError;
 
@@ -8,7 +8,7 @@ use crate::model::class::Class;
 use crate::model::deviation::Deviation;
 use crate::model::failure::Failure;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Pass,
@@ -34,7 +34,7 @@ impl Verdict {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     Live,
@@ -134,6 +134,13 @@ pub struct CaseOutcome {
     /// Values captured from the answer for later steps (never reported).
     #[serde(skip)]
     pub captured: std::collections::BTreeMap<String, serde_json::Value>,
+    /// The case's family (`chat_completions`, `messages`, …), its description, the capabilities
+    /// it requires (`requires:`) and its tags: what a reader of many runs groups cases by (the
+    /// matrix).
+    pub family: &'static str,
+    pub description: String,
+    pub requires: Vec<&'static str>,
+    pub tags: Vec<String>,
 }
 
 /// One run of a repeated case, or one step of a case with steps, as decided on its own.
@@ -299,6 +306,10 @@ impl CaseOutcome {
             repeats: Vec::new(),
             steps: Vec::new(),
             captured: Default::default(),
+            family: "chat_completions",
+            description: String::new(),
+            requires: Vec::new(),
+            tags: Vec::new(),
         }
     }
 
