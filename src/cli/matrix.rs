@@ -26,6 +26,9 @@ pub(crate) struct MatrixArgs {
     /// suite share (the repository's own matrix, docs/matrix.*).
     #[arg(long)]
     reproducible: bool,
+    /// A paragraph under the title (where the runs come from, say).
+    #[arg(long, value_name = "TEXT")]
+    note: Option<String>,
 }
 
 /// The two files, written atomically; their text from [`render`].
@@ -60,6 +63,7 @@ pub(crate) fn matrix(args: MatrixArgs) -> ExitCode {
     let m = Matrix::of(&sources);
     let o = Options {
         reproducible: args.reproducible,
+        note: args.note.as_deref(),
     };
     for (name, text) in FILES
         .iter()

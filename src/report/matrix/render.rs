@@ -15,14 +15,16 @@ use crate::report::markdown::{cell as md_cell, code as md_code};
 
 /// How the matrix is written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Options {
+pub struct Options<'a> {
     /// Leave out what differs between two runs of the same suite (run ids, start times): the
     /// repository's checked-in matrix.
     pub reproducible: bool,
+    /// A paragraph under the title: where the runs come from, say.
+    pub note: Option<&'a str>,
 }
 
 /// The longest reason or description shown, in characters.
-const MAX_TEXT: usize = 300;
+const MAX_TEXT: usize = 600;
 
 fn clip(s: &str) -> String {
     let s = crate::util::text::Visible(s).to_string();
@@ -73,7 +75,7 @@ fn totals_line(c: &Column) -> String {
 }
 
 /// `matrix.md`.
-pub fn markdown(m: &Matrix, o: Options) -> String {
+pub fn markdown(m: &Matrix, o: Options<'_>) -> String {
     let mut out = String::with_capacity(16 * 1024);
     out.push_str("# Conformance matrix\n\n");
     let behaviours = m.rows().count();
@@ -84,6 +86,9 @@ pub fn markdown(m: &Matrix, o: Options) -> String {
         m.columns.len(),
         m.reports
     );
+    if let Some(n) = o.note {
+        let _ = writeln!(out, "{}\n", md_cell(&clip(n)));
+    }
     out.push_str("| target | run | ");
     for s in State::ALL {
         let _ = write!(out, "{} | ", s.as_str());
@@ -174,6 +179,7 @@ h1 { font-size: 22px; margin: 0 0 4px; }
 h2 { font-size: 17px; margin: 28px 0 8px; }
 p { max-width: 72em; }
 .meta { color: var(--muted); }
+.note { border-left: 3px solid var(--deviation); padding: 2px 10px; background: #fffdf3; }
 code, .mono { font-family: ui-monospace, "SFMono-Regular", "DejaVu Sans Mono", Menlo, Consolas, monospace; }
 table { border-collapse: collapse; font-size: 13px; }
 th, td { text-align: left; padding: 4px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
@@ -198,7 +204,7 @@ td.cell .dev { display: block; font-weight: normal; text-transform: none; font-s
 "#;
 
 /// `matrix.html`.
-pub fn html(m: &Matrix, o: Options) -> String {
+pub fn html(m: &Matrix, o: Options<'_>) -> String {
     let mut out = String::with_capacity(64 * 1024);
     let behaviours = m.rows().count();
     let _ = write!(
@@ -214,13 +220,22 @@ pub fn html(m: &Matrix, o: Options) -> String {
 <body>
 <header>
 <h1>Conformance matrix</h1>
-<p class="meta">{behaviours} behaviours × {targets} target(s), from {reports} report(s) written by <code>llm-contract run</code> (made by <code>llm-contract matrix</code>). {LATEST_WINS} Each cell links to its case in its run's report where that report sits beside its <code>report.json</code>.</p>
-</header>
+<p class="meta">{behaviours} behaviours × {targets} target(s), from {reports} report(s) written by <code>llm-contract run</code> (made by <code>llm-contract matrix</code>). {LATEST_WINS}{links}</p>
+{note}</header>
 <section id="totals">
 <h2>Per target</h2>
 <div class="wrap"><table><thead><tr><th>target</th><th>run</th>"#,
         targets = m.columns.len(),
         reports = m.reports,
+        links = if m.rows().any(|(_, _, r)| r.cells.iter().any(|c| c.href.is_some())) {
+            " Each cell links to its case in its run&#39;s report."
+        } else {
+            ""
+        },
+        note = o
+            .note
+            .map(|n| format!("<p class=\"note\">{}</p>\n", escape(&clip(n))))
+            .unwrap_or_default(),
     );
     for s in State::ALL {
         let _ = write!(out, r#"<th class="num">{}</th>"#, s.as_str());

@@ -215,8 +215,9 @@ fn both_renderings_escape_what_a_report_says_and_carry_every_row_and_column() {
     assert!(md.contains("| `c` | — | [❌ fail](run/index.html#case-t-x---c) |"), "{md}");
     assert!(md.contains("| `d` | `tools` | [🟡 deviation (tool_calls_null)](run/index.html#case-t-x---d) |"), "{md}");
     assert!(md.contains("## messages"));
-    let quiet = markdown(&m, Options { reproducible: true });
+    let quiet = markdown(&m, Options { reproducible: true, note: Some("<i>replayed</i>") });
     assert!(!quiet.contains("2026-01-01") && !quiet.contains("`r`"), "{quiet}");
-    let quiet = html(&m, Options { reproducible: true });
+    let quiet = html(&m, Options { reproducible: true, note: Some("<i>replayed</i>") });
+    assert!(quiet.contains("&lt;i&gt;replayed"), "{quiet}");
     assert!(!quiet.contains("2026-01-01"), "{quiet}");
 }
