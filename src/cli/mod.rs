@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+mod budget;
 mod matrix;
 mod out;
 mod record;
@@ -129,6 +130,10 @@ struct RunArgs {
     /// Talk to the live endpoint instead of replaying fixtures.
     #[arg(long)]
     live: bool,
+    /// Send nothing: print every request a live run of the selection would send, per target
+    /// (method, URL, case, stream, runs × attempts at worst, the output-token cap), with totals.
+    #[arg(long)]
+    dry_run: bool,
     /// Target to run (repeatable offline; one live). Default: every target with fixtures
     /// offline, the default target (cometapi) live.
     #[arg(long)]
@@ -428,6 +433,9 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
     };
     if args.live && args.target.len() > 1 {
         return config_exit("error: a live run takes one --target");
+    }
+    if args.dry_run {
+        return budget::dry_run(&args, &suite, ctx);
     }
     let selection = Selection {
         live: args.live.then(|| LiveOptions {

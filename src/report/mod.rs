@@ -14,6 +14,7 @@
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod budget;
 pub mod markdown;
 pub mod matrix;
 pub mod progress;
