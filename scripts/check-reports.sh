@@ -6,7 +6,9 @@
 #     the per-case chart's axis fits its data (its last tick at or above the slowest case, at
 #     most a third beyond); every row has a reason cell holding the start of its case's reason
 #     (report.json), one line; a row whose status is not 2xx has no parser outcome;
-#     and a screenshot of each page.
+#     and a screenshot of each page;
+#   - matrix.html of both runs in headless Chromium: a row per behaviour, a column per target,
+#     a cell for each, links into the runs' pages; and a screenshot.
 # Two runs: the repository's suite edited so that its cases pass, fail, error and skip (10
 # cases), and the fault suite (42 cases). Offline; nothing is fetched (the page has no external
 # reference, and Chromium runs with its background networking off).
@@ -167,4 +169,59 @@ print(f"DOM: {len(ids)} cases in the table, {len(dom.marks)} case marks, {len(do
 EOF
   printf 'Chromium: dump and screenshot in %.1f s; screenshot %s\n' "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" "$shots/index-$name.png"
 done
+# The matrix of both runs: a row per behaviour (case) and a column per target in the DOM
+# Chromium builds, a cell for each, cells linking into their run's index.html; and a screenshot.
+echo "== matrix.html in headless Chromium"
+"$bin" matrix "$work/reports-mixed/latest/report.json" "$work/reports-faults/latest" --out "$work/matrix" >/dev/null
+timeout 60 "${chrome[@]}" --dump-dom "file://$work/matrix/matrix.html" >"$work/matrix.dom" 2>"$work/matrix.chromium.log" || {
+  cat "$work/matrix.chromium.log" >&2
+  echo "check-reports: chromium failed on matrix.html" >&2
+  exit 1
+}
+timeout 60 "${chrome[@]}" --window-size=1280,1800 --hide-scrollbars \
+  --screenshot="$shots/matrix.png" "file://$work/matrix/matrix.html" >/dev/null 2>>"$work/matrix.chromium.log"
+python3 - "$work/matrix.dom" "$work/reports-mixed/latest/report.json" "$work/reports-faults/latest/report.json" <<'EOF'
+import json, sys
+from html.parser import HTMLParser
+
+cases, targets = set(), set()
+for path in sys.argv[2:]:
+    for c in json.load(open(path))["cases"]:
+        cases.add((c["family"], c["case"]))
+        targets.add(c["target"])
+
+class Dom(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.rows, self.columns, self.cells, self.links = [], [], 0, 0
+        self.in_cell = False
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "tr" and "data-behaviour" in a:
+            self.rows.append(a["data-behaviour"])
+        if tag == "th" and "data-target" in a:
+            self.columns.append(a["data-target"])
+        if tag == "td" and "data-state" in a:
+            self.cells += 1
+            self.in_cell = a["data-state"] != "absent"
+        if tag == "a" and self.in_cell and "index.html#" in (a.get("href") or ""):
+            self.links += 1
+
+dom = Dom()
+dom.feed(open(sys.argv[1]).read())
+problems = []
+if sorted(dom.rows) != sorted(f"{f}/{c}" for f, c in cases):
+    problems.append(f"matrix rows {len(dom.rows)} != behaviours {len(cases)}")
+if sorted(dom.columns) != sorted(targets):
+    problems.append(f"matrix columns {dom.columns} != targets {sorted(targets)}")
+if dom.cells != len(dom.rows) * len(dom.columns):
+    problems.append(f"{dom.cells} cells for {len(dom.rows)} rows x {len(dom.columns)} columns")
+if dom.links == 0:
+    problems.append("no cell links into its run's index.html")
+if problems:
+    print("\n".join(problems))
+    sys.exit(1)
+print(f"matrix DOM: {len(dom.rows)} behaviours x {len(dom.columns)} targets, {dom.links} links")
+EOF
+printf 'Chromium: matrix screenshot %s\n' "$shots/matrix.png"
 echo "check-reports: ok"

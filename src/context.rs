@@ -25,6 +25,9 @@ pub const REQUIRE_FIXTURES_VAR: &str = "LLM_CONTRACT_REQUIRE_FIXTURES";
 pub const STRICT_VAR: &str = "LLM_CONTRACT_STRICT";
 /// Capabilities the test harness requires (comma-separated), as `run --require` does.
 pub const REQUIRE_VAR: &str = "LLM_CONTRACT_REQUIRE";
+/// Set to `1`/`true` to make `cargo test --test matrix` rewrite the repository's matrix
+/// (`docs/matrix.md`, `docs/matrix.html`) instead of failing with a diff when it is out of date.
+pub const UPDATE_MATRIX_VAR: &str = "LLM_CONTRACT_UPDATE_MATRIX";
 /// Set by CI systems; llm-contract never writes fixtures when it is set.
 pub const CI_VAR: &str = "CI";
 /// Any non-empty value turns colour off (<https://no-color.org>) unless `--color always` asks
@@ -137,6 +140,11 @@ impl Context {
         self.flag(LIVE_VAR)
     }
 
+    /// True when the checked-in matrix is to be rewritten (`LLM_CONTRACT_UPDATE_MATRIX`).
+    pub fn update_matrix(&self) -> bool {
+        self.flag(UPDATE_MATRIX_VAR)
+    }
+
     /// True when the test harness should be strict (`LLM_CONTRACT_STRICT`).
     pub fn strict_tests(&self) -> bool {
         self.flag(STRICT_VAR)
@@ -208,6 +216,8 @@ mod tests {
         assert!(ctx.secret("X").is_none());
         assert!(ctx.tags().is_empty());
         assert!(!ctx.require_fixtures());
+        assert!(!ctx.update_matrix());
+        assert!(Context::from_map([("LLM_CONTRACT_UPDATE_MATRIX", "1")]).update_matrix());
         assert!(Context::from_map([("LLM_CONTRACT_REQUIRE_FIXTURES", "1")]).require_fixtures());
     }
 

@@ -390,6 +390,34 @@ fn report_json_validates_against_its_published_schema_and_carries_the_checklist(
         }
     }
     let case = |id: &str| cases.iter().find(|c| c["id"] == id).unwrap();
+    // What a reader of many runs groups cases by (the matrix): family, requirements, tags,
+    // description, in every case.
+    for c in cases {
+        assert!(c["family"].is_string(), "no family: {c}");
+        assert!(
+            c["requires"].is_array() && c["tags"].is_array(),
+            "{}",
+            c["id"]
+        );
+        assert!(
+            !c["description"].as_str().unwrap().is_empty(),
+            "{}",
+            c["id"]
+        );
+    }
+    assert_eq!(
+        case("cometapi::streaming")["requires"],
+        serde_json::json!(["n"])
+    );
+    assert_eq!(case("cometapi::streaming")["family"], "chat_completions");
+    assert_eq!(
+        case("cometapi::happy_path")["requires"],
+        serde_json::json!([])
+    );
+    assert_eq!(case("cometapi::messages_happy_path")["family"], "messages");
+    let mut broken = doc.clone();
+    broken["cases"][0]["requires"] = serde_json::json!(["Not A Capability"]);
+    assert!(!v.is_valid(&broken), "the schema describes requires");
     assert_eq!(case(ERRORING)["parser_outcome"], "transport");
     assert_eq!(case(ERRORING)["retries"], 2);
     assert_eq!(case(FAILING)["parser_outcome"], "success");
@@ -472,7 +500,12 @@ fn index_html_is_self_contained_with_a_chart_mark_per_case_and_per_target() {
     for c in cases {
         let id = c["id"].as_str().unwrap();
         assert!(html.contains(&format!("data-case=\"{id}\"")), "{id}");
-        assert!(html.contains(&format!("<tr data-id=\"{id}\">")), "{id}");
+        // Every row has a stable anchor, `row-<id with : as ->` (the matrix links to it).
+        let anchor = id.replace(':', "-");
+        assert!(
+            html.contains(&format!("<tr data-id=\"{id}\" id=\"row-{anchor}\">")),
+            "{id}"
+        );
     }
     assert_eq!(html.matches("data-target=\"").count(), 1);
     assert!(html.contains("data-target=\"cometapi\""));

@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+mod budget;
 mod color;
 mod hints;
+mod matrix;
 mod out;
 mod pending;
 mod record;
@@ -73,6 +75,9 @@ enum Command {
         after_help = "Exit codes: 0 no problem found; 2 problems (each printed with file:line:col)."
     )]
     Lint(LintArgs),
+    /// Several runs' report.json as one behaviours × targets table: matrix.md and matrix.html,
+    /// grouped by family and capability, with per-target totals.
+    Matrix(matrix::MatrixArgs),
 }
 
 #[derive(Args)]
@@ -128,6 +133,10 @@ struct RunArgs {
     /// Talk to the live endpoint instead of replaying fixtures.
     #[arg(long)]
     live: bool,
+    /// Send nothing: print every request a live run of the selection would send, per target
+    /// (method, URL, case, stream, runs × attempts at worst, the output-token cap), with totals.
+    #[arg(long)]
+    dry_run: bool,
     /// Target to run (repeatable offline; one live). Default: every target with fixtures
     /// offline, the default target (cometapi) live.
     #[arg(long)]
@@ -297,6 +306,7 @@ pub fn main() -> ExitCode {
         Command::Reject(args) => commands::bulk(args, false),
         Command::Scan(args) => commands::scan(args, &ctx),
         Command::Lint(args) => lint(args),
+        Command::Matrix(args) => matrix::matrix(args),
     }
 }
 
@@ -434,6 +444,9 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
     };
     if args.live && args.target.len() > 1 {
         return config_exit("error: a live run takes one --target");
+    }
+    if args.dry_run {
+        return budget::dry_run(&args, &suite, ctx);
     }
     let selection = Selection {
         live: args.live.then(|| LiveOptions {

@@ -2,6 +2,7 @@
 //! imports nothing of the crate but `util` and `context`.
 
 pub mod assertion;
+pub mod budget;
 pub mod capability;
 pub mod class;
 pub mod deviation;

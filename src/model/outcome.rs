@@ -1,6 +1,6 @@
 //! What one case produced: the data every report renders.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::observation::ApiError;
 
@@ -8,7 +8,7 @@ use crate::model::class::Class;
 use crate::model::deviation::Deviation;
 use crate::model::failure::Failure;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Pass,
@@ -34,7 +34,7 @@ impl Verdict {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     Live,
@@ -138,6 +138,13 @@ pub struct CaseOutcome {
     /// run ends with the command).
     #[serde(skip)]
     pub unpinned: bool,
+    /// The case's family (`chat_completions`, `messages`, …), its description, the capabilities
+    /// it requires (`requires:`) and its tags: what a reader of many runs groups cases by (the
+    /// matrix).
+    pub family: &'static str,
+    pub description: String,
+    pub requires: Vec<&'static str>,
+    pub tags: Vec<String>,
 }
 
 /// One run of a repeated case, or one step of a case with steps, as decided on its own.
@@ -304,6 +311,10 @@ impl CaseOutcome {
             steps: Vec::new(),
             captured: Default::default(),
             unpinned: false,
+            family: "chat_completions",
+            description: String::new(),
+            requires: Vec::new(),
+            tags: Vec::new(),
         }
     }
 

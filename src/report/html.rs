@@ -309,8 +309,9 @@ pub fn row(o: &CaseOutcome) -> String {
         format!(r##"<a href="#case-{}">{id}</a>"##, anchor(&o.id))
     };
     format!(
-        r#"<tr data-id="{id}"><td class="verdict {v}">{v}</td><td class="mono">{name}</td><td class="num">{status}</td><td>{class}</td><td class="reason" title="{title}">{reason}</td><td class="num">{lat:.1}</td><td class="num">{ttfb}</td><td class="num">{ft}</td><td class="num">{retries}</td><td class="parser">{parser}</td><td>{finish}</td><td class="num">{tokens}</td><td class="mono crid">{crid}</td></tr>"#,
+        r#"<tr data-id="{id}" id="row-{a}"><td class="verdict {v}">{v}</td><td class="mono">{name}</td><td class="num">{status}</td><td>{class}</td><td class="reason" title="{title}">{reason}</td><td class="num">{lat:.1}</td><td class="num">{ttfb}</td><td class="num">{ft}</td><td class="num">{retries}</td><td class="parser">{parser}</td><td>{finish}</td><td class="num">{tokens}</td><td class="mono crid">{crid}</td></tr>"#,
         v = verdict_class(o.verdict),
+        a = anchor(&o.id),
         status = o.status.map_or("—".to_string(), |s| s.to_string()),
         class = o.class.as_str(),
         lat = o.latency_ms,
@@ -333,8 +334,10 @@ fn table(r: &Reports, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     out.write_all(b"</tbody></table></div>")
 }
 
-/// An id usable in a fragment: letters, digits, `-` and `_`.
-fn anchor(id: &str) -> String {
+/// An id usable in a fragment: letters, digits, `-` and `_`. Every case's table row is
+/// `id="row-<anchor>"`; the details of a case that did not pass (or passed with deviations) are
+/// `id="case-<anchor>"`: the matrix links to them.
+pub fn anchor(id: &str) -> String {
     id.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {

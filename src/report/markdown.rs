@@ -19,12 +19,12 @@ fn mark(v: Verdict) -> &'static str {
 }
 
 /// A table cell: no line breaks, pipes escaped.
-fn cell(s: &str) -> String {
+pub(crate) fn cell(s: &str) -> String {
     s.replace(['\r', '\n'], " ").replace('|', "\\|")
 }
 
 /// An inline code span that survives backticks in the text.
-fn code(s: &str) -> String {
+pub(crate) fn code(s: &str) -> String {
     let s = cell(s);
     if s.contains('`') {
         format!("`` {s} ``")

@@ -14,8 +14,10 @@
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod budget;
 pub mod markdown;
 pub mod not_passed;
+pub mod matrix;
 pub mod progress;
 
 use std::io::Write;

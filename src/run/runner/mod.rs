@@ -737,6 +737,10 @@ pub(crate) fn blank(plan: &Plan, mode: Mode) -> CaseOutcome {
             .unwrap_or_else(|| plan.case.family.path.to_string()),
         model: plan.model().map(str::to_string),
         stream: plan.case.streams(),
+        family: plan.case.family.name,
+        description: plan.case.description.clone(),
+        requires: plan.case.requires.iter().map(|c| c.name).collect(),
+        tags: plan.case.tags.clone(),
         ..CaseOutcome::new(&plan.id, &plan.target.name, &plan.case.id, mode)
     }
 }
