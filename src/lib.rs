@@ -70,7 +70,23 @@ pub mod model;
 
 /// The `cargo test` harness: one libtest-mimic trial per target × case.
 pub mod harness {
-    pub use crate::run::harness::{main, trials};
+    pub use crate::run::harness::{main, main_with, trials};
+}
+
+/// The JSON Schemas built into the crate (this repository's `contracts/schemas/`, embedded at
+/// build time). Every suite starts from them: its own `schemas/` folder adds schemas, or replaces
+/// one of the same name. Each is known by its name and by the URI [`schemas::uri`]`(name)`,
+/// `urn:llm-contract:schema:<name>`, which a suite's own schema uses to `$ref` it:
+///
+/// ```
+/// let uri = llm_contract::schemas::uri("chat_completion");
+/// assert_eq!(uri, "urn:llm-contract:schema:chat_completion");
+/// let text = llm_contract::schemas::schema("chat_completion").unwrap();
+/// assert!(text.contains(&uri));
+/// assert!(llm_contract::schemas::schemas().len() >= 12);
+/// ```
+pub mod schemas {
+    pub use crate::contract::builtin::{schema, schemas, uri, SCHEMA_URI_PREFIX};
 }
 
 pub use contract::suite::Paths;

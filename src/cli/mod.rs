@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+mod init;
 mod out;
 mod record;
 
@@ -70,6 +71,9 @@ enum Command {
         after_help = "Exit codes: 0 no problem found; 2 problems (each printed with file:line:col)."
     )]
     Lint(LintArgs),
+    /// Scaffold a suite in your repository: contracts/ with the standard cases, a target, the
+    /// `cargo test` harness file, a scheduled CI workflow; prints the Cargo.toml lines to add.
+    Init(init::InitArgs),
 }
 
 #[derive(Args)]
@@ -80,7 +84,8 @@ pub(crate) struct SuiteArgs {
     /// Directory of pinned fixtures, <target>/<case>.json.
     #[arg(long, default_value = "fixtures")]
     fixtures: PathBuf,
-    /// Directory of JSON Schemas (default: <contracts>/schemas).
+    /// Directory of your own JSON Schemas, added to the built-in ones (a file named like a
+    /// built-in schema replaces it); default <contracts>/schemas, which may be absent.
     #[arg(long)]
     schemas: Option<PathBuf>,
 }
@@ -248,9 +253,13 @@ struct ValidateArgs {
     /// printed, and passes); `spec`: the published spec (every deviation is a violation).
     #[arg(long, default_value = "client", value_parser = ["client", "spec"])]
     level: String,
-    /// Directory of contracts (schemas are read from its schemas/).
+    /// Directory of contracts (your schemas are read from its schemas/).
     #[arg(long, default_value = "contracts")]
     contracts: PathBuf,
+    /// Directory of your own JSON Schemas, added to the built-in ones (default:
+    /// <contracts>/schemas, which may be absent).
+    #[arg(long)]
+    schemas: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -290,6 +299,7 @@ pub fn main() -> ExitCode {
         Command::Reject(args) => commands::bulk(args, false),
         Command::Scan(args) => commands::scan(args, &ctx),
         Command::Lint(args) => lint(args),
+        Command::Init(args) => init::init(args),
     }
 }
 
@@ -297,6 +307,9 @@ fn lint(args: LintArgs) -> ExitCode {
     let paths = args.suite.paths();
     let problems = match Suite::load(&paths) {
         Ok(suite) => {
+            for o in suite.schemas.overrides() {
+                outln!("{o}");
+            }
             let found = crate::contract::lint::check(&suite);
             // Cases not recorded yet are notes: a recorded run skips them.
             for n in &found.not_recorded {
@@ -342,7 +355,11 @@ fn list(args: ListArgs) -> ExitCode {
 }
 
 fn validate(args: ValidateArgs) -> ExitCode {
-    let schemas = match SchemaRegistry::load(&args.contracts.join("schemas")) {
+    let dir = args
+        .schemas
+        .clone()
+        .unwrap_or_else(|| args.contracts.join("schemas"));
+    let schemas = match SchemaRegistry::load(&dir) {
         Ok(s) => s,
         Err(e) => return config_exit(e),
     };

@@ -141,12 +141,20 @@ pub fn selected(paths: &Paths, ctx: &Context, patterns: Vec<String>) -> Result<V
     Ok(trials)
 }
 
-/// The harness's `main`: `root` is the directory holding `contracts/` and `fixtures/`.
+/// The harness's `main`: `root` is the directory holding `contracts/` and `fixtures/` (and,
+/// optionally, `contracts/schemas/` with schemas of your own, added to the built-in ones).
 pub fn main(root: &Path) -> ExitCode {
+    main_with(&Paths::under(root))
+}
+
+/// The harness's `main` for a suite whose folders are elsewhere: the same three folders the
+/// command line's `--contracts`, `--fixtures` and `--schemas` name, taken the same way (the
+/// schemas folder adds to the built-in schemas and may be absent).
+pub fn main_with(paths: &Paths) -> ExitCode {
     let mut args = Arguments::from_args();
     let ctx = Context::from_process();
     let globs = take_globs(&mut args);
-    match selected(&Paths::under(root), &ctx, globs) {
+    match selected(paths, &ctx, globs) {
         Ok(trials) => libtest_mimic::run(&args, trials).exit_code(),
         Err(message) => {
             eprintln!("{message}");
