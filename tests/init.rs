@@ -211,12 +211,46 @@ fn cargo_test(dir: &Path, env: &[(&str, &str)]) -> (Option<i32>, String) {
         .env_remove("LLM_CONTRACT_LIVE")
         .env_remove("CI")
         .env_remove(KEY_VAR);
+    // What the outer cargo set for this test process (CARGO_MANIFEST_DIR, CARGO_PKG_NAME, …)
+    // is not the inner build's: build scripts that watch those variables (ring's) would run
+    // again and every crate above them be rebuilt, each time.
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        let outer = (k.starts_with("CARGO_")
+            && !matches!(&*k, "CARGO_HOME" | "CARGO_NET_OFFLINE")
+            && !k.starts_with("CARGO_REGISTRIES_"))
+            || k == "OUT_DIR";
+        if outer {
+            cmd.env_remove(&*k);
+        }
+    }
+    cmd.env("CARGO_TARGET_DIR", target_dir());
     for (k, v) in env {
         cmd.env(k, v);
     }
+    let t0 = std::time::Instant::now();
     let out = cmd.output().expect("cargo runs");
     let (o, e) = text(&out);
+    // What was built, and how long it took (seen with --nocapture).
+    for l in e
+        .lines()
+        .filter(|l| l.contains("Compiling") || l.contains("Finished"))
+    {
+        eprintln!("{l}");
+    }
+    eprintln!(
+        "cargo test in the scaffold: {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
     (out.status.code(), format!("{o}{e}"))
+}
+
+/// What libtest printed for a test (`test <name>   ... ok`).
+fn verdict<'a>(out: &'a str, name: &str) -> Option<&'a str> {
+    out.lines().find_map(|l| {
+        let rest = l.strip_prefix("test ")?.strip_prefix(name)?;
+        rest.trim_start().strip_prefix("... ")
+    })
 }
 
 /// The test: a crate made by `init` passes its own offline `cargo test`, and fails it
@@ -254,7 +288,7 @@ fn scaffolded_crate_passes_its_own_cargo_test() {
         out.contains(&format!("test result: ok. {n} passed; 0 failed")),
         "{out}"
     );
-    assert!(out.contains("test mygw::happy_path ... ok"), "{out}");
+    assert!(verdict(&out, "mygw::happy_path") == Some("ok"), "{out}");
 
     // A fixture that breaks the contract fails the crate's test.
     let f = d.join("fixtures/mygw/happy_path.json");
@@ -264,5 +298,5 @@ fn scaffolded_crate_passes_its_own_cargo_test() {
     std::fs::write(&f, doc.to_string()).unwrap();
     let (code, out) = cargo_test(d, &[]);
     assert_eq!(code, Some(101), "{out}");
-    assert!(out.contains("test mygw::happy_path ... FAILED"), "{out}");
+    assert!(verdict(&out, "mygw::happy_path") == Some("FAILED"), "{out}");
 }
