@@ -7,8 +7,9 @@
 //!
 //! # Use it from your own crate
 //!
-//! Put `contracts/` (cases, `targets/`, `schemas/`) and `fixtures/` at your crate's root, add
-//! `llm-contract` as a dev-dependency and a test target without libtest's harness:
+//! Put `contracts/` (cases, `targets/`, optionally `schemas/` of your own: the standard ones are
+//! built in, [`schemas`]) and `fixtures/` at your crate's root (`llm-contract init` scaffolds
+//! them), add `llm-contract` as a dev-dependency and a test target without libtest's harness:
 //!
 //! ```toml
 //! [[test]]
@@ -90,3 +91,10 @@ pub mod schemas {
 }
 
 pub use contract::suite::Paths;
+
+/// The README's and docs/adopting.md's Rust examples (the test file of a user's crate), compiled
+/// by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+#[doc = include_str!("../docs/adopting.md")]
+pub struct DocExamples;

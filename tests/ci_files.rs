@@ -311,3 +311,58 @@ fn the_release_gate_blocks_on_1_and_2_and_retries_3() {
     assert_eq!(out.matches(errors).count(), 2, "two runs: {out}");
     assert!(out.contains("::warning::gate: pass, unverified"), "{out}");
 }
+
+/// `cargo package` can publish the crate: its metadata, licence files and include list hold
+/// (`cargo package --locked` itself, which builds, is run by hand: see docs/adopting.md).
+#[test]
+fn the_manifest_is_ready_to_publish() {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    for key in [
+        "description = ",
+        "license = \"MIT OR Apache-2.0\"",
+        "readme = \"README.md\"",
+        "keywords = ",
+        "categories = ",
+        "rust-version = ",
+    ] {
+        assert!(manifest.contains(key), "Cargo.toml lacks {key}");
+    }
+    for f in [
+        "LICENSE-MIT",
+        "LICENSE-APACHE",
+        "README.md",
+        "build.rs",
+        "action.yml",
+    ] {
+        assert!(root().join(f).is_file(), "{f} is missing");
+    }
+    let start = manifest.find("include = [").expect("an include list");
+    let list = &manifest[start..start + manifest[start..].find(']').unwrap()];
+    let included: Vec<&str> = list.split('"').skip(1).step_by(2).collect();
+    // What build.rs embeds and what the docs link must ship; the repository's own suite
+    // machinery must not.
+    for needed in [
+        "/build.rs",
+        "/src/**",
+        "/contracts/**",
+        "/docs/**",
+        "/LICENSE-MIT",
+        "/LICENSE-APACHE",
+        "/README.md",
+        "/action.yml",
+    ] {
+        assert!(
+            included.contains(&needed),
+            "include lacks {needed}: {included:?}"
+        );
+    }
+    for item in &included {
+        let path = root().join(item.trim_start_matches('/').trim_end_matches("/**"));
+        assert!(path.exists(), "include names {item}, which does not exist");
+        assert!(
+            !item.starts_with("/fixtures")
+                && !item.starts_with("/reports")
+                && !item.starts_with("/.ci")
+        );
+    }
+}

@@ -535,6 +535,20 @@ mod tests {
         assert!(scaffold(&args(&[])).is_ok());
     }
 
+    /// The README's example is the file `init` writes (the README's is compiled as a doctest).
+    #[test]
+    fn the_readme_example_is_the_test_file_init_writes() {
+        let readme = include_str!("../../README.md");
+        let s = scaffold(&args(&[])).unwrap();
+        let (_, file) = s
+            .files
+            .iter()
+            .find(|(p, _)| p.ends_with("tests/contracts.rs"))
+            .unwrap();
+        let main = &file[file.find("fn main").unwrap()..];
+        assert!(readme.contains(&format!("```rust,no_run\n{main}```")), "{main}");
+    }
+
     #[test]
     fn vars_are_found_once_in_order() {
         let mut v = Vec::new();
