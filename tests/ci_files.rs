@@ -218,6 +218,7 @@ fn the_release_gate_and_pr_workflows_run_what_they_say() {
     let s = steps(&pr, "check");
     for cmd in [
         "cargo test",
+        "cargo test --locked --test init -- --ignored",
         "cargo run --locked -- run --require-fixtures",
         "cargo run --locked -- lint",
     ] {
@@ -227,6 +228,11 @@ fn the_release_gate_and_pr_workflows_run_what_they_say() {
     let ci = std::fs::read_to_string(root().join(".ci/run")).unwrap();
     assert!(
         ci.contains("cargo run --locked --quiet -- run --require-fixtures --reports"),
+        "{ci}"
+    );
+    // And the crate `init` makes is built and tested, not only scaffolded.
+    assert!(
+        ci.contains("cargo test --locked --test init -- --ignored"),
         "{ci}"
     );
     // No secret in the offline check.
