@@ -299,7 +299,7 @@ pub fn scaffold(args: &InitArgs) -> Result<Scaffold, InitError> {
         format!(
             "# Contract tests\n\
              \n\
-             `contracts/` holds [llm-contract](https://crates.io/crates/llm-contract) cases for the\n\
+             `contracts/` holds llm-contract (contract tests for LLM HTTP APIs) cases for the\n\
              endpoint `{name}` ({url}): {count} standard case(s) of {fams}, one YAML file each, and the\n\
              target in `contracts/targets/{name}.yaml`. Your own JSON Schemas go in `contracts/schemas/`;\n\
              they add to the built-in ones, which they may `$ref` as `urn:llm-contract:schema:<name>`.\n\
@@ -311,10 +311,10 @@ pub fn scaffold(args: &InitArgs) -> Result<Scaffold, InitError> {
         ),
     ));
 
-    let dependency = args
-        .dependency
-        .clone()
-        .unwrap_or_else(|| format!("\"{version}\""));
+    // The default names this version on crates.io; `--dependency` says where else it comes from.
+    let dependency = args.dependency.clone().unwrap_or_else(|| {
+        format!("\"{version}\"   # or {{ git = \"…\" }} / {{ path = \"…\" }}: init --dependency")
+    });
     let cargo_toml = format!(
         "[dev-dependencies]\nllm-contract = {dependency}\n\n[[test]]\nname = \"contracts\"\npath = \"tests/contracts.rs\"\nharness = false\n"
     );
@@ -470,9 +470,10 @@ mod tests {
         assert_eq!(t["api_key_env"].as_str(), Some("GW_KEY"));
         assert_eq!(t["vars"]["model"].as_str(), Some("gpt-4o-mini"));
         assert!(s.cargo_toml.contains("harness = false"));
-        assert!(s
-            .cargo_toml
-            .contains(&format!("llm-contract = \"{}\"", env!("CARGO_PKG_VERSION"))));
+        assert!(s.cargo_toml.contains(&format!(
+            "llm-contract = \"{}\" ",
+            env!("CARGO_PKG_VERSION")
+        )));
     }
 
     #[test]
@@ -546,7 +547,10 @@ mod tests {
             .find(|(p, _)| p.ends_with("tests/contracts.rs"))
             .unwrap();
         let main = &file[file.find("fn main").unwrap()..];
-        assert!(readme.contains(&format!("```rust,no_run\n{main}```")), "{main}");
+        assert!(
+            readme.contains(&format!("```rust,no_run\n{main}```")),
+            "{main}"
+        );
     }
 
     #[test]
