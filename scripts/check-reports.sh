@@ -3,6 +3,9 @@
 #   - junit.xml against tests/junit.xsd with xmllint (Debian: libxml2-utils);
 #   - index.html in headless Chromium (Debian: chromium): the DOM it builds lists every case of
 #     report.json in the table and has one chart mark (data-case) per case and one per target;
+#     the per-case chart's axis fits its data (its last tick at or above the slowest case, at
+#     most a third beyond); every row has a reason cell holding the start of its case's reason
+#     (report.json), one line; a row whose status is not 2xx has no parser outcome;
 #     and a screenshot of each page.
 # Two runs: the repository's suite edited so that its cases pass, fail, error and skip (10
 # cases), and the fault suite (42 cases). Offline; nothing is fetched (the page has no external
@@ -87,6 +90,8 @@ class Dom(HTMLParser):
         super().__init__()
         self.marks, self.target_marks, self.rows, self.bars = [], [], [], {}
         self.open_mark = None
+        self.svgs, self.ticks, self.in_tick = 0, [], False
+        self.cells, self.row_cells, self.cell = {}, None, None
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if "data-case" in a:
@@ -96,11 +101,30 @@ class Dom(HTMLParser):
             self.target_marks.append(a["data-target"])
         if tag == "tr" and "data-id" in a:
             self.rows.append(a["data-id"])
+            self.row_cells = self.cells.setdefault(a["data-id"], [])
+        if tag == "td" and self.row_cells is not None:
+            self.cell = [a.get("class", ""), ""]
+            self.row_cells.append(self.cell)
+        if tag == "svg":
+            self.svgs += 1
+        if tag == "text" and "tick" in a.get("class", "") and self.svgs == 1:
+            self.in_tick = True
         if tag == "rect" and self.open_mark is not None:
             self.bars.setdefault(self.open_mark, []).append(float(a.get("width", "0")))
+    def handle_data(self, data):
+        if self.in_tick:
+            self.ticks.append(float(data.replace(" ms", "")))
+        if self.cell is not None:
+            self.cell[1] += data
     def handle_endtag(self, tag):
         if tag == "g":
             self.open_mark = None
+        if tag == "text":
+            self.in_tick = False
+        if tag == "td":
+            self.cell = None
+        if tag == "tr":
+            self.row_cells = None
     handle_startendtag = handle_starttag
 
 dom = Dom()
@@ -115,12 +139,31 @@ if any(tag != "g" for tag, _ in dom.marks):
 for i in ids:
     if not dom.bars.get(i) or max(dom.bars[i]) <= 0:
         problems.append(f"{i}: no visible bar")
+slowest = max([c["latency_ms"] for c in report["cases"]] + [c.get("ttfb_ms") or 0 for c in report["cases"]])
+axis = max(dom.ticks) if dom.ticks else 0
+if slowest > 0 and not (slowest <= axis * 1.000001 and axis <= max(slowest * 4 / 3 * 1.001, 1)):
+    problems.append(f"the latency axis runs to {axis} ms for a slowest case of {slowest:.1f} ms")
+headers = None
+for c in report["cases"]:
+    cells = dom.cells.get(c["id"], [])
+    reasons = [t for cls, t in cells if "reason" in cls.split()]
+    if len(reasons) != 1:
+        problems.append(f"{c['id']}: {len(reasons)} reason cells")
+        continue
+    shown = reasons[0]
+    want = c["reason"].replace("\n", "\\n")
+    if "\n" in shown or not want.startswith(shown.rstrip("…")[:60]) or len(shown) > 141:
+        problems.append(f"{c['id']}: reason cell {shown!r} is not the start of {c['reason']!r}")
+    status = c.get("status")
+    parser = next((t for cls, t in cells if cls == "parser"), None)
+    if status is not None and not (200 <= status < 300) and parser != "—":
+        problems.append(f"{c['id']}: status {status} but the parser column says {parser!r}")
 if sorted(dom.target_marks) != sorted(targets):
     problems.append(f"target marks {dom.target_marks} != targets {sorted(targets)}")
 if problems:
     print("\n".join(problems))
     sys.exit(1)
-print(f"DOM: {len(ids)} cases in the table, {len(dom.marks)} case marks, {len(dom.target_marks)} target mark(s)")
+print(f"DOM: {len(ids)} cases in the table, {len(dom.marks)} case marks, {len(dom.target_marks)} target mark(s); axis {axis:g} ms for a slowest case of {slowest:.1f} ms; a reason cell per row")
 EOF
   printf 'Chromium: dump and screenshot in %.1f s; screenshot %s\n' "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" "$shots/index-$name.png"
 done

@@ -27,6 +27,9 @@ pub const STRICT_VAR: &str = "LLM_CONTRACT_STRICT";
 pub const REQUIRE_VAR: &str = "LLM_CONTRACT_REQUIRE";
 /// Set by CI systems; llm-contract never writes fixtures when it is set.
 pub const CI_VAR: &str = "CI";
+/// Any non-empty value turns colour off (<https://no-color.org>) unless `--color always` asks
+/// for it.
+pub const NO_COLOR_VAR: &str = "NO_COLOR";
 
 /// A secret value. Its `Debug` and `Display` never show the value.
 #[derive(Clone, PartialEq, Eq)]
@@ -123,6 +126,12 @@ impl Context {
         self.flag(CI_VAR)
     }
 
+    /// True when `NO_COLOR` holds any non-empty value (a blank one included, as the convention
+    /// says).
+    pub fn no_color(&self) -> bool {
+        self.vars.get(NO_COLOR_VAR).is_some_and(|v| !v.is_empty())
+    }
+
     /// True when the test harness should talk to live endpoints.
     pub fn live_tests(&self) -> bool {
         self.flag(LIVE_VAR)
@@ -200,6 +209,15 @@ mod tests {
         assert!(ctx.tags().is_empty());
         assert!(!ctx.require_fixtures());
         assert!(Context::from_map([("LLM_CONTRACT_REQUIRE_FIXTURES", "1")]).require_fixtures());
+    }
+
+    #[test]
+    fn no_color_is_any_non_empty_value() {
+        assert!(Context::from_map([("NO_COLOR", "1")]).no_color());
+        assert!(Context::from_map([("NO_COLOR", "0")]).no_color());
+        assert!(Context::from_map([("NO_COLOR", " ")]).no_color());
+        assert!(!Context::from_map([("NO_COLOR", "")]).no_color());
+        assert!(!Context::default().no_color());
     }
 
     #[test]

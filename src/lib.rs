@@ -71,7 +71,7 @@ pub mod model;
 
 /// The `cargo test` harness: one libtest-mimic trial per target × case.
 pub mod harness {
-    pub use crate::run::harness::{main, main_with, trials};
+    pub use crate::run::harness::{main, main_in, trials};
 }
 
 /// The JSON Schemas built into the crate (this repository's `contracts/schemas/`, embedded at

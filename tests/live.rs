@@ -72,7 +72,7 @@ fn a_conforming_server_passes_every_case() {
     assert!(drift["reason"]
         .as_str()
         .unwrap()
-        .contains("llm-contract record --target openai_compatible --case happy_path"));
+        .contains("llm-contract record --target openai_compatible --base-url [BASE_URL:openai_compatible] --api-key-env LLMC_TEST_KEY --model mock-model-1 --case happy_path"));
     assert!(
         stdout.contains(&format!("{n} passed, 0 failed")),
         "{stdout}"

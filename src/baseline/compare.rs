@@ -32,6 +32,7 @@ pub fn compare(
         out.drift = Drift::NotRun {
             reason: format!("no baseline yet: {}", record_hint(plan)),
         };
+        out.unpinned = mode == Mode::Live;
         return;
     };
     if mode == Mode::Live && !matches!(fixture.provenance, Provenance::Recorded { .. }) {
@@ -42,6 +43,7 @@ pub fn compare(
                 record_hint(plan)
             ),
         };
+        out.unpinned = true;
         return;
     }
     let received_body = match &r.body {
@@ -178,9 +180,16 @@ pub fn merge_drift(submit: Drift, last: Drift) -> Drift {
     }
 }
 
+/// How to pin a baseline for the plan's case: `record` with the target and every endpoint flag
+/// the run was given (a base URL is shown by its alias wherever an outcome is shown; `run` ends
+/// with the whole command).
 pub fn record_hint(plan: &Plan) -> String {
+    let mut flags = String::new();
+    for (flag, value) in &plan.target.endpoint_flags {
+        flags.push_str(&format!(" {flag} {}", crate::util::text::shell_word(value)));
+    }
     format!(
-        "pin one with `llm-contract record --target {} --case {}` against a live endpoint",
+        "pin one with `llm-contract record --target {}{flags} --case {}` against a live endpoint",
         plan.target.name, plan.case.id
     )
 }

@@ -29,6 +29,8 @@ pub struct Capture {
     pub responses: Vec<FixtureResponse>,
     /// The server's version, from the target's `version_header`.
     pub version: Option<String>,
+    /// The server as its answers name it: their `Server` header (bounded).
+    pub server: Option<String>,
 }
 
 /// Records a case's exchanges as they are made: a [`Watch`] the runner shows every answer to.
@@ -114,18 +116,34 @@ impl Recorder {
                 resp
             })
             .collect();
-        let version = plan.target.version_header.as_ref().and_then(|h| {
-            responses
-                .iter()
-                .rev()
-                .find_map(|r| r.headers.get(&h.to_ascii_lowercase()).cloned())
-        });
+        let version = plan
+            .target
+            .version_header
+            .as_ref()
+            .and_then(|h| header(&responses, h));
+        let server = header(&responses, "server");
         Some(Capture {
             request,
             responses,
             version,
+            server,
         })
     }
+}
+
+/// The longest header value a provenance repeats, in characters.
+const MAX_PROVENANCE_HEADER: usize = 120;
+
+/// A header of the last answer that carried it (already sanitized), cut to
+/// [`MAX_PROVENANCE_HEADER`] characters; `None` when none did or it is blank.
+pub fn header(responses: &[FixtureResponse], name: &str) -> Option<String> {
+    let name = name.to_ascii_lowercase();
+    responses
+        .iter()
+        .rev()
+        .find_map(|r| r.headers.get(&name))
+        .map(|v| v.trim().chars().take(MAX_PROVENANCE_HEADER).collect::<String>())
+        .filter(|v| !v.is_empty())
 }
 
 /// The request of a plan as a fixture records it.

@@ -9,13 +9,16 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+mod color;
+mod hints;
 mod init;
 mod out;
+mod pending;
 mod record;
 
 use record as commands;
 
-use out::{errln, outln};
+use out::{errln, out, outln};
 
 use crate::context::Context;
 use crate::contract::schema::{SchemaRegistry, MAX_VIOLATIONS};
@@ -184,6 +187,10 @@ struct RunArgs {
     /// skipping it as "not recorded for <target>".
     #[arg(long)]
     require_fixtures: bool,
+    /// Colour the case lines: `auto` on a terminal unless NO_COLOR (any non-empty value) or CI
+    /// is set; `always`; `never`.
+    #[arg(long, value_enum, default_value_t = color::ColorChoice::Auto, value_name = "WHEN")]
+    color: color::ColorChoice,
     #[command(flatten)]
     suite: SuiteArgs,
 }
@@ -311,8 +318,12 @@ fn lint(args: LintArgs) -> ExitCode {
                 outln!("{o}");
             }
             let found = crate::contract::lint::check(&suite);
-            // Cases not recorded yet are notes: a recorded run skips them.
+            // Cases not recorded yet are notes: a recorded run skips them; so are pending
+            // fixtures (drift awaiting review).
             for n in &found.not_recorded {
+                outln!("{n}");
+            }
+            for n in pending::lint_notes(&paths.fixtures) {
                 outln!("{n}");
             }
             if found.problems.is_empty() {
@@ -492,9 +503,12 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
     };
     let sanitizer = planned.sanitizer.clone();
     let runner = started.runner.clone();
-    let color = std::io::stdout().is_terminal() && !ctx.is_ci();
+    let terminal = std::io::stdout().is_terminal();
+    let color = color::enabled(args.color, terminal, ctx);
     // A progress bar with counts on a terminal outside CI; plain lines otherwise.
-    let progress = color.then(|| progress::Progress::new(planned.plans.len()));
+    let progress = (terminal && !ctx.is_ci()).then(|| progress::Progress::new(planned.plans.len()));
+    let live_target = planned.plans.first().map(|p| p.target.clone());
+    let (mut not_passed, mut unpinned) = (Vec::new(), Vec::new());
     let work = started.work(std::mem::take(&mut planned.plans));
     let rendered = started.rt.block_on(async {
         let where_ = if args.live {
@@ -523,7 +537,15 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
             || (),
             |o, (), _| {
                 let line = report::line(&o);
-                let line = if color { paint(o.verdict, &line) } else { line };
+                let line = if color {
+                    color::paint(o.verdict, &line)
+                } else {
+                    line
+                };
+                not_passed.extend(report::not_passed::NotPassed::of(&o));
+                if o.unpinned {
+                    unpinned.push(o.case.clone());
+                }
                 if let Some(p) = &progress {
                     p.done(&o, &line);
                 } else {
@@ -548,7 +570,37 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
     let cases = rendered;
     started.finish();
     let summary = Summary::of_briefs(cases.iter().map(|c| &c.brief));
+    // After the last case: every case that did not pass, grouped by class, with its reason.
+    let list = report::not_passed::render(&not_passed);
+    if !list.is_empty() {
+        out!("\n{list}");
+    }
     outln!("\n{}", summary.line());
+    if let (true, Some(target)) = (!unpinned.is_empty(), &live_target) {
+        unpinned.sort();
+        let names: Vec<&str> = unpinned.iter().map(String::as_str).collect();
+        let key = ctx.secret(&target.api_key_env);
+        let set_first = if hints::hides_base_url(target) {
+            format!(
+                " (set {} to the base URL first: one with a query is never printed)",
+                hints::BASE_URL_VAR
+            )
+        } else {
+            String::new()
+        };
+        outln!(
+            "no recorded baseline for {} case(s) of this live run; pin them with{set_first}:\n  {}",
+            names.len(),
+            hints::pin_command(
+                target,
+                &args.suite,
+                &args.select,
+                &names,
+                names.len() == cases.len(),
+                key.as_ref()
+            )
+        );
+    }
     if let Some((used, limit)) = runner.budget() {
         outln!("requests: {used} of the budget of {limit}");
         if used >= limit {
@@ -585,16 +637,4 @@ fn run(args: RunArgs, ctx: &Context) -> ExitCode {
     // (measured: about 5 % of a thousand-case run).
     let _ = std::io::stdout().flush();
     std::process::exit(i32::from(code))
-}
-
-fn paint(v: crate::model::outcome::Verdict, line: &str) -> String {
-    use crate::model::outcome::Verdict;
-    let code = match v {
-        Verdict::Pass => "32",
-        Verdict::Fail => "31",
-        Verdict::Error => "35",
-        Verdict::Skip => "33",
-        Verdict::Unsupported => "36",
-    };
-    format!("\x1b[{code}m{line}\x1b[0m")
 }

@@ -44,10 +44,12 @@ pub struct RecordArgs {
     /// Replace pinned fixtures that differ instead of writing <case>.json.new beside them.
     #[arg(long)]
     overwrite: bool,
-    /// The server's name for provenance (default: the target's `server`, else its description).
+    /// The server's name for provenance (default: the target's `server`, else the answers'
+    /// `Server` header, else `unknown`).
     #[arg(long)]
     server: Option<String>,
-    /// The server's version for provenance (default: the target's `version_header`, else unknown).
+    /// The server's version for provenance (default: the answers' `version_header` named by
+    /// the target, else unknown).
     #[arg(long)]
     server_version: Option<String>,
     /// Retries for transient failures (default: the target's policy).
@@ -70,6 +72,10 @@ pub struct RecordArgs {
 pub struct ReviewArgs {
     /// Only pending fixtures whose path contains this text.
     pattern: Option<String>,
+    /// Accepting: refuse a pending fixture whose answer breaks its case's schema (without it,
+    /// such a fixture is accepted with a warning saying where and why).
+    #[arg(long)]
+    strict: bool,
     #[command(flatten)]
     suite: SuiteArgs,
 }
@@ -177,6 +183,9 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
     let run_version = done
         .iter()
         .find_map(|(_, c)| c.as_ref().and_then(|c| c.version.clone()));
+    let run_server = done
+        .iter()
+        .find_map(|(_, c)| c.as_ref().and_then(|c| c.server.clone()));
     let mut trouble = false;
     let summary = report::Summary::of(done.iter().map(|(o, _)| o.verdict));
     for (outcome, capture) in done {
@@ -192,11 +201,14 @@ pub fn record(args: RecordArgs, ctx: &Context) -> ExitCode {
             .expect("a plan per outcome");
         let fixture = Fixture {
             provenance: Provenance::Recorded {
+                // Never the target's description: what the answers said, or `unknown`.
                 server: args
                     .server
                     .clone()
                     .or_else(|| target.server.clone())
-                    .unwrap_or_else(|| target.description.clone()),
+                    .or(capture.server.clone())
+                    .or(run_server.clone())
+                    .unwrap_or_else(|| "unknown".into()),
                 version: args
                     .server_version
                     .clone()
@@ -347,11 +359,15 @@ pub fn review(args: ReviewArgs) -> ExitCode {
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let (mut accepted, mut rejected, mut skipped) = (0, 0, 0);
+    let suite = Suite::load(&paths).ok();
     for (i, p) in pending.iter().enumerate() {
         outln!("\n== {} ({} of {})", p.display(), i + 1, pending.len());
         match record::pending_diff(p) {
             Ok(d) => outln!("{}", crate::util::text::VisibleLines(&d)),
             Err(e) => outln!("(cannot read it: {e})"),
+        }
+        if let super::pending::Checked::Breaks(lines) = super::pending::check(suite.as_ref(), p) {
+            schema_warning(p, &lines);
         }
         out!("[a]ccept  [r]eject  [s]kip  [q]uit > ");
         let _ = std::io::stdout().flush();
@@ -395,7 +411,24 @@ pub fn bulk(args: ReviewArgs, accept: bool) -> ExitCode {
     let paths = args.suite.paths();
     let pending = selected(&paths.fixtures, args.pattern.as_deref());
     let mut failed = false;
+    let suite = accept.then(|| Suite::load(&paths).ok()).flatten();
     for p in &pending {
+        if accept {
+            match super::pending::check(suite.as_ref(), p) {
+                super::pending::Checked::Breaks(lines) => {
+                    schema_warning(p, &lines);
+                    if args.strict {
+                        failed = true;
+                        outln!("not accepted (--strict): {}", p.display());
+                        continue;
+                    }
+                }
+                super::pending::Checked::Clean { note: Some(n) } => {
+                    outln!("note: {}: {}", p.display(), Visible(&n));
+                }
+                super::pending::Checked::Clean { note: None } => {}
+            }
+        }
         let r = if accept {
             record::accept(p).map(|pinned| format!("accepted → {}", pinned.display()))
         } else {
@@ -418,6 +451,17 @@ pub fn bulk(args: ReviewArgs, accept: bool) -> ExitCode {
     }
     report_orphans(&paths);
     ExitCode::from(u8::from(failed))
+}
+
+/// Says that a pending fixture's answer breaks its case's schema, where and why.
+fn schema_warning(p: &Path, lines: &[String]) {
+    outln!(
+        "warning: {} breaks its case's schema (a run replaying it will fail):",
+        p.display()
+    );
+    for l in lines {
+        outln!("  - {}", Visible(l));
+    }
 }
 
 /// The files below `path` (or `path` itself), symbolic links to directories not followed; those

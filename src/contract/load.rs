@@ -465,6 +465,7 @@ pub fn parse_target(file: &Path, text: &str) -> Result<Target, ConfigErrors> {
         capabilities: doc.capabilities,
         required: doc.required,
         file: file.to_path_buf(),
+        endpoint_flags: Vec::new(),
     })
 }
 

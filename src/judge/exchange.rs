@@ -12,7 +12,7 @@ use crate::model::failure::{BodyFault, Failure};
 use crate::model::family::Family;
 use crate::model::observation::{ApiError, BodyKind, Observation, Soft};
 use crate::model::outcome::{ms, CaseOutcome, Drift, ParserOutcome, Usage};
-use crate::model::plan::{Plan, PlanBody, StreamExpect};
+use crate::model::plan::{Expect, Plan, PlanBody, StreamExpect};
 
 /// What judging one response found: the facts an outcome reports, the failures, the observation
 /// the classification table read and its answer.
@@ -179,18 +179,7 @@ pub fn judge(
             }
             let (kind, json) = check::body_kind(content_type, bytes);
             obs.body = Some(kind);
-            // The case's schema describes the answer it expects; an answer of the other kind
-            // (a 200 where an error was due, or the reverse) is checked as what it is.
-            let expected_kind = (expect.class == Class::Ok) == success
-                && (expect.status.is_empty() || expect.status.contains(&r.status));
-            let schema = match &expect.schema {
-                Some(named) if expected_kind => named.clone(),
-                _ if success => family.response_schema.to_string(),
-                _ => family
-                    .error_schema
-                    .unwrap_or(plan.target.dialect.error_schema())
-                    .to_string(),
-            };
+            let (schema, expected_kind) = answer_schema(plan, expect, r.status);
             match &json {
                 Some(doc) => {
                     out.usage = doc.get("usage").and_then(Usage::from_value);
@@ -292,6 +281,25 @@ pub fn judge(
 }
 
 /// Checks the case's timing limits; true when one was exceeded.
+/// The schema a JSON answer with `status` is checked against, and whether it is the kind of
+/// answer the case expects: the case's schema describes the answer it expects; an answer of the
+/// other kind (a 200 where an error was due, or the reverse) is checked as what it is.
+pub fn answer_schema(plan: &Plan, expect: &Expect, status: u16) -> (String, bool) {
+    let family = plan.case.family;
+    let success = (200..300).contains(&status);
+    let expected_kind = (expect.class == Class::Ok) == success
+        && (expect.status.is_empty() || expect.status.contains(&status));
+    let schema = match &expect.schema {
+        Some(named) if expected_kind => named.clone(),
+        _ if success => family.response_schema.to_string(),
+        _ => family
+            .error_schema
+            .unwrap_or(plan.target.dialect.error_schema())
+            .to_string(),
+    };
+    (schema, expected_kind)
+}
+
 fn limits(plan: &Plan, out: &Judgement, failures: &mut Vec<Failure>) -> bool {
     let l = plan.expect.limits;
     let checks = [

@@ -514,6 +514,11 @@ pub fn answered(a: &Answered<'_>) -> Decision {
         rules,
         class_failure,
     };
+    // The class failure names the case's own class (a success where an error was due is
+    // `contract_drift`, not `ok`): the verdict line and the details say the same.
+    if let Some((_, Failure::Class { got, .. })) = &mut d.class_failure {
+        *got = d.class;
+    }
     if d.class == Class::Quota && a.quota_is_skip && d.verdict != Verdict::Pass {
         let q = rule("answer.quota_skipped");
         d.verdict = q.verdict;

@@ -157,7 +157,9 @@ pub enum Failure {
     /// The answer asks an operator for another class than the case expects.
     Class {
         expected: Class,
+        /// The case's own class (the one its verdict line shows).
         got: Class,
+        /// Why that class (the case's `why`; not repeated when shown).
         reason: String,
     },
     /// The body breaks a schema.
@@ -450,11 +452,10 @@ impl fmt::Display for Failure {
             Failure::Status { expected, got } => {
                 write!(f, "status: expected {}, got {got}", statuses(expected))
             }
-            Failure::Class {
-                expected,
-                got,
-                reason,
-            } => write!(f, "class: expected {expected}, got {got} — {}", V(reason)),
+            // The reason is the case's `why`, shown once beside it.
+            Failure::Class { expected, got, .. } => {
+                write!(f, "class: expected {expected}, got {got}")
+            }
             Failure::Schema { schema, violation } => write!(f, "schema {schema}: {violation}"),
             Failure::SchemaMore { schema, more } => {
                 write!(f, "schema {schema}: … and {more} more violations")

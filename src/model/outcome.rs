@@ -134,6 +134,10 @@ pub struct CaseOutcome {
     /// Values captured from the answer for later steps (never reported).
     #[serde(skip)]
     pub captured: std::collections::BTreeMap<String, serde_json::Value>,
+    /// A live answer had no recorded baseline to be compared with: `record` would pin one (the
+    /// run ends with the command).
+    #[serde(skip)]
+    pub unpinned: bool,
 }
 
 /// One run of a repeated case, or one step of a case with steps, as decided on its own.
@@ -299,6 +303,7 @@ impl CaseOutcome {
             repeats: Vec::new(),
             steps: Vec::new(),
             captured: Default::default(),
+            unpinned: false,
         }
     }
 

@@ -430,6 +430,9 @@ pub struct Target {
     /// Capabilities whose absence fails a case here (an `unsupported` becomes a failure).
     pub required: Vec<String>,
     pub file: PathBuf,
+    /// A live run's endpoint flags (`--base-url`, `--api-key-env`, `--model`) with their values,
+    /// so a hint can repeat them; empty otherwise. A key's variable, never its value.
+    pub endpoint_flags: Vec<(&'static str, String)>,
 }
 
 impl Target {

@@ -9,6 +9,7 @@
 use std::fmt::Write;
 
 use super::{terminal_text, Part, Reports};
+use crate::util::text::visible;
 use crate::model::outcome::{CaseOutcome, Verdict};
 
 /// Escapes text for HTML element content and attribute values; a control character (other than
@@ -49,6 +50,7 @@ th { background: var(--panel); position: sticky; top: 0; }
 .table-wrap { overflow-x: auto; }
 td.mono { white-space: nowrap; }
 td.crid { font-size: 11px; color: var(--muted); }
+td.reason { min-width: 14em; max-width: 26em; font-size: 12px; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .verdict { font-weight: 700; text-transform: uppercase; font-size: 12px; }
 .chart { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 8px; overflow-x: auto; }
@@ -71,14 +73,17 @@ fn verdict_class(v: Verdict) -> &'static str {
     v.as_str()
 }
 
-/// A round axis maximum (1, 2 or 5 times a power of ten) at or above `v`.
+/// A round axis maximum at or above `v` whose quarters (the ticks) are round too: 1, 1.2, 1.6,
+/// 2, 2.4, 3, 4, 5, 6 or 8 times a power of ten. The axis fits its data: at most a third longer
+/// than the slowest case (a 1,010 ms case gets a 1,200 ms axis, not 2,000).
 fn nice_max(v: f64) -> f64 {
     if !(v.is_finite() && v > 0.0) {
         return 1.0;
     }
     let p = 10f64.powf(v.log10().floor());
-    for m in [1.0, 2.0, 5.0, 10.0] {
-        if m * p >= v {
+    for m in [1.0, 1.2, 1.6, 2.0, 2.4, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0] {
+        // A little slack against a power of ten computed a hair low.
+        if m * p >= v * (1.0 - 1e-9) {
             return m * p;
         }
     }
@@ -275,7 +280,21 @@ fn target_chart(r: &Reports) -> String {
     svg
 }
 
-const TABLE_HEAD: &str = r#"<div class="table-wrap"><table><thead><tr><th>verdict</th><th>case</th><th class="num">status</th><th>class</th><th class="num">latency (ms)</th><th class="num">TTFB (ms)</th><th class="num">first token (ms)</th><th class="num">retries</th><th>parser</th><th>finish</th><th class="num">tokens</th><th>client request id</th></tr></thead><tbody>"#;
+const TABLE_HEAD: &str = r#"<div class="table-wrap"><table><thead><tr><th>verdict</th><th>case</th><th class="num">status</th><th>class</th><th>reason</th><th class="num">latency (ms)</th><th class="num">TTFB (ms)</th><th class="num">first token (ms)</th><th class="num">retries</th><th>parser</th><th>finish</th><th class="num">tokens</th><th>client request id</th></tr></thead><tbody>"#;
+
+/// The longest reason the table shows, in characters; the whole one is in the cell's title and
+/// in the case's details.
+pub const MAX_REASON: usize = 140;
+
+/// The table's parser column: what a client's parser made of the answer, empty where the
+/// status already failed (a 401 or 429 whose error body parsed is no `success`).
+fn parser_cell(o: &CaseOutcome) -> &'static str {
+    match (o.status, o.parser_outcome) {
+        (Some(s), _) if !(200..300).contains(&s) => "—",
+        (_, Some(p)) => p.as_str(),
+        (_, None) => "—",
+    }
+}
 
 /// A case's row in the table.
 pub fn row(o: &CaseOutcome) -> String {
@@ -290,7 +309,7 @@ pub fn row(o: &CaseOutcome) -> String {
         format!(r##"<a href="#case-{}">{id}</a>"##, anchor(&o.id))
     };
     format!(
-        r#"<tr data-id="{id}"><td class="verdict {v}">{v}</td><td class="mono">{name}</td><td class="num">{status}</td><td>{class}</td><td class="num">{lat:.1}</td><td class="num">{ttfb}</td><td class="num">{ft}</td><td class="num">{retries}</td><td>{parser}</td><td>{finish}</td><td class="num">{tokens}</td><td class="mono crid">{crid}</td></tr>"#,
+        r#"<tr data-id="{id}"><td class="verdict {v}">{v}</td><td class="mono">{name}</td><td class="num">{status}</td><td>{class}</td><td class="reason" title="{title}">{reason}</td><td class="num">{lat:.1}</td><td class="num">{ttfb}</td><td class="num">{ft}</td><td class="num">{retries}</td><td class="parser">{parser}</td><td>{finish}</td><td class="num">{tokens}</td><td class="mono crid">{crid}</td></tr>"#,
         v = verdict_class(o.verdict),
         status = o.status.map_or("—".to_string(), |s| s.to_string()),
         class = o.class.as_str(),
@@ -298,7 +317,9 @@ pub fn row(o: &CaseOutcome) -> String {
         ttfb = fmt_ms(o.ttfb_ms),
         ft = fmt_ms(o.first_token_ms),
         retries = o.retries,
-        parser = o.parser_outcome.map_or("—", |p| p.as_str()),
+        parser = parser_cell(o),
+        reason = escape(&clip(&visible(&o.reason), MAX_REASON)),
+        title = escape(&clip(&visible(&o.reason), 4 * MAX_REASON)),
         finish = escape(o.finish_reason.as_deref().unwrap_or("—")),
         crid = escape(o.client_request_id.as_deref().unwrap_or("—")),
     )
@@ -419,12 +440,43 @@ mod tests {
     }
 
     #[test]
+    fn a_row_shows_its_reason_escaped_and_bounded_and_no_parser_success_for_a_failed_status() {
+        use crate::model::outcome::{Mode, ParserOutcome};
+        let o = CaseOutcome {
+            verdict: Verdict::Fail,
+            status: Some(401),
+            parser_outcome: Some(ParserOutcome::Success),
+            reason: format!("<b>HTTP 401</b>\n\u{1b}[31m {}", "x".repeat(400)),
+            ..CaseOutcome::new("t::c", "t", "c", Mode::Recorded)
+        };
+        let row = row(&o);
+        assert!(!row.contains("success"), "{row}");
+        assert!(row.contains(r#"<td class="reason" title="&lt;b&gt;HTTP 401&lt;/b&gt;\n\u{1b}[31m x"#), "{row}");
+        assert!(!row.contains("<b>") && !row.contains('\u{1b}') && !row.contains('\n'));
+        let cell = row.split(r#"">"#).find(|c| c.starts_with("&lt;b&gt;HTTP 401")).unwrap();
+        let shown = cell.split("</td>").next().unwrap();
+        assert!(shown.ends_with('…') && shown.chars().count() < MAX_REASON + 40, "{shown}");
+        let ok = CaseOutcome {
+            status: Some(200),
+            ..o
+        };
+        assert!(super::row(&ok).contains(r#"<td class="parser">success</td>"#));
+    }
+
+    #[test]
     fn nice_axis_maxima() {
         assert_eq!(nice_max(0.0), 1.0);
-        assert_eq!(nice_max(3.2), 5.0);
+        assert_eq!(nice_max(3.2), 4.0);
         assert_eq!(nice_max(10.0), 10.0);
-        assert_eq!(nice_max(101.0), 200.0);
-        assert_eq!(nice_max(1234.0), 2000.0);
+        assert_eq!(nice_max(101.0), 120.0);
+        assert_eq!(nice_max(1234.0), 1600.0);
+        assert_eq!(nice_max(1000.0), 1000.0);
+        // The axis fits its data: never a third longer than the slowest case, for any data.
+        for i in 1..20_000 {
+            let v = f64::from(i) * 0.37;
+            let m = nice_max(v);
+            assert!(m >= v * (1.0 - 1e-9) && m <= v * 1.34, "{v} → {m}");
+        }
         assert_eq!(tick(2.5), "2.5");
         assert_eq!(tick(0.25), "0.25");
         assert_eq!(tick(500.0), "500");

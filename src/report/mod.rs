@@ -15,6 +15,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod not_passed;
 pub mod progress;
 
 use std::io::Write;
@@ -112,17 +113,40 @@ impl Summary {
     }
 }
 
-/// One line for a case: verdict, id, status, class, latency.
+/// One line for a case: verdict, id, status, class, latency (the last attempt's); a case that
+/// was retried adds its attempts and its whole time, waits included.
 pub fn line(o: &CaseOutcome) -> String {
     let status = o.status.map_or("---".to_string(), |s| s.to_string());
-    format!(
+    let mut line = format!(
         "{:<5} {:<40} {:>3}  {:<20} {:>9.1} ms",
         o.verdict.as_str().to_ascii_uppercase(),
         Visible(&o.id).to_string(),
         status,
         o.class.as_str(),
         o.latency_ms
-    )
+    );
+    let attempts = attempts(o);
+    if attempts > 1 {
+        line.push_str(&format!(
+            " ({attempts} attempts, {} total)",
+            seconds(o.case_ms)
+        ));
+    }
+    line
+}
+
+/// How many requests a case's answer took: its retries and the first.
+pub fn attempts(o: &CaseOutcome) -> usize {
+    o.attempts.len().max(o.retries as usize + 1)
+}
+
+/// A duration for a person: `812 ms`, `3.1 s`.
+fn seconds(ms: f64) -> String {
+    if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
 }
 
 /// The detail shown under a case that did not pass: reason and failures, indented. Every text
@@ -523,6 +547,48 @@ mod tests {
             client_request_id: Some("llmc-1".into()),
             ..CaseOutcome::new("t::c", "t", "c", Mode::Live)
         }
+    }
+
+    #[test]
+    fn one_class_and_one_reason_per_case() {
+        use crate::model::class::Class;
+        let o = CaseOutcome {
+            class: Class::ContractDrift,
+            reason: "a successful answer where fix_request was due: HTTP 200 (rule 2xx)".into(),
+            failures: vec![crate::model::failure::Failure::Class {
+                expected: Class::FixRequest,
+                got: Class::ContractDrift,
+                reason: "a successful answer where fix_request was due: HTTP 200 (rule 2xx)"
+                    .into(),
+            }],
+            ..failed_outcome()
+        };
+        let text = terminal_text(&o);
+        assert_eq!(text.matches("HTTP 200 (rule 2xx)").count(), 1, "{text}");
+        assert!(text.contains("class: expected fix_request, got contract_drift"), "{text}");
+        assert!(!text.contains("got ok"), "{text}");
+    }
+
+    #[test]
+    fn a_retried_case_shows_its_attempts_and_whole_time() {
+        let o = failed_outcome();
+        assert!(
+            line(&o).ends_with("12.2 ms (2 attempts, 300 ms total)"),
+            "{}",
+            line(&o)
+        );
+        let o = CaseOutcome {
+            retries: 2,
+            case_ms: 3_140.0,
+            ..failed_outcome()
+        };
+        assert!(line(&o).ends_with("(3 attempts, 3.1 s total)"), "{}", line(&o));
+        let once = CaseOutcome {
+            retries: 0,
+            ..failed_outcome()
+        };
+        assert!(line(&once).ends_with(" ms"), "{}", line(&once));
+        assert!(!line(&once).contains("attempts"));
     }
 
     #[test]

@@ -43,11 +43,16 @@ pub fn live_target(
         (None, None) => suite.contracts.default_target().name.clone(),
     };
     let mut target = (*suite.contracts.target(&name)?).clone();
-    if let Some(m) = &opts.model {
-        target.vars.insert("model".into(), m.clone());
+    if let Some(u) = &opts.base_url {
+        target.endpoint_flags.push(("--base-url", u.clone()));
     }
     if let Some(k) = &opts.api_key_env {
         target.api_key_env = k.clone();
+        target.endpoint_flags.push(("--api-key-env", k.clone()));
+    }
+    if let Some(m) = &opts.model {
+        target.vars.insert("model".into(), m.clone());
+        target.endpoint_flags.push(("--model", m.clone()));
     }
     let base_url = opts
         .base_url

@@ -25,7 +25,7 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
@@ -34,6 +34,7 @@ use crate::contract::select::Filter;
 use crate::contract::suite::{Paths, Suite};
 use crate::model::outcome::Verdict;
 use crate::report;
+use crate::report::not_passed::{self, NotPassed};
 use crate::run::build::{LiveOptions, Planned, Selection, Start, Started};
 use crate::run::runner::RunOptions;
 use crate::util::glob;
@@ -71,6 +72,19 @@ fn selection(ctx: &Context, patterns: Vec<String>) -> Selection {
 
 /// [`trials`] for the cases matching `patterns` (as `run --case`) and the context's tags.
 pub fn selected(paths: &Paths, ctx: &Context, patterns: Vec<String>) -> Result<Vec<Trial>, String> {
+    collecting(paths, ctx, patterns, Collected::default())
+}
+
+/// The cases that did not pass, as the trials end, for the list the harness ends with.
+type Collected = Arc<Mutex<Vec<NotPassed>>>;
+
+/// [`selected`], each trial adding its case to `collected` when it did not pass.
+fn collecting(
+    paths: &Paths,
+    ctx: &Context,
+    patterns: Vec<String>,
+    collected: Collected,
+) -> Result<Vec<Trial>, String> {
     let suite = Suite::load(paths).map_err(|e| e.to_string())?;
     let live = ctx.live_tests();
     let selection = selection(ctx, patterns);
@@ -101,6 +115,7 @@ pub fn selected(paths: &Paths, ctx: &Context, patterns: Vec<String>) -> Result<V
         let not_recorded = !live && !require_fixtures && !planned.recorded(&plan);
         let ignored = (plan.case.live_only && !live) || plan.skip.is_some() || not_recorded;
         let (planned, started, require) = (planned.clone(), started.clone(), require.clone());
+        let collected = collected.clone();
         let name = plan.id.clone();
         let trial = Trial::test(name, move || {
             let run = started
@@ -125,6 +140,9 @@ pub fn selected(paths: &Paths, ctx: &Context, patterns: Vec<String>) -> Result<V
                 .endpoint(&plan)
                 .ok_or_else(|| Failed::from("the recorded endpoint is not running"))?;
             let outcome = run.rt.block_on(run.runner.run(&plan, &endpoint));
+            if let Some(n) = NotPassed::of(&outcome) {
+                collected.lock().unwrap_or_else(|p| p.into_inner()).push(n);
+            }
             match outcome.verdict {
                 Verdict::Pass | Verdict::Skip | Verdict::Unsupported => Ok(()),
                 Verdict::Fail | Verdict::Error => Err(Failed::from(format!(
@@ -144,18 +162,35 @@ pub fn selected(paths: &Paths, ctx: &Context, patterns: Vec<String>) -> Result<V
 /// The harness's `main`: `root` is the directory holding `contracts/` and `fixtures/` (and,
 /// optionally, `contracts/schemas/` with schemas of your own, added to the built-in ones).
 pub fn main(root: &Path) -> ExitCode {
-    main_with(&Paths::under(root))
+    main_with(root, Arguments::from_args(), &Context::from_process())
 }
 
 /// The harness's `main` for a suite whose folders are elsewhere: the same three folders the
 /// command line's `--contracts`, `--fixtures` and `--schemas` name, taken the same way (the
 /// schemas folder adds to the built-in schemas and may be absent).
-pub fn main_with(paths: &Paths) -> ExitCode {
-    let mut args = Arguments::from_args();
-    let ctx = Context::from_process();
+pub fn main_in(paths: &Paths) -> ExitCode {
+    run_in(paths, Arguments::from_args(), &Context::from_process())
+}
+
+/// [`main`] with libtest's arguments and the environment given.
+pub fn main_with(root: &Path, args: Arguments, ctx: &Context) -> ExitCode {
+    run_in(&Paths::under(root), args, ctx)
+}
+
+fn run_in(paths: &Paths, mut args: Arguments, ctx: &Context) -> ExitCode {
     let globs = take_globs(&mut args);
-    match selected(paths, &ctx, globs) {
-        Ok(trials) => libtest_mimic::run(&args, trials).exit_code(),
+    let collected = Collected::default();
+    match collecting(paths, ctx, globs, collected.clone()) {
+        Ok(trials) => {
+            let conclusion = libtest_mimic::run(&args, trials);
+            // After libtest's summary: every case that did not pass, grouped by class, with its
+            // reason (skips and unsupported cases too, which libtest counts as passed).
+            let list = not_passed::render(&collected.lock().unwrap_or_else(|p| p.into_inner()));
+            if !list.is_empty() {
+                println!("{list}");
+            }
+            conclusion.exit_code()
+        }
         Err(message) => {
             eprintln!("{message}");
             ExitCode::from(2)

@@ -39,6 +39,18 @@ impl fmt::Display for Escape {
     }
 }
 
+/// A word for a POSIX shell command line: as it is when it holds only characters no shell treats
+/// specially, otherwise in single quotes (a quote inside written `'\''`). Its characters are
+/// [`Visible`] first, so a printed command never carries a control character.
+pub fn shell_word(s: &str) -> String {
+    let s = Visible(s).to_string();
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        return s;
+    }
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
 /// Whether `c` is written as an escape by [`Visible`] (a line break included).
 pub fn needs_escape(c: char) -> bool {
     escape(c).is_some()
@@ -116,5 +128,15 @@ mod tests {
             VisibleLines("- a\r\n+ b\u{1b}").to_string(),
             "- a\\r\n+ b\\u{1b}"
         );
+    }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_word("http://127.0.0.1:4000/v1"), "http://127.0.0.1:4000/v1");
+        assert_eq!(shell_word("a b"), "'a b'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word("x?q=1&y=2"), "'x?q=1&y=2'");
+        assert_eq!(shell_word(""), "''");
+        assert_eq!(shell_word("a\nb"), "'a\\nb'");
     }
 }

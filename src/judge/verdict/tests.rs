@@ -223,6 +223,11 @@ fn the_table_decides_every_answer() {
             "{}",
             r.name
         );
+        // One class per case: the class failure names the case's own class (a success where
+        // an error was due is contract_drift there too, never `ok`).
+        if let Some((_, Failure::Class { got, .. })) = &d.class_failure {
+            assert_eq!(*got, d.class, "{}", r.name);
+        }
     }
 }
 
