@@ -7,8 +7,9 @@
 //!
 //! # Use it from your own crate
 //!
-//! Put `contracts/` (cases, `targets/`, `schemas/`) and `fixtures/` at your crate's root, add
-//! `llm-contract` as a dev-dependency and a test target without libtest's harness:
+//! Put `contracts/` (cases, `targets/`, optionally `schemas/` of your own: the standard ones are
+//! built in, [`schemas`]) and `fixtures/` at your crate's root (`llm-contract init` scaffolds
+//! them), add `llm-contract` as a dev-dependency and a test target without libtest's harness:
 //!
 //! ```toml
 //! [[test]]
@@ -70,7 +71,30 @@ pub mod model;
 
 /// The `cargo test` harness: one libtest-mimic trial per target × case.
 pub mod harness {
-    pub use crate::run::harness::{main, trials};
+    pub use crate::run::harness::{main, main_in, trials};
+}
+
+/// The JSON Schemas built into the crate (this repository's `contracts/schemas/`, embedded at
+/// build time). Every suite starts from them: its own `schemas/` folder adds schemas, or replaces
+/// one of the same name. Each is known by its name and by the URI [`schemas::uri`]`(name)`,
+/// `urn:llm-contract:schema:<name>`, which a suite's own schema uses to `$ref` it:
+///
+/// ```
+/// let uri = llm_contract::schemas::uri("chat_completion");
+/// assert_eq!(uri, "urn:llm-contract:schema:chat_completion");
+/// let text = llm_contract::schemas::schema("chat_completion").unwrap();
+/// assert!(text.contains(&uri));
+/// assert!(llm_contract::schemas::schemas().len() >= 12);
+/// ```
+pub mod schemas {
+    pub use crate::contract::builtin::{schema, schemas, uri, SCHEMA_URI_PREFIX};
 }
 
 pub use contract::suite::Paths;
+
+/// The README's and docs/adopting.md's Rust examples (the test file of a user's crate), compiled
+/// by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+#[doc = include_str!("../docs/adopting.md")]
+pub struct DocExamples;

@@ -88,15 +88,24 @@ fn requests_and_output_tokens_are_counted_with_every_retry() {
     assert_eq!(code, Some(0));
     let lines = out
         .lines()
-        .filter(|l| ["  POST ", "  GET ", "  DELETE "].iter().any(|m| l.starts_with(m)))
+        .filter(|l| {
+            ["  POST ", "  GET ", "  DELETE "]
+                .iter()
+                .any(|m| l.starts_with(m))
+        })
         .count();
     // Every case is listed, and a case with steps has a line per step: the request lines are
     // the first-try requests the total counts.
     let listed = llm_contract(&["list"], &[], &root());
     let cases = text(&listed).0.lines().count();
-    let total = out.lines().find(|l| l.starts_with("total: ")).expect("a total line");
+    let total = out
+        .lines()
+        .find(|l| l.starts_with("total: "))
+        .expect("a total line");
     assert!(
-        total.starts_with(&format!("total: {cases} case(s), {lines} request(s) at first try")),
+        total.starts_with(&format!(
+            "total: {cases} case(s), {lines} request(s) at first try"
+        )),
         "{total}"
     );
     assert!(lines > cases, "the catalogue has cases with steps: {out}");

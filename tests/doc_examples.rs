@@ -292,3 +292,29 @@ fn the_block_reader_finds_examples_and_snippets() {
         .into();
     assert_eq!(used, want);
 }
+
+/// Every environment variable `src/context.rs` names (`pub const …_VAR: &str = "NAME";`) is in
+/// the adopters' table of docs/adopting.md.
+#[test]
+fn every_environment_variable_is_documented_for_adopters() {
+    let context = read("src/context.rs");
+    let doc = read("docs/adopting.md");
+    let mut names = Vec::new();
+    for line in context.lines() {
+        let Some(rest) = line.trim().strip_prefix("pub const ") else {
+            continue;
+        };
+        if let Some((_, value)) = rest.split_once("_VAR: &str = \"") {
+            names.push(value.trim_end_matches("\";").to_string());
+        }
+    }
+    assert!(names.len() >= 8, "{names:?}");
+    let missing: Vec<&String> = names
+        .iter()
+        .filter(|n| !doc.contains(&format!("| `{n}")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/adopting.md's table lacks {missing:?}"
+    );
+}

@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 mod budget;
 mod color;
 mod hints;
+mod init;
 mod matrix;
 mod out;
 mod pending;
@@ -78,6 +79,9 @@ enum Command {
     /// Several runs' report.json as one behaviours × targets table: matrix.md and matrix.html,
     /// grouped by family and capability, with per-target totals.
     Matrix(matrix::MatrixArgs),
+    /// Scaffold a suite in your repository: contracts/ with the standard cases, a target, the
+    /// `cargo test` harness file, a scheduled CI workflow; prints the Cargo.toml lines to add.
+    Init(init::InitArgs),
 }
 
 #[derive(Args)]
@@ -88,7 +92,8 @@ pub(crate) struct SuiteArgs {
     /// Directory of pinned fixtures, <target>/<case>.json.
     #[arg(long, default_value = "fixtures")]
     fixtures: PathBuf,
-    /// Directory of JSON Schemas (default: <contracts>/schemas).
+    /// Directory of your own JSON Schemas, added to the built-in ones (a file named like a
+    /// built-in schema replaces it); default <contracts>/schemas, which may be absent.
     #[arg(long)]
     schemas: Option<PathBuf>,
 }
@@ -264,9 +269,13 @@ struct ValidateArgs {
     /// printed, and passes); `spec`: the published spec (every deviation is a violation).
     #[arg(long, default_value = "client", value_parser = ["client", "spec"])]
     level: String,
-    /// Directory of contracts (schemas are read from its schemas/).
+    /// Directory of contracts (your schemas are read from its schemas/).
     #[arg(long, default_value = "contracts")]
     contracts: PathBuf,
+    /// Directory of your own JSON Schemas, added to the built-in ones (default:
+    /// <contracts>/schemas, which may be absent).
+    #[arg(long)]
+    schemas: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -307,6 +316,7 @@ pub fn main() -> ExitCode {
         Command::Scan(args) => commands::scan(args, &ctx),
         Command::Lint(args) => lint(args),
         Command::Matrix(args) => matrix::matrix(args),
+        Command::Init(args) => init::init(args),
     }
 }
 
@@ -314,6 +324,9 @@ fn lint(args: LintArgs) -> ExitCode {
     let paths = args.suite.paths();
     let problems = match Suite::load(&paths) {
         Ok(suite) => {
+            for o in suite.schemas.overrides() {
+                outln!("{o}");
+            }
             let found = crate::contract::lint::check(&suite);
             // Cases not recorded yet are notes: a recorded run skips them; so are pending
             // fixtures (drift awaiting review).
@@ -363,7 +376,11 @@ fn list(args: ListArgs) -> ExitCode {
 }
 
 fn validate(args: ValidateArgs) -> ExitCode {
-    let schemas = match SchemaRegistry::load(&args.contracts.join("schemas")) {
+    let dir = args
+        .schemas
+        .clone()
+        .unwrap_or_else(|| args.contracts.join("schemas"));
+    let schemas = match SchemaRegistry::load(&dir) {
         Ok(s) => s,
         Err(e) => return config_exit(e),
     };

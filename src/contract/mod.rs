@@ -3,6 +3,7 @@
 //! was loaded.
 
 pub mod applies;
+pub mod builtin;
 pub mod depth;
 pub mod fixtures;
 pub mod lint;

@@ -1,6 +1,8 @@
-//! JSON Schemas from `contracts/schemas/*.json`, compiled once and shared by every case.
+//! JSON Schemas: the built-in ones ([`builtin`], this repository's `contracts/schemas/`) and a
+//! suite's own `schemas/*.json` over them, compiled once and shared by every case.
 //!
-//! Schemas are draft 2020-12. References resolve only among the files in the directory (by their
+//! Schemas are draft 2020-12. References resolve only among the loaded schemas (by their `$id`;
+//! `urn:llm-contract:schema:<name>` for every built-in one and for a suite's schema without an
 //! `$id`); nothing is ever fetched from the network.
 
 use std::collections::BTreeMap;
@@ -9,6 +11,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+use crate::contract::builtin;
 use crate::model::assertion::InlineSchema;
 use crate::model::error::{did_you_mean, ConfigError, ConfigErrors, Location};
 use crate::model::failure::Violation;
@@ -22,6 +25,31 @@ pub struct SchemaRegistry {
     /// Every schema with an `$id`, for references between them.
     registry: jsonschema::Registry<'static>,
     schemas: BTreeMap<String, Entry>,
+    overrides: Vec<Override>,
+}
+
+/// A suite's schema file that replaces the built-in schema of the same name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    pub name: String,
+    pub file: PathBuf,
+}
+
+impl std::fmt::Display for Override {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: note: overrides the built-in schema `{}` ({})",
+            self.file.display(),
+            self.name,
+            builtin::uri(&self.name)
+        )
+    }
+}
+
+/// How a built-in schema is named where a file path is expected (in messages).
+fn builtin_path(name: &str) -> PathBuf {
+    PathBuf::from(format!("<built-in schema>/{name}.json"))
 }
 
 /// One schema file: parsed at load, compiled when first needed ([`SchemaRegistry::compile`]
@@ -44,26 +72,59 @@ impl std::fmt::Debug for SchemaRegistry {
 }
 
 impl SchemaRegistry {
-    /// Loads every `*.json` schema in `dir` (the file stem is its name) and resolves the
-    /// references between them; each is compiled (and checked against the meta-schema) when
+    /// The built-in schemas ([`builtin`]) and every `*.json` schema in `dir` (the file stem is
+    /// its name) over them: a file adds a schema, or replaces the built-in one of its name (an
+    /// [`Override`], unless its text is the built-in's own). A missing `dir` is the built-ins
+    /// alone. A schema with no `$id` is given `urn:llm-contract:schema:<name>`
+    /// ([`builtin::uri`]), so any schema may `$ref` any other by that URI; two schemas with one
+    /// `$id` are an error. Each is compiled (and checked against the meta-schema) when
     /// [`SchemaRegistry::compile`] names it or a document is first checked against it.
     pub fn load(dir: &Path) -> Result<SchemaRegistry, ConfigErrors> {
+        SchemaRegistry::load_from(Some(dir))
+    }
+
+    /// The built-in schemas alone.
+    #[cfg(any(test, feature = "testkit"))]
+    pub fn builtin() -> Result<SchemaRegistry, ConfigErrors> {
+        SchemaRegistry::load_from(None)
+    }
+
+    fn load_from(dir: Option<&Path>) -> Result<SchemaRegistry, ConfigErrors> {
         let mut errors = Vec::new();
-        let mut docs: Vec<(String, PathBuf, Value)> = Vec::new();
-        let entries = match std::fs::read_dir(dir) {
-            Ok(e) => e,
+        let mut docs: BTreeMap<String, (PathBuf, bool, Value)> = BTreeMap::new();
+        for (name, text) in builtin::schemas() {
+            let path = builtin_path(name);
+            match serde_json::from_str::<Value>(text) {
+                Ok(v) => {
+                    docs.insert(name.to_string(), (path, true, v));
+                }
+                Err(e) => errors.push(ConfigError::new(
+                    Location::at(&path, e.line(), e.column()),
+                    format!("built-in schema is not valid JSON: {e}"),
+                )),
+            }
+        }
+        let mut overrides = Vec::new();
+        let read = match dir {
+            Some(dir) => std::fs::read_dir(dir).map(Some),
+            None => Ok(None),
+        };
+        let paths: Vec<PathBuf> = match read {
+            Ok(None) => Vec::new(),
+            Ok(Some(e)) => e
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("json"))
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => {
                 return Err(ConfigError::new(
-                    Location::file(dir),
+                    Location::file(dir.unwrap_or(Path::new(""))),
                     format!("cannot read schema directory: {e}"),
                 )
                 .into())
             }
         };
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("json"))
-            .collect();
+        let mut paths = paths;
         paths.sort();
         for path in paths {
             let name = path
@@ -81,24 +142,57 @@ impl SchemaRegistry {
                     continue;
                 }
             };
+            if builtin::schema(&name) == Some(text.as_str()) {
+                // The built-in schema's own file (this repository's folder, or a copy of it).
+                continue;
+            }
             match serde_json::from_str::<Value>(&text) {
-                Ok(v) => docs.push((name, path, v)),
+                Ok(v) => {
+                    if let Some((_, true, old)) = docs.get(&name) {
+                        if *old != v {
+                            overrides.push(Override {
+                                name: name.clone(),
+                                file: path.clone(),
+                            });
+                        }
+                    }
+                    docs.insert(name, (path, false, v));
+                }
                 Err(e) => errors.push(ConfigError::new(
                     Location::at(&path, e.line(), e.column()),
                     format!("schema is not valid JSON: {e}"),
                 )),
             }
         }
-        // Every schema with an `$id` is a resource the others may reference.
+        // Every schema is a resource the others may reference: by its own `$id`, else by the
+        // URI of its name.
         let mut resources = Vec::new();
-        for (_, _, doc) in &docs {
-            if let Some(id) = doc.get("$id").and_then(Value::as_str) {
-                resources.push((
-                    id.to_string(),
-                    jsonschema::Resource::from_contents(doc.clone()),
-                ));
+        let mut ids: BTreeMap<String, String> = BTreeMap::new();
+        for (name, (path, _, doc)) in docs.iter_mut() {
+            if let Value::Object(map) = doc {
+                if !map.get("$id").is_some_and(Value::is_string) {
+                    map.insert("$id".into(), Value::String(builtin::uri(name)));
+                }
             }
+            let Some(id) = doc.get("$id").and_then(Value::as_str) else {
+                continue;
+            };
+            if let Some(other) = ids.insert(id.to_string(), name.clone()) {
+                errors.push(ConfigError::new(
+                    Location::file(&*path),
+                    format!("schema `{name}` has the `$id` {id} of schema `{other}`: each `$id` names one schema"),
+                ));
+                continue;
+            }
+            resources.push((
+                id.to_string(),
+                jsonschema::Resource::from_contents(doc.clone()),
+            ));
         }
+        if !errors.is_empty() {
+            return Err(ConfigErrors(errors));
+        }
+        let dir = dir.map_or_else(|| PathBuf::from("<built-in schemas>"), Path::to_path_buf);
         let registry = match jsonschema::Registry::new()
             .extend(resources)
             .and_then(|r| r.prepare())
@@ -106,37 +200,33 @@ impl SchemaRegistry {
             Ok(r) => r,
             Err(e) => {
                 return Err(
-                    ConfigError::new(Location::file(dir), format!("schema registry: {e}")).into(),
+                    ConfigError::new(Location::file(&dir), format!("schema registry: {e}")).into(),
                 )
             }
         };
-        let mut schemas = BTreeMap::new();
-        for (name, path, doc) in docs {
-            schemas.insert(
-                name,
-                Entry {
+        let schemas = docs
+            .into_iter()
+            .map(|(name, (path, _, doc))| {
+                let entry = Entry {
                     path,
                     doc,
                     validator: OnceLock::new(),
                     frames: OnceLock::new(),
-                },
-            );
-        }
-        if schemas.is_empty() && errors.is_empty() {
-            errors.push(ConfigError::new(
-                Location::file(dir),
-                "no schemas (*.json) found",
-            ));
-        }
-        if errors.is_empty() {
-            Ok(SchemaRegistry {
-                dir: dir.to_path_buf(),
-                registry,
-                schemas,
+                };
+                (name, entry)
             })
-        } else {
-            Err(ConfigErrors(errors))
-        }
+            .collect();
+        Ok(SchemaRegistry {
+            dir,
+            registry,
+            schemas,
+            overrides,
+        })
+    }
+
+    /// The suite's schema files that replace a built-in schema with a different one.
+    pub fn overrides(&self) -> &[Override] {
+        &self.overrides
     }
 
     /// Compiles the named schemas (unknown names are skipped: [`SchemaRegistry::contains`]

@@ -21,7 +21,8 @@ pub const GENERIC_TARGET: &str = "openai_compatible";
 pub struct Paths {
     pub contracts: PathBuf,
     pub fixtures: PathBuf,
-    /// Usually `<contracts>/schemas`.
+    /// The suite's own JSON Schemas, added to the built-in ones (a file named like a built-in
+    /// schema replaces it); usually `<contracts>/schemas`, which may be absent.
     pub schemas: PathBuf,
 }
 

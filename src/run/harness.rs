@@ -159,16 +159,28 @@ fn collecting(
     Ok(trials)
 }
 
-/// The harness's `main`: `root` is the directory holding `contracts/` and `fixtures/`.
+/// The harness's `main`: `root` is the directory holding `contracts/` and `fixtures/` (and,
+/// optionally, `contracts/schemas/` with schemas of your own, added to the built-in ones).
 pub fn main(root: &Path) -> ExitCode {
     main_with(root, Arguments::from_args(), &Context::from_process())
 }
 
+/// The harness's `main` for a suite whose folders are elsewhere: the same three folders the
+/// command line's `--contracts`, `--fixtures` and `--schemas` name, taken the same way (the
+/// schemas folder adds to the built-in schemas and may be absent).
+pub fn main_in(paths: &Paths) -> ExitCode {
+    run_in(paths, Arguments::from_args(), &Context::from_process())
+}
+
 /// [`main`] with libtest's arguments and the environment given.
-pub fn main_with(root: &Path, mut args: Arguments, ctx: &Context) -> ExitCode {
+pub fn main_with(root: &Path, args: Arguments, ctx: &Context) -> ExitCode {
+    run_in(&Paths::under(root), args, ctx)
+}
+
+fn run_in(paths: &Paths, mut args: Arguments, ctx: &Context) -> ExitCode {
     let globs = take_globs(&mut args);
     let collected = Collected::default();
-    match collecting(&Paths::under(root), ctx, globs, collected.clone()) {
+    match collecting(paths, ctx, globs, collected.clone()) {
         Ok(trials) => {
             let conclusion = libtest_mimic::run(&args, trials);
             // After libtest's summary: every case that did not pass, grouped by class, with its
