@@ -543,8 +543,10 @@ fn usage_arithmetic(usage: Option<&Value>) -> Option<String> {
     if let Some(total) = n("total_tokens") {
         let (a, b, names) = if count("prompt_tokens").is_some() {
             (n("prompt_tokens"), n("completion_tokens"), ("prompt_tokens", "completion_tokens"))
-        } else {
+        } else if count("input_tokens").is_some() {
             (n("input_tokens"), n("output_tokens"), ("input_tokens", "output_tokens"))
+        } else {
+            return Some("`total_tokens` without `prompt_tokens` (or `input_tokens`)".into());
         };
         let Some(a) = a else {
             return Some(format!("`total_tokens` without `{}`", names.0));

@@ -119,6 +119,7 @@ fn invariants_hold_or_say_what_broke() {
         (Invariant::UsageArithmetic, json!({"object": "list", "usage": {"prompt_tokens": 8, "total_tokens": 8}}), None, None),
         (Invariant::UsageArithmetic, json!({"usage": {"prompt_tokens": 8, "total_tokens": 9}}), None, Some("total_tokens 9 ≠ prompt_tokens 8 + completion_tokens 0")),
         (Invariant::UsageArithmetic, json!({"usage": {"prompt_tokens": 8}}), None, Some("`usage` has neither `total_tokens` nor `input_tokens` and `output_tokens`")),
+        (Invariant::UsageArithmetic, json!({"usage": {"total_tokens": 8}}), None, Some("`total_tokens` without `prompt_tokens` (or `input_tokens`)")),
         (Invariant::ModelListed, json!({"object": "list", "data": [{"id": "m-0"}, {"id": "m-1"}]}), None, None),
         (Invariant::ModelListed, json!({"object": "list", "data": [{"id": "m-0"}, {"id": "m-2"}]}), None, Some("\"m-1\" is not among the 2 models listed (\"m-0\", \"m-2\")")),
         (Invariant::ModelListed, json!({"object": "list", "data": []}), None, Some("\"m-1\" is not among the 0 models listed")),
