@@ -39,7 +39,7 @@ pub fn refusals(
     if streams && !family_streams(kind) {
         refuse(
             "stream",
-            format!("cannot apply: a {} answer is never streamed", family.name),
+            format!("cannot apply: {} answers are never streamed", family.name),
         );
     }
     let answers_with_reason = matches!(
