@@ -18,7 +18,7 @@ import json
 import os
 import sys
 
-VERDICTS = {"pass", "fail", "error", "skip"}
+VERDICTS = {"pass", "fail", "error", "skip", "unsupported"}
 CLASSES = {
     "ok",
     "fix_request",

@@ -31,6 +31,8 @@ LITELLM_VERSION=1.106.2
 # module alone (no database, no generated client, no engine download) is enough for that.
 PRISMA_VERSION=0.15.0
 MODEL=llm-contract-mock
+# The mock embedding model (POST /v1/embeddings answers mock_response, a fixed vector).
+EMBED_MODEL=llm-contract-embed
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${LITELLM_VENV:-$ROOT/.venv-litellm}
@@ -156,6 +158,15 @@ model_list:
       # port, so nothing could leave the machine even if the mock were bypassed.
       mock_response: pong
       api_base: http://127.0.0.1:9/v1
+  # Embeddings: LiteLLM's mock_embedding answers this vector (exact in 32-bit floats) whatever
+  # the request asks (dimensions, encoding_format), with usage prompt_tokens 10.
+  - model_name: $EMBED_MODEL
+    litellm_params:
+      model: openai/$EMBED_MODEL
+      mock_response: [0.0078125, -0.015625, 0.03125, -0.0625, 0.125, -0.25, 0.5, -0.75]
+      api_base: http://127.0.0.1:9/v1
+    model_info:
+      mode: embedding
 general_settings:
   master_key: os.environ/LITELLM_MASTER_KEY
   # No periodic GET <api_base>/v1/models to learn the upstream's token limits (there is none).

@@ -97,7 +97,7 @@ fn case_variants() -> Vec<(&'static str, String)> {
         ("unknown request key", c("request:\n", "request:\n  bodyy: 1\n")),
         ("unknown class", c("class: ok", "class: okay")),
         ("unknown auth", c("auth: valid", "auth: none")),
-        ("unknown family", c("auth: valid", "auth: valid\nfamily: embeddings")),
+        ("unknown family", c("auth: valid", "auth: valid\nfamily: rerank")),
         ("explicit family", c("auth: valid", "auth: valid\nfamily: chat_completions")),
         ("missing description", c("description: d\n", "")),
         ("missing auth", c("auth: valid\n", "")),
@@ -185,6 +185,24 @@ fn case_variants() -> Vec<(&'static str, String)> {
         ("live_only quoted", c("auth: valid", "auth: valid\nlive_only: 'true'")),
         ("class null", c("class: ok", "class: null")),
         ("max_ttfb_ms quoted", c("  class: ok\n", "  class: ok\n  max_ttfb_ms: '10'\n")),
+        ("a models case with its own path", c("auth: valid", "auth: valid\nfamily: models").replace("request:\n", "request:\n  method: GET\n  path: /models/${model}\n")),
+        ("a request path without a slash", c("request:\n", "request:\n  path: models\n")),
+        ("a request with an unknown method", c("request:\n", "request:\n  method: FETCH\n")),
+        ("a request path on video_tasks", c("auth: valid", "auth: valid\nfamily: video_tasks").replace("request:\n", "request:\n  path: /videos/x\n")),
+        ("stream: true on embeddings", s("auth: valid", "auth: valid\nfamily: embeddings")),
+        ("stream: true on models", s("auth: valid", "auth: valid\nfamily: models")),
+        ("finish_reason on models", c("auth: valid", "auth: valid\nfamily: models").replace("  class: ok\n", "  class: ok\n  finish_reason: [stop]\n")),
+        ("model_listed on models", c("auth: valid", "auth: valid\nfamily: models").replace("  class: ok\n", "  class: ok\n  invariants: [model_listed]\n")),
+        ("model_listed on chat completions", c("  class: ok\n", "  class: ok\n  invariants: [model_listed]\n")),
+        ("usage_arithmetic on embeddings", c("auth: valid", "auth: valid\nfamily: embeddings").replace("  class: ok\n", "  class: ok\n  invariants: [usage_arithmetic]\n")),
+        ("choices_match_n on embeddings", c("auth: valid", "auth: valid\nfamily: embeddings").replace("  class: ok\n", "  class: ok\n  invariants: [choices_match_n]\n")),
+        ("decode and close_to", c("  class: ok\n", "  class: ok\n  assert:\n  - at: /data/0/embedding\n    decode: base64_f32le\n    close_to: {value: [0.5, 1], tolerance: 0.001}\n  - at: /x\n    close_to: {value: 1, tolerance: 0}\n")),
+        ("decode alone", c("  class: ok\n", "  class: ok\n  assert:\n  - at: /x\n    decode: base64_f32le\n")),
+        ("json and decode", c("  class: ok\n", "  class: ok\n  assert:\n  - at: /x\n    json: true\n    decode: base64_f32le\n")),
+        ("an unknown decoding", c("  class: ok\n", "  class: ok\n  assert:\n  - at: /x\n    decode: base64\n")),
+        ("close_to without a tolerance", c("  class: ok\n", "  class: ok\n  assert:\n  - at: /x\n    close_to: {value: 1}\n")),
+        ("close_to with a negative tolerance", c("  class: ok\n", "  class: ok\n  assert:\n  - at: /x\n    close_to: {value: 1, tolerance: -0.5}\n")),
+        ("close_to a text", c("  class: ok\n", "  class: ok\n  assert:\n  - at: /x\n    close_to: {value: abc, tolerance: 1}\n")),
     ]
 }
 
@@ -220,6 +238,7 @@ fn target_variants() -> Vec<(&'static str, String)> {
         ("an unknown capability", t("api_key_env: K\n", "api_key_env: K\ncapabilities:\n  tool: true\n")),
         ("a capability not a boolean", t("api_key_env: K\n", "api_key_env: K\ncapabilities:\n  tools: yes please\n")),
         ("an unknown required capability", t("api_key_env: K\n", "api_key_env: K\nrequired: [logprob]\n")),
+        ("families with models and embeddings", t("api_key_env: K\n", "api_key_env: K\nfamilies: [chat_completions, models, embeddings]\n")),
     ]
 }
 

@@ -356,7 +356,12 @@ fn placeholders(value: &mut serde_json::Value) {
     match value {
         Value::Array(items) => items.iter_mut().for_each(placeholders),
         Value::Object(map) => {
+            // A model object's `id` is the model's name (GET /models), not a volatile id.
+            let a_model = map.get("object").and_then(Value::as_str) == Some("model");
             for (k, v) in map.iter_mut() {
+                if a_model && k == "id" {
+                    continue;
+                }
                 if let Some(r) = redact::rule(k).filter(|r| r.stored.covers(v)) {
                     *v = Value::String(match (r.stored, &*v) {
                         (Mask::IdKind, Value::String(s)) => id_placeholder(s),
@@ -716,5 +721,18 @@ mod tests {
             Sanitizer::auth_placeholder(Some("Bearer whatever")),
             Some(API_KEY)
         );
+    }
+
+    #[test]
+    fn a_model_keeps_its_id() {
+        // GET /models: a model's id is its name; the listing's other ids are still masked.
+        let mut v = serde_json::json!({"object": "list", "id": "list_1", "data": [
+            {"id": "gpt-4o-mini", "object": "model", "created": 1, "owned_by": "openai"},
+            {"id": "emb-1", "object": "embedding"}]});
+        Sanitizer::new().fixture_json(&mut v, &[]);
+        assert_eq!(v["data"][0]["id"], "gpt-4o-mini");
+        assert_eq!(v["data"][0]["created"], "[CREATED]");
+        assert_eq!(v["data"][1]["id"], "emb-[ID]");
+        assert_eq!(v["id"], "list_[ID]");
     }
 }

@@ -36,6 +36,12 @@ pub fn refusals(
         }
     }
     let kind = family.kind;
+    if streams && !family_streams(kind) {
+        refuse(
+            "stream",
+            format!("cannot apply: {} answers are never streamed", family.name),
+        );
+    }
     let answers_with_reason = matches!(
         kind,
         FamilyKind::ChatCompletions | FamilyKind::Messages | FamilyKind::Responses
@@ -71,7 +77,8 @@ pub fn refusals(
     }
     for inv in expect.invariants.iter().flatten() {
         let fits = match inv {
-            Invariant::UsageArithmetic => answers_with_reason,
+            Invariant::UsageArithmetic => answers_with_reason || kind == FamilyKind::Embeddings,
+            Invariant::ModelListed => kind == FamilyKind::Models,
             Invariant::ChoicesMatchN | Invariant::DistinctChoiceIndices => {
                 kind == FamilyKind::ChatCompletions
             }
@@ -88,4 +95,9 @@ pub fn refusals(
         }
     }
     errors
+}
+
+/// Whether a family's answers can be streamed (it has a stream grammar).
+fn family_streams(kind: FamilyKind) -> bool {
+    !matches!(kind, FamilyKind::Models | FamilyKind::Embeddings)
 }

@@ -25,6 +25,11 @@ use crate::model::plan::{
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RequestDoc {
+    /// The family's method and path unless the case names its own (`GET /models/${model}`).
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
     #[serde(default)]
     body: Option<Value>,
     /// Sent verbatim, for cases whose body must not be valid JSON.
@@ -243,6 +248,29 @@ pub fn parse_case(file: &Path, text: &str) -> Result<Case, ConfigErrors> {
             &family::CHAT_COMPLETIONS
         }
     };
+    crate::contract::steps::check_method_path(
+        doc.request.method.as_deref(),
+        doc.request.path.as_deref(),
+        "the case",
+        &at,
+        &mut errors,
+    );
+    if family.poll.is_some() {
+        for (key, set) in [
+            ("method", doc.request.method.is_some()),
+            ("path", doc.request.path.is_some()),
+        ] {
+            if set {
+                errors.push(ConfigError::new(
+                    at(&format!("{key}:")),
+                    format!(
+                        "`request.{key}` cannot apply to {}: its submit and polls have the family's own",
+                        family.name
+                    ),
+                ));
+            }
+        }
+    }
     let body = match (doc.request.body, doc.request.raw_body) {
         (Some(_), Some(_)) => {
             errors.push(ConfigError::new(
@@ -339,6 +367,8 @@ pub fn parse_case(file: &Path, text: &str) -> Result<Case, ConfigErrors> {
         tags: doc.tags,
         vars: doc.vars,
         body,
+        method: doc.request.method,
+        path: doc.request.path,
         headers: doc.request.headers,
         expect: doc.expect,
         drift: doc.drift,
@@ -525,16 +555,16 @@ impl Contracts {
         let mut targets: Vec<Arc<Target>> = Vec::new();
         let mut ids: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         enum Parsed {
-            Target(Result<Target, ConfigErrors>),
-            Case(Result<Case, ConfigErrors>),
+            Target(Result<Arc<Target>, ConfigErrors>),
+            Case(Result<Arc<Case>, ConfigErrors>),
         }
         // Read and parse on every core (YAML is slow to parse); judged below in file order.
         let parsed = crate::util::fs::par_map(&files, |file| {
             read(file).map(|text| {
                 if file.starts_with(&targets_dir) {
-                    Parsed::Target(parse_target(file, &text))
+                    Parsed::Target(parse_target(file, &text).map(Arc::new))
                 } else {
-                    Parsed::Case(parse_case(file, &text))
+                    Parsed::Case(parse_case(file, &text).map(Arc::new))
                 }
             })
         });
@@ -548,7 +578,7 @@ impl Contracts {
             };
             match parsed {
                 Parsed::Target(target) => match target {
-                    Ok(t) => targets.push(Arc::new(t)),
+                    Ok(t) => targets.push(t),
                     Err(e) => errors.extend(e.0),
                 },
                 Parsed::Case(case) => match case {
@@ -564,7 +594,7 @@ impl Contracts {
                             ));
                         } else {
                             ids.insert(c.id.clone(), cases.len());
-                            cases.push(Arc::new(c));
+                            cases.push(c);
                         }
                     }
                     Err(e) => errors.extend(e.0),

@@ -64,7 +64,8 @@ pub(crate) fn plan_recorded(
         BodyTemplate::Raw(s) => PlanBody::Raw(scope.fill(s)?),
         BodyTemplate::None => PlanBody::None,
     };
-    let expect = expect_of(target.expect.get(&case.id), &case.expect);
+    let mut expect = expect_of(target.expect.get(&case.id), &case.expect);
+    scope.fill_assertions(&mut expect)?;
     let skip = target.skip.get(&case.id).cloned();
     let plan = Plan {
         id: format!("{}::{}", target.name, case.id),
@@ -74,8 +75,8 @@ pub(crate) fn plan_recorded(
         expect,
         skip,
         step: None,
-        method: None,
-        path: None,
+        method: case.method.clone(),
+        path: case.path.as_deref().map(|p| scope.fill(p)).transpose()?,
         headers: None,
         capture: case.capture.clone(),
     };
@@ -164,19 +165,7 @@ pub(crate) fn plan_step(
         BodyTemplate::None => PlanBody::None,
     };
     let mut expect = expect_of(None, &step.expect);
-    for a in &mut expect.assert {
-        for p in &mut a.predicates {
-            match p {
-                Predicate::Equals(v) | Predicate::Contains(v) => *v = scope.tree(v)?,
-                Predicate::OneOf(vs) => {
-                    for v in vs {
-                        *v = scope.tree(v)?;
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
+    scope.fill_assertions(&mut expect)?;
     Ok(Plan {
         id: base.id.clone(),
         case: case.clone(),
@@ -249,6 +238,12 @@ pub(crate) fn model_var(case: &Case) -> Option<&str> {
     (!name.is_empty() && !name.contains(['$', '{', '}'])).then_some(name)
 }
 
+/// The value of variable `name` for a case on a target (the case's own `vars:` over the
+/// target's), if either defines it.
+pub(crate) fn variable(case: &Case, target: &Target, name: &str) -> Option<String> {
+    vars(case, target).ok()?.get(name).cloned()
+}
+
 /// The variables of a case on a target: the target's, with the case's own over them (each of
 /// their values filled in once from the target's).
 fn vars<'a>(case: &Case, target: &'a Target) -> Result<Cow<'a, BTreeMap<String, String>>, ConfigError> {
@@ -299,6 +294,27 @@ struct Scope<'a> {
 }
 
 impl Scope<'_> {
+    /// Fills in the `${name}`s of the assertions' values (`equals`, `one_of`, `contains`,
+    /// `close_to`).
+    fn fill_assertions(&self, expect: &mut Expect) -> Result<(), ConfigError> {
+        for a in &mut expect.assert {
+            for p in &mut a.predicates {
+                match p {
+                    Predicate::Equals(v)
+                    | Predicate::Contains(v)
+                    | Predicate::CloseTo { value: v, .. } => *v = self.tree(v)?,
+                    Predicate::OneOf(vs) => {
+                        for v in vs {
+                            *v = self.tree(v)?;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// A captured value that is not a string, when `s` is exactly its placeholder.
     fn whole(&self, s: &str) -> Option<&Value> {
         let name = s.strip_prefix("${")?.strip_suffix('}')?;

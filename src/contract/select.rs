@@ -267,7 +267,7 @@ mod tests {
         assert!(e.contains("no case has the tag `smok`"), "{e}");
         assert!(e.contains("close matches: smoke"), "{e}");
         assert!(e.contains("no case has the tag `qqqqqq`"), "{e}");
-        assert!(e.contains("tags: images, messages"), "{e}");
+        assert!(e.contains("tags: embeddings, images, messages, models"), "{e}");
         assert!(!e.contains("`happy_path`"), "{e}");
         // Each matches something, not together.
         let e = select(&["happy_path"], &["video"]).unwrap_err();

@@ -73,6 +73,33 @@ pub(crate) fn check_capture(
     }
 }
 
+/// Checks a request's own method (one of [`METHODS`]) and path (after the base URL: it starts
+/// with `/`).
+pub(crate) fn check_method_path(
+    method: Option<&str>,
+    path: Option<&str>,
+    whose: &str,
+    at: &dyn Fn(&str) -> Location,
+    errors: &mut Vec<ConfigError>,
+) {
+    if let Some(m) = method {
+        if !METHODS.contains(&m) {
+            errors.push(ConfigError::new(
+                at(&format!("method: {m}")),
+                format!("{whose}: method `{m}` is not one of {}", METHODS.join(", ")),
+            ));
+        }
+    }
+    if let Some(p) = path {
+        if !p.starts_with('/') || p.contains("://") {
+            errors.push(ConfigError::new(
+                at(&format!("path: {p}")),
+                format!("{whose}: path `{p}` must start with `/` (it follows the base URL)"),
+            ));
+        }
+    }
+}
+
 /// The steps of a case of `family`.
 pub(crate) fn steps(
     docs: Vec<StepDoc>,
@@ -104,22 +131,13 @@ pub(crate) fn steps(
             ));
         }
         let whose = format!("step `{}`", d.name);
-        if let Some(m) = &d.request.method {
-            if !METHODS.contains(&m.as_str()) {
-                errors.push(ConfigError::new(
-                    here(&format!("method: {m}")),
-                    format!("{whose}: method `{m}` is not one of {}", METHODS.join(", ")),
-                ));
-            }
-        }
-        if let Some(p) = &d.request.path {
-            if !p.starts_with('/') || p.contains("://") {
-                errors.push(ConfigError::new(
-                    here(&format!("path: {p}")),
-                    format!("{whose}: path `{p}` must start with `/` (it follows the base URL)"),
-                ));
-            }
-        }
+        check_method_path(
+            d.request.method.as_deref(),
+            d.request.path.as_deref(),
+            &whose,
+            &here,
+            errors,
+        );
         let body = match (d.request.body, d.request.raw_body) {
             (Some(_), Some(_)) => {
                 errors.push(ConfigError::new(

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::contract::schema::SchemaRegistry;
-use crate::model::assertion::{Assertion, Invariant, JsonType, Predicate, SchemaRef};
+use crate::model::assertion::{Assertion, Decode, Invariant, JsonType, Predicate, SchemaRef};
 use crate::model::assertion::AssertFault;
 use crate::model::failure::Failure;
 use crate::model::plan::Plan;
@@ -109,6 +109,24 @@ fn walk<'v>(
 pub fn check(schemas: &SchemaRegistry, assertions: &[Assertion], doc: &Value, out: &mut Vec<Failure>) {
     for a in assertions {
         for (at, value) in resolve(doc, &a.at) {
+            if let Some(d) = a.decode {
+                match decoded(d, value) {
+                    Ok(v) => {
+                        let named = format!("{at} (decoded as {})", d.as_str());
+                        predicates(schemas, a, named, Some(&v), out);
+                    }
+                    Err(None) => fail(out, &at, AssertFault::Missing),
+                    Err(Some(why)) => fail(
+                        out,
+                        &at,
+                        AssertFault::NotDecodable {
+                            decode: d.as_str(),
+                            why,
+                        },
+                    ),
+                }
+                continue;
+            }
             match &a.json {
                 None => predicates(schemas, a, at, value, out),
                 Some(inner) => {
@@ -161,6 +179,82 @@ pub fn check(schemas: &SchemaRegistry, assertions: &[Assertion], doc: &Value, ou
                 }
             }
         }
+    }
+}
+
+/// The numbers a string holds, decoded as `d` says, as a JSON array; `Err(None)` when nothing
+/// is there, `Err(Some(why))` when it does not decode.
+fn decoded(d: Decode, value: Option<&Value>) -> Result<Value, Option<String>> {
+    let text = match value {
+        None | Some(Value::Null) => return Err(None),
+        Some(Value::String(s)) if s.len() > MAX_JSON_TEXT => {
+            return Err(Some(format!(
+                "{} bytes, over the {MAX_JSON_TEXT}-byte limit",
+                s.len()
+            )))
+        }
+        Some(Value::String(s)) => s,
+        Some(other) => return Err(Some(format!("found {}", type_name(other)))),
+    };
+    match d {
+        Decode::Base64F32le => {
+            let floats = crate::util::codec::base64(text)
+                .and_then(|b| crate::util::codec::f32le(&b))
+                .map_err(Some)?;
+            Ok(Value::Array(
+                floats
+                    .into_iter()
+                    .map(|f| {
+                        serde_json::Number::from_f64(f64::from(f))
+                            .map_or(Value::Null, Value::Number)
+                    })
+                    .collect(),
+            ))
+        }
+    }
+}
+
+/// `close_to`: a number within `tolerance` of `want`, or an array of as many numbers, each
+/// within `tolerance` of its counterpart; the first that is not is the fault.
+fn close_to(want: &Value, tolerance: f64, v: &Value) -> Option<AssertFault> {
+    let far = |index, e: f64, g: f64| {
+        // A NaN is near nothing.
+        let near = (e - g).abs() <= tolerance;
+        (!near).then(|| AssertFault::NotClose {
+            index,
+            expected: e.to_string(),
+            got: g.to_string(),
+            tolerance: tolerance.to_string(),
+        })
+    };
+    match (want, v) {
+        (Value::Number(e), Value::Number(g)) => far(None, e.as_f64()?, g.as_f64()?),
+        (Value::Array(es), Value::Array(gs)) => {
+            if es.len() != gs.len() {
+                return Some(AssertFault::LengthDiffers {
+                    expected: es.len(),
+                    got: gs.len(),
+                });
+            }
+            for (i, (e, g)) in es.iter().zip(gs).enumerate() {
+                let (Some(e), Some(g)) = (e.as_f64(), g.as_f64()) else {
+                    return Some(AssertFault::NotNumbers {
+                        got: type_name(if g.is_number() { e } else { g }),
+                    });
+                };
+                if let Some(f) = far(Some(i), e, g) {
+                    return Some(f);
+                }
+            }
+            None
+        }
+        (Value::Array(_), other) | (Value::Number(_), other) => Some(AssertFault::NotNumbers {
+            got: type_name(other),
+        }),
+        // A value the case could not fill in (a placeholder no step captured): never close.
+        (other, _) => Some(AssertFault::NotNumbers {
+            got: type_name(other),
+        }),
     }
 }
 
@@ -325,6 +419,7 @@ fn predicate(
                 Err(message) => Some(AssertFault::SchemaUnusable { message }),
             }
         }
+        Predicate::CloseTo { value, tolerance } => close_to(value, *tolerance, v),
     }
 }
 
@@ -345,14 +440,15 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// What an invariant reads besides the answer: the request's `n`.
+/// What an invariant reads besides the answer: the request's `n`, and the case's `${model}`.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Asked {
+pub struct Asked<'a> {
     pub n: Option<u64>,
+    pub model: Option<&'a str>,
 }
 
 /// Checks the built-in invariants a case names on its answer.
-pub fn invariants(names: &[Invariant], doc: &Value, asked: Asked, out: &mut Vec<Failure>) {
+pub fn invariants(names: &[Invariant], doc: &Value, asked: Asked<'_>, out: &mut Vec<Failure>) {
     for &name in names {
         if let Some(detail) = invariant(name, doc, asked) {
             out.push(Failure::Invariant {
@@ -363,7 +459,7 @@ pub fn invariants(names: &[Invariant], doc: &Value, asked: Asked, out: &mut Vec<
     }
 }
 
-fn invariant(name: Invariant, doc: &Value, asked: Asked) -> Option<String> {
+fn invariant(name: Invariant, doc: &Value, asked: Asked<'_>) -> Option<String> {
     match name {
         Invariant::UsageArithmetic => usage_arithmetic(doc.get("usage")),
         Invariant::ChoicesMatchN => {
@@ -397,7 +493,40 @@ fn invariant(name: Invariant, doc: &Value, asked: Asked) -> Option<String> {
                 )
             })
         }
+        Invariant::ModelListed => model_listed(doc, asked.model),
     }
+}
+
+/// The case's model is among the listing's `data[].id`.
+fn model_listed(doc: &Value, model: Option<&str>) -> Option<String> {
+    let Some(model) = model else {
+        return Some("the case has no `${model}` to look for".into());
+    };
+    let Some(data) = doc.get("data").and_then(Value::as_array) else {
+        return Some("the answer has no `data` array".into());
+    };
+    let ids: Vec<&str> = data
+        .iter()
+        .filter_map(|m| m.get("id").and_then(Value::as_str))
+        .collect();
+    if ids.contains(&model) {
+        return None;
+    }
+    let shown: Vec<String> = ids.iter().take(5).map(|i| show(&Value::from(*i))).collect();
+    Some(format!(
+        "{} is not among the {} models listed{}",
+        show(&Value::from(model)),
+        data.len(),
+        if shown.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({}{})",
+                shown.join(", "),
+                if ids.len() > shown.len() { ", …" } else { "" }
+            )
+        }
+    ))
 }
 
 fn usage_arithmetic(usage: Option<&Value>) -> Option<String> {
@@ -414,8 +543,10 @@ fn usage_arithmetic(usage: Option<&Value>) -> Option<String> {
     if let Some(total) = n("total_tokens") {
         let (a, b, names) = if count("prompt_tokens").is_some() {
             (n("prompt_tokens"), n("completion_tokens"), ("prompt_tokens", "completion_tokens"))
-        } else {
+        } else if count("input_tokens").is_some() {
             (n("input_tokens"), n("output_tokens"), ("input_tokens", "output_tokens"))
+        } else {
+            return Some("`total_tokens` without `prompt_tokens` (or `input_tokens`)".into());
         };
         let Some(a) = a else {
             return Some(format!("`total_tokens` without `{}`", names.0));
@@ -446,7 +577,16 @@ pub fn on_answer(schemas: &SchemaRegistry, plan: &Plan, doc: &Value, out: &mut V
             .body
             .json()
             .and_then(|b| b.get("n").and_then(Value::as_u64));
-        invariants(&expect.invariants, doc, Asked { n }, out);
+        let model = expect
+            .invariants
+            .contains(&Invariant::ModelListed)
+            .then(|| crate::contract::plan::variable(&plan.case, &plan.target, "model"))
+            .flatten();
+        let asked = Asked {
+            n,
+            model: model.as_deref(),
+        };
+        invariants(&expect.invariants, doc, asked, out);
     }
 }
 

@@ -167,12 +167,35 @@ fn task_answer(_doc: &Value) -> Answer {
     }
 }
 
-/// A new stream grammar for one of the family's streams.
+/// A models listing, or one model: what it carries is for the schema and the case's checks.
+fn models_answer(doc: &Value) -> Answer {
+    let listed = doc.get("data").and_then(Value::as_array).map(Vec::len);
+    Answer {
+        has_content: listed.is_none_or(|n| n > 0),
+        ..Answer::default()
+    }
+}
+
+/// Embeddings: an answer with at least one vector carries content.
+fn embeddings_answer(doc: &Value) -> Answer {
+    Answer {
+        has_content: doc
+            .get("data")
+            .and_then(Value::as_array)
+            .is_some_and(|d| !d.is_empty()),
+        ..Answer::default()
+    }
+}
+
+/// A new stream grammar for one of the family's streams. Models and embeddings never stream (a
+/// case that asks is refused at load); the chat grammar stands in.
 pub fn grammar(family: &Family) -> Box<dyn Grammar> {
     match family.kind {
-        FamilyKind::ChatCompletions | FamilyKind::Images | FamilyKind::VideoTasks => {
-            grammar::chat::new()
-        }
+        FamilyKind::ChatCompletions
+        | FamilyKind::Images
+        | FamilyKind::VideoTasks
+        | FamilyKind::Models
+        | FamilyKind::Embeddings => grammar::chat::new(),
         FamilyKind::Messages => grammar::messages::new(),
         FamilyKind::Responses => grammar::responses::new(),
     }
@@ -186,6 +209,8 @@ pub fn answer(family: &Family, doc: &Value) -> Answer {
         FamilyKind::Responses => responses_answer(doc),
         FamilyKind::Images => images_answer(doc),
         FamilyKind::VideoTasks => task_answer(doc),
+        FamilyKind::Models => models_answer(doc),
+        FamilyKind::Embeddings => embeddings_answer(doc),
     }
 }
 
@@ -196,14 +221,17 @@ pub fn soft_reason(family: &Family, reason: &str) -> Option<&'static str> {
         FamilyKind::ChatCompletions => chat_soft(reason),
         FamilyKind::Messages => messages_soft(reason),
         FamilyKind::Responses => responses_soft(reason),
-        FamilyKind::Images | FamilyKind::VideoTasks => None,
+        FamilyKind::Images
+        | FamilyKind::VideoTasks
+        | FamilyKind::Models
+        | FamilyKind::Embeddings => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::family::{IMAGES, MESSAGES, RESPONSES};
+    use crate::model::family::{EMBEDDINGS, IMAGES, MESSAGES, MODELS, RESPONSES};
     use serde_json::json;
 
     #[test]
@@ -235,5 +263,13 @@ mod tests {
             &json!({"status": "incomplete", "incomplete_details": {"reason": "max_output_tokens"}, "output": []}),
         );
         assert_eq!(r.finish, vec![(0, Some("max_output_tokens".into()))]);
+        let e = answer(&EMBEDDINGS, &json!({"object": "list", "data": []}));
+        assert!(!e.has_content && !e.filtered && e.finish.is_empty());
+        let e = answer(&EMBEDDINGS, &json!({"data": [{"embedding": [0.5], "index": 0}]}));
+        assert!(e.has_content);
+        let m = answer(&MODELS, &json!({"object": "list", "data": []}));
+        assert!(!m.has_content && m.finish.is_empty());
+        assert!(answer(&MODELS, &json!({"id": "m", "object": "model"})).has_content);
+        assert_eq!(soft_reason(&EMBEDDINGS, "stop"), None);
     }
 }

@@ -20,7 +20,27 @@ pub struct Assertion {
     /// The value at `at` is a string holding JSON: it is parsed, and the predicates apply to the
     /// value at this pointer inside it (`""`: the parsed value itself).
     pub json: Option<String>,
+    /// The value at `at` is a string holding encoded numbers: it is decoded, and the predicates
+    /// apply to the array of numbers it holds.
+    pub decode: Option<Decode>,
     pub predicates: Vec<Predicate>,
+}
+
+/// How `decode:` reads a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decode {
+    /// Base64 (standard alphabet, padded) of little-endian IEEE 754 single-precision floats: an
+    /// embedding asked for with `encoding_format: base64`.
+    Base64F32le,
+}
+
+impl Decode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decode::Base64F32le => "base64_f32le",
+        }
+    }
 }
 
 /// What must hold of a value.
@@ -41,6 +61,12 @@ pub enum Predicate {
     Number(Bound),
     /// The value matches a JSON Schema (a named one, or one written in the case).
     Schema(SchemaRef),
+    /// A number within `tolerance` of `value`, or an array of numbers as long as `value`'s, each
+    /// within `tolerance` of its counterpart.
+    CloseTo {
+        value: Value,
+        tolerance: f64,
+    },
 }
 
 impl Predicate {
@@ -56,6 +82,7 @@ impl Predicate {
             Predicate::Length(_) => "length",
             Predicate::Number(_) => "min/max",
             Predicate::Schema(_) => "schema",
+            Predicate::CloseTo { .. } => "close_to",
         }
     }
 }
@@ -226,6 +253,18 @@ struct AssertionDoc {
     max: Option<f64>,
     #[serde(default)]
     schema: Option<SchemaDoc>,
+    #[serde(default)]
+    decode: Option<Decode>,
+    #[serde(default)]
+    close_to: Option<CloseToDoc>,
+}
+
+/// `close_to: {value: V, tolerance: T}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CloseToDoc {
+    value: Value,
+    tolerance: f64,
 }
 
 /// A key that is there, even as `null` (`equals: null` asserts null; leaving it out asserts nothing).
@@ -303,6 +342,9 @@ impl TryFrom<AssertionDoc> for Assertion {
                 Some(p)
             }
         };
+        if d.decode.is_some() && json.is_some() {
+            return Err("`json` and `decode` read the string two ways: use one".into());
+        }
         let mut predicates = Vec::new();
         if let Some(e) = d.exists {
             predicates.push(Predicate::Exists(e));
@@ -383,12 +425,35 @@ impl TryFrom<AssertionDoc> for Assertion {
                 })),
             }));
         }
-        if predicates.is_empty() && json.is_none() {
-            return Err("an assertion needs a predicate: exists, equals, one_of, matches, contains, type, length, min, max or schema".into());
+        if let Some(c) = d.close_to {
+            if !c.tolerance.is_finite() || c.tolerance < 0.0 {
+                return Err("`close_to`: `tolerance` must be a finite number ≥ 0".into());
+            }
+            let numbers = match &c.value {
+                Value::Number(_) => true,
+                Value::Array(items) => items.iter().all(Value::is_number),
+                // A placeholder (`${vector}`) a step fills in with a captured value.
+                Value::String(s) => s.starts_with("${") && s.ends_with('}'),
+                _ => false,
+            };
+            if !numbers {
+                return Err(
+                    "`close_to`: `value` must be a number, an array of numbers or a `${name}`"
+                        .into(),
+                );
+            }
+            predicates.push(Predicate::CloseTo {
+                value: c.value,
+                tolerance: c.tolerance,
+            });
+        }
+        if predicates.is_empty() && json.is_none() && d.decode.is_none() {
+            return Err("an assertion needs a predicate: exists, equals, one_of, matches, contains, type, length, min, max, schema or close_to".into());
         }
         Ok(Assertion {
             at: d.at,
             json,
+            decode: d.decode,
             predicates,
         })
     }
@@ -400,6 +465,7 @@ impl Assertion {
         Assertion {
             at: at.to_string(),
             json: None,
+            decode: None,
             predicates: vec![Predicate::Exists(yes)],
         }
     }
@@ -407,6 +473,9 @@ impl Assertion {
     /// Where it points, for its failures: `/a/b`, or `/a/b (as JSON) /c`.
     pub fn describe_at(&self) -> String {
         let at = if self.at.is_empty() { "/" } else { &self.at };
+        if let Some(d) = self.decode {
+            return format!("{at} (decoded as {})", d.as_str());
+        }
         match &self.json {
             None => at.to_string(),
             Some(inner) if inner.is_empty() => format!("{at} (parsed as JSON)"),
@@ -435,6 +504,9 @@ pub enum Invariant {
     ChoicesMatchN,
     /// No two choices share an `index`, and the indices are 0..n.
     DistinctChoiceIndices,
+    /// A models listing has an entry whose `id` is the case's `${model}` (the target's `model`
+    /// variable, or the case's own `vars.model`).
+    ModelListed,
 }
 
 impl Invariant {
@@ -443,6 +515,7 @@ impl Invariant {
             Invariant::UsageArithmetic => "usage_arithmetic",
             Invariant::ChoicesMatchN => "choices_match_n",
             Invariant::DistinctChoiceIndices => "distinct_choice_indices",
+            Invariant::ModelListed => "model_listed",
         }
     }
 }
@@ -509,6 +582,28 @@ pub enum AssertFault {
     SchemaUnusable {
         message: String,
     },
+    /// `decode:` on a value that is not a string, or a string that does not decode.
+    NotDecodable {
+        decode: &'static str,
+        why: String,
+    },
+    /// `close_to` on a value that is not a number or an array of numbers.
+    NotNumbers {
+        got: &'static str,
+    },
+    /// An array of another length than the value it is compared with.
+    LengthDiffers {
+        expected: usize,
+        got: usize,
+    },
+    /// A number (the `index`-th element of an array, when `index` is set) too far from its
+    /// counterpart.
+    NotClose {
+        index: Option<usize>,
+        expected: String,
+        got: String,
+        tolerance: String,
+    },
 }
 
 impl AssertFault {
@@ -521,7 +616,7 @@ impl AssertFault {
             | AssertFault::NoMatch { got, .. }
             | AssertFault::NotContained { got, .. }
             | AssertFault::Number { got, .. } => fix(got),
-            AssertFault::NotJson { why } => fix(why),
+            AssertFault::NotJson { why } | AssertFault::NotDecodable { why, .. } => fix(why),
             AssertFault::Schema { violation, .. } => {
                 fix(&mut violation.pointer);
                 fix(&mut violation.message);
@@ -532,7 +627,10 @@ impl AssertFault {
             | AssertFault::NoLength { .. }
             | AssertFault::Length { .. }
             | AssertFault::NotNumber { .. }
-            | AssertFault::SchemaMore { .. } => {}
+            | AssertFault::SchemaMore { .. }
+            | AssertFault::NotNumbers { .. }
+            | AssertFault::LengthDiffers { .. }
+            | AssertFault::NotClose { .. } => {}
         }
     }
 }
@@ -580,6 +678,26 @@ impl std::fmt::Display for AssertFault {
             }
             AssertFault::SchemaUnusable { message } => {
                 write!(f, "schema unusable: {}", V(message))
+            }
+            AssertFault::NotDecodable { decode, why } => {
+                write!(f, "expected a string holding {decode}: {}", V(why))
+            }
+            AssertFault::NotNumbers { got } => {
+                write!(f, "expected a number or an array of numbers, found {got}")
+            }
+            AssertFault::LengthDiffers { expected, got } => {
+                write!(f, "expected {expected} numbers, found {got}")
+            }
+            AssertFault::NotClose {
+                index,
+                expected,
+                got,
+                tolerance,
+            } => {
+                if let Some(i) = index {
+                    write!(f, "element {i}: ")?;
+                }
+                write!(f, "expected {expected} ± {tolerance}, found {got}")
             }
         }
     }

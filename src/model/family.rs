@@ -16,6 +16,8 @@ pub enum FamilyKind {
     Responses,
     Images,
     VideoTasks,
+    Models,
+    Embeddings,
 }
 
 /// How a family sends the key.
@@ -191,8 +193,45 @@ pub const VIDEO_TASKS: Family = Family {
     }),
 };
 
+/// The models a key can use (`GET /v1/models`): a listing, no stream, no end reason. A case
+/// retrieves one model with `request.path: /models/${model}` and `expect.schema: model`.
+pub const MODELS: Family = Family {
+    name: "models",
+    method: "GET",
+    path: "/models",
+    key: KeyHeader::Bearer,
+    headers: &[],
+    response_schema: "models_list",
+    chunk_schema: "models_list",
+    error_schema: None,
+    kind: FamilyKind::Models,
+    poll: None,
+};
+
+/// Embeddings (`POST /v1/embeddings`): no stream, no end reason; usage without a completion.
+pub const EMBEDDINGS: Family = Family {
+    name: "embeddings",
+    method: "POST",
+    path: "/embeddings",
+    key: KeyHeader::Bearer,
+    headers: &[],
+    response_schema: "embeddings_response",
+    chunk_schema: "embeddings_response",
+    error_schema: None,
+    kind: FamilyKind::Embeddings,
+    poll: None,
+};
+
 /// Every family the harness knows.
-pub const FAMILIES: &[Family] = &[CHAT_COMPLETIONS, MESSAGES, RESPONSES, IMAGES, VIDEO_TASKS];
+pub const FAMILIES: &[Family] = &[
+    CHAT_COMPLETIONS,
+    MESSAGES,
+    RESPONSES,
+    IMAGES,
+    VIDEO_TASKS,
+    MODELS,
+    EMBEDDINGS,
+];
 
 pub fn by_name(name: &str) -> Option<&'static Family> {
     FAMILIES.iter().find(|f| f.name == name)

@@ -250,6 +250,10 @@ pub struct Case {
     /// The case's own variables, over the target's (`${name}` in their values is the target's).
     pub vars: BTreeMap<String, String>,
     pub body: BodyTemplate,
+    /// The request's method and path (after the base URL, `${name}`s allowed) where they are
+    /// not the family's (`request.method`, `request.path`).
+    pub method: Option<String>,
+    pub path: Option<String>,
     pub headers: BTreeMap<String, String>,
     pub expect: ExpectDoc,
     pub drift: Option<DriftPolicy>,

@@ -170,6 +170,68 @@ fn stream(model: &str, usage: bool, cut_after: Option<usize>) -> Reply {
     }
 }
 
+/// The models the mock lists and retrieves (the tests' `--model`s, and the targets' defaults).
+const MOCK_MODELS: &[&str] = &[
+    "mock-model-1",
+    "another-model",
+    "gpt-4o-mini",
+    "text-embedding-3-small",
+];
+
+fn model_object(id: &str) -> Value {
+    json!({"id": id, "object": "model", "created": 1_700_000_000, "owned_by": "mock"})
+}
+
+/// POST /embeddings: a fixed vector per input (`dimensions` long when asked, else 8), as floats
+/// or base64 of little-endian 32-bit floats.
+fn embeddings(body: &Value, request_error: impl Fn(&str) -> Reply) -> Reply {
+    let inputs = match body.get("input") {
+        Some(Value::String(_)) => 1,
+        Some(Value::Array(items)) if !items.is_empty() => items.len(),
+        _ => return request_error("Missing required parameter: 'input'."),
+    };
+    let n = body.get("dimensions").and_then(Value::as_u64).unwrap_or(8) as usize;
+    let vector: Vec<f32> = (0..n).map(|i| (i as f32 + 1.0) / 64.0).collect();
+    let base64 = body.get("encoding_format").and_then(Value::as_str) == Some("base64");
+    let embedding = if base64 {
+        let bytes: Vec<u8> = vector.iter().flat_map(|f| f.to_le_bytes()).collect();
+        Value::String(base64_text(&bytes))
+    } else {
+        json!(vector)
+    };
+    let data: Vec<Value> = (0..inputs)
+        .map(|i| json!({"object": "embedding", "index": i, "embedding": embedding}))
+        .collect();
+    let model = body.get("model").cloned().unwrap_or(Value::Null);
+    Reply::json(
+        200,
+        &json!({"object": "list", "data": data, "model": model,
+            "usage": {"prompt_tokens": 5 * inputs, "total_tokens": 5 * inputs}}),
+    )
+}
+
+/// Standard base64 with padding.
+fn base64_text(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// An OpenAI-like server. Behaviours: `conform`, `wrong-status` (200s become 503),
 /// `missing-field` (200 bodies lack `choices`), `html` (a 200 HTML page), `redirect` (301),
 /// `extra-field` (200 bodies gain a field; volatile values change), `invalid-request-500` (request errors as 500 + code invalid_request), `cut-stream` (streams
@@ -243,9 +305,29 @@ pub fn openai_mock(req: Request) -> Reply {
         }
         _ => {}
     }
+    let path = req.target.split('?').next().unwrap_or("");
+    // The models listing and retrieval (GET): the models the tests configure.
+    if path.ends_with("/models") {
+        let data: Vec<Value> = MOCK_MODELS.iter().map(|m| model_object(m)).collect();
+        return Reply::json(200, &json!({"object": "list", "data": data}));
+    }
+    if let Some((_, id)) = path.rsplit_once("/models/") {
+        if !MOCK_MODELS.contains(&id) {
+            return error(
+                404,
+                &format!("The model '{id}' does not exist"),
+                "invalid_request_error",
+                Some("model_not_found"),
+            );
+        }
+        return Reply::json(200, &model_object(id));
+    }
     let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
         return request_error("We could not parse the JSON body of your request.");
     };
+    if path.ends_with("/embeddings") {
+        return embeddings(&body, request_error);
+    }
     let Some(model) = body.get("model").and_then(Value::as_str) else {
         return request_error("you must provide a model parameter");
     };

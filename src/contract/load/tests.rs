@@ -188,3 +188,50 @@ fn steps_and_captures_are_checked_at_load() {
         assert!(e.contains(want), "{extra}: {e}");
     }
 }
+
+#[test]
+fn a_case_names_its_own_method_and_path_and_what_cannot_apply_is_located() {
+    let models = "id: happy\ndescription: d\nfamily: models\nauth: valid\nrequest:\n  method: GET\n  path: /models/${model}\nexpect:\n  status: 200\n  class: ok\n  assert:\n  - at: /id\n    equals: ${model}\n";
+    let case = Arc::new(parse_case(Path::new("c/happy.yaml"), models).unwrap());
+    let p = plan(&case, &target()).unwrap();
+    assert_eq!(p.method.as_deref(), Some("GET"));
+    assert_eq!(p.path.as_deref(), Some("/models/m1"));
+    // The case's own assertion values take ${name}s, as a step's do.
+    assert_eq!(
+        p.expect.assert[0].predicates,
+        vec![crate::model::assertion::Predicate::Equals("m1".into())]
+    );
+    let refused = |text: String, want: &str, line: usize| {
+        let e = parse_case(Path::new("c/happy.yaml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{e}");
+        assert!(e.contains(&format!("c/happy.yaml:{line}:")), "{e}");
+    };
+    refused(
+        models.replace("path: /models/${model}", "path: models"),
+        "path `models` must start with `/`",
+        7,
+    );
+    refused(
+        models.replace("method: GET", "method: FETCH"),
+        "method `FETCH` is not one of",
+        6,
+    );
+    refused(
+        models.replace("family: models", "family: video_tasks"),
+        "`request.path` cannot apply to video_tasks",
+        7,
+    );
+    let streamed = "id: happy\ndescription: d\nfamily: embeddings\nauth: valid\nrequest:\n  body:\n    model: m\n    input: x\n    stream: true\nexpect:\n  status: 200\n  class: ok\n  stream:\n    done: true\n";
+    refused(
+        streamed.to_string(),
+        "`stream` cannot apply: embeddings answers are never streamed",
+        9,
+    );
+    refused(
+        models.replace("  class: ok\n", "  class: ok\n  invariants: [usage_arithmetic]\n"),
+        "invariant `usage_arithmetic` cannot apply to a models answer",
+        11,
+    );
+}

@@ -116,12 +116,78 @@ fn invariants_hold_or_say_what_broke() {
         (Invariant::DistinctChoiceIndices, answer(), None, None),
         (Invariant::DistinctChoiceIndices, json!({"choices": [{"index": 0}, {"index": 0}]}), None, Some("two choices have index 0")),
         (Invariant::DistinctChoiceIndices, json!({"choices": [{"index": 1}]}), None, Some("the indices are [1], not 0..1")),
+        (Invariant::UsageArithmetic, json!({"object": "list", "usage": {"prompt_tokens": 8, "total_tokens": 8}}), None, None),
+        (Invariant::UsageArithmetic, json!({"usage": {"prompt_tokens": 8, "total_tokens": 9}}), None, Some("total_tokens 9 ≠ prompt_tokens 8 + completion_tokens 0")),
+        (Invariant::UsageArithmetic, json!({"usage": {"prompt_tokens": 8}}), None, Some("`usage` has neither `total_tokens` nor `input_tokens` and `output_tokens`")),
+        (Invariant::UsageArithmetic, json!({"usage": {"total_tokens": 8}}), None, Some("`total_tokens` without `prompt_tokens` (or `input_tokens`)")),
+        (Invariant::ModelListed, json!({"object": "list", "data": [{"id": "m-0"}, {"id": "m-1"}]}), None, None),
+        (Invariant::ModelListed, json!({"object": "list", "data": [{"id": "m-0"}, {"id": "m-2"}]}), None, Some("\"m-1\" is not among the 2 models listed (\"m-0\", \"m-2\")")),
+        (Invariant::ModelListed, json!({"object": "list", "data": []}), None, Some("\"m-1\" is not among the 0 models listed")),
+        (Invariant::ModelListed, json!({"error": {"code": "model_not_found"}}), None, Some("the answer has no `data` array")),
     ];
     for (name, doc, n, want) in table {
         let mut out = Vec::new();
-        invariants(&[*name], doc, Asked { n: *n }, &mut out);
+        invariants(&[*name], doc, Asked { n: *n, model: Some("m-1") }, &mut out);
         let got = out.first().map(ToString::to_string);
         let want = want.map(|w| format!("invariant {}: {w}", name.as_str()));
         assert_eq!(got, want, "{name:?} on {doc}");
     }
+}
+
+#[test]
+fn decoded_base64_floats_are_compared_with_a_tolerance() {
+    // 1.0 and -2.5 as little-endian f32, base64: "AACAPwAAIMA=".
+    let doc = json!({"data": [{"embedding": "AACAPwAAIMA="}]});
+    let close = |value: Value, tolerance: f64| -> Assertion {
+        serde_yaml::from_str(&format!(
+            "at: /data/0/embedding\ndecode: base64_f32le\nclose_to: {{value: {value}, tolerance: {tolerance}}}"
+        ))
+        .unwrap()
+    };
+    let table: &[(Value, Assertion, Option<&str>)] = &[
+        (doc.clone(), close(json!([1.0, -2.5]), 0.0), None),
+        (doc.clone(), close(json!([1.0005, -2.5]), 0.001), None),
+        (doc.clone(), close(json!([1.0, -2.4]), 0.001), Some("assert /data/0/embedding (decoded as base64_f32le): element 1: expected -2.4 ± 0.001, found -2.5")),
+        (doc.clone(), close(json!([1.0]), 0.001), Some("expected 1 numbers, found 2")),
+        // Big-endian bytes of the same numbers decode to others: the byte order is checked.
+        (json!({"data": [{"embedding": "P4AAAMAgAAA="}]}), close(json!([1.0, -2.5]), 0.001), Some("element 0: expected 1 ± 0.001")),
+        (json!({"data": [{"embedding": [1.0, -2.5]}]}), close(json!([1.0, -2.5]), 0.001), Some("expected a string holding base64_f32le: found array")),
+        (json!({"data": [{"embedding": "AACAPwAAIM"}]}), close(json!([1.0, -2.5]), 0.001), Some("expected a string holding base64_f32le: 7 bytes are not a whole number of 4-byte floats")),
+        (json!({"data": [{"embedding": "not base64!"}]}), close(json!([1.0]), 0.001), Some("is not base64")),
+        (json!({"data": [{}]}), close(json!([1.0]), 0.001), Some("expected a value, found none")),
+    ];
+    for (doc, a, want) in table {
+        let mut out = Vec::new();
+        check(&schemas(), std::slice::from_ref(a), doc, &mut out);
+        let got = out.first().map(ToString::to_string);
+        match (got, want) {
+            (None, None) => {}
+            (Some(g), Some(w)) => assert!(g.contains(w), "{doc}: {g}"),
+            (g, w) => panic!("{doc}: got {g:?}, want {w:?}"),
+        }
+    }
+    // Plain numbers, and arrays, without decoding.
+    let a: Assertion = serde_yaml::from_str("at: /x\nclose_to: {value: 0.5, tolerance: 0.1}").unwrap();
+    let mut out = Vec::new();
+    check(&schemas(), std::slice::from_ref(&a), &json!({"x": 0.55}), &mut out);
+    check(&schemas(), std::slice::from_ref(&a), &json!({"x": "0.5"}), &mut out);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(out[0].to_string().contains("expected a number or an array of numbers, found string"));
+}
+
+#[test]
+fn decode_and_close_to_are_checked_when_written() {
+    let table: &[(&str, &str)] = &[
+        ("at: /a\njson: true\ndecode: base64_f32le", "`json` and `decode` read the string two ways"),
+        ("at: /a\ndecode: base64", "unknown variant `base64`"),
+        ("at: /a\nclose_to: {value: [1, x], tolerance: 0.1}", "`value` must be a number, an array of numbers"),
+        ("at: /a\nclose_to: {value: 1, tolerance: -1}", "`tolerance` must be a finite number ≥ 0"),
+        ("at: /a\nclose_to: {value: 1}", "missing field `tolerance`"),
+    ];
+    for (yaml, want) in table {
+        let err = serde_yaml::from_str::<Assertion>(yaml).unwrap_err().to_string();
+        assert!(err.contains(want), "{yaml}: {err}");
+    }
+    let a: Assertion = serde_yaml::from_str("at: /a\ndecode: base64_f32le").unwrap();
+    assert_eq!(a.describe_at(), "/a (decoded as base64_f32le)");
 }
