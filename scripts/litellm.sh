@@ -31,6 +31,10 @@ LITELLM_VERSION=1.106.2
 # module alone (no database, no generated client, no engine download) is enough for that.
 PRISMA_VERSION=0.15.0
 MODEL=llm-contract-mock
+# The chat catalogue's extra mock models (contracts/targets/litellm.yaml names them as vars).
+TOOL_MODEL=llm-contract-mock-tools
+JSON_MODEL=llm-contract-mock-json
+LONG_MODEL=llm-contract-mock-context
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${LITELLM_VENV:-$ROOT/.venv-litellm}
@@ -155,6 +159,29 @@ model_list:
       # Answered by LiteLLM itself: no upstream is called. The api_base is a closed loopback
       # port, so nothing could leave the machine even if the mock were bypassed.
       mock_response: pong
+      api_base: http://127.0.0.1:9/v1
+  # The chat catalogue's other behaviours, each a mock LiteLLM produces itself (litellm/main.py
+  # mock_completion): a tool call (mock_tool_calls; non-streamed only, finish_reason "stop"), a
+  # JSON answer for response_format cases, and the context-window error (a mock_response naming
+  # litellm.ContextWindowExceededError raises it). Same closed api_base as above.
+  - model_name: $TOOL_MODEL
+    litellm_params:
+      model: openai/$TOOL_MODEL
+      mock_response: ""
+      mock_tool_calls:
+        - id: call_mock_weather
+          type: function
+          function: {name: get_weather, arguments: '{"city": "Paris"}'}
+      api_base: http://127.0.0.1:9/v1
+  - model_name: $JSON_MODEL
+    litellm_params:
+      model: openai/$JSON_MODEL
+      mock_response: '{"city": "Paris", "population": 2100000}'
+      api_base: http://127.0.0.1:9/v1
+  - model_name: $LONG_MODEL
+    litellm_params:
+      model: openai/$LONG_MODEL
+      mock_response: litellm.ContextWindowExceededError
       api_base: http://127.0.0.1:9/v1
 general_settings:
   master_key: os.environ/LITELLM_MASTER_KEY
