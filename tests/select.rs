@@ -41,7 +41,12 @@ fn case_takes_globs_against_the_full_id_and_the_case_id() {
     assert_eq!(code, Some(0));
     assert_eq!(
         ids,
-        ["cometapi::streaming", "cometapi::streaming_with_usage"]
+        [
+            "cometapi::streaming",
+            "cometapi::streaming_usage_arithmetic",
+            "cometapi::streaming_with_usage",
+            "cometapi::streaming_without_usage"
+        ]
     );
     // Against the bare case id, `?` one character.
     let (code, ids, _) = run(&["--case", "video_?appy_*"]);
@@ -54,11 +59,19 @@ fn case_is_repeatable_and_an_exact_id_is_only_that_case() {
     // `happy_path` names a case: not messages_happy_path, images_happy_path, ... too.
     let (code, ids, _) = run(&["--case", "happy_path", "--case", "unknown_model"]);
     assert_eq!(code, Some(0));
-    assert_eq!(ids, ["cometapi::happy_path", "cometapi::unknown_model"]);
+    assert_eq!(
+        ids,
+        [
+            "cometapi::happy_path",
+            "cometapi::unknown_model",
+            "openai_compatible::happy_path",
+            "openai_compatible::unknown_model"
+        ]
+    );
     // A text no case has as its id is still a substring, as before.
     let (code, ids, _) = run(&["--case", "happy_pat"]);
     assert_eq!(code, Some(0));
-    assert_eq!(ids.len(), 5, "{ids:?}");
+    assert_eq!(ids.len(), 6, "{ids:?}");
     assert!(ids.iter().all(|i| i.contains("happy_pat")), "{ids:?}");
 }
 
@@ -188,8 +201,8 @@ fn a_case_not_recorded_is_skipped_and_counted_in_the_summary_and_the_report() {
     let n = common::replayed_cases(dir.path());
     assert!(
         stdout.contains(&format!(
-            "{} passed, 0 failed, 0 errors, 1 skipped ({n} cases)",
-            n - 1
+            "{} passed, 0 failed, 0 errors, 2 skipped ({n} cases)",
+            n - 2
         )),
         "{stdout}"
     );
@@ -199,7 +212,8 @@ fn a_case_not_recorded_is_skipped_and_counted_in_the_summary_and_the_report() {
         "{stdout}"
     );
     let r = report(reports.path());
-    assert_eq!(r["summary"]["skipped"], 1, "{}", r["summary"]);
+    // cometapi and openai_compatible replay by default: the new case is skipped on each.
+    assert_eq!(r["summary"]["skipped"], 2, "{}", r["summary"]);
     let c = common::case(&r, "cometapi::brand_new");
     assert_eq!(
         (
@@ -247,14 +261,15 @@ fn the_harness_ignores_a_case_not_recorded_unless_fixtures_are_required() {
     let dir = grown_suite();
     let paths = Paths::under(dir.path());
     let trials = llm_contract::run::harness::trials(&paths, &Context::default()).unwrap();
-    let fresh = trials
-        .iter()
-        .find(|t| t.name() == "cometapi::brand_new")
-        .unwrap();
-    assert!(fresh.has_ignored_flag());
+    let fresh = |t: &libtest_mimic::Trial| t.name().ends_with("::brand_new");
+    assert_eq!(trials.iter().filter(|t| fresh(t)).count(), 2);
     assert!(trials
         .iter()
-        .filter(|t| t.name() != "cometapi::brand_new")
+        .filter(|t| fresh(t))
+        .all(|t| t.has_ignored_flag()));
+    assert!(trials
+        .iter()
+        .filter(|t| !fresh(t))
         .all(|t| !t.has_ignored_flag()));
     let ctx = Context::from_map([
         ("LLM_CONTRACT_REQUIRE_FIXTURES", "1"),
@@ -275,7 +290,7 @@ fn the_harness_ignores_a_case_not_recorded_unless_fixtures_are_required() {
         .unwrap();
     let (stdout, stderr) = text(&child);
     assert!(
-        stdout.contains("cometapi::brand_new") && stdout.contains("1 passed; 1 failed"),
+        stdout.contains("cometapi::brand_new") && stdout.contains("2 passed; 2 failed"),
         "{stdout}{stderr}"
     );
     assert!(
@@ -302,7 +317,7 @@ fn harness_child_runs_a_grown_suite_requiring_fixtures() {
     let trials = llm_contract::run::harness::trials(&Paths::under(Path::new(&dir)), &ctx).unwrap();
     let args = libtest_mimic::Arguments::from_iter(["contracts", "--test-threads", "1"]);
     let done = libtest_mimic::run(&args, trials);
-    assert_eq!((done.num_passed, done.num_failed), (1, 1), "{done:?}");
+    assert_eq!((done.num_passed, done.num_failed), (2, 2), "{done:?}");
 }
 
 #[test]
@@ -323,8 +338,9 @@ fn lint_notes_cases_not_recorded_and_stays_clean() {
     );
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
-    // cometapi and litellm have fixtures and serve chat completions: a note for each.
-    for target in ["cometapi", "litellm"] {
+    // cometapi, openai_compatible and litellm have fixtures and serve chat completions: a note
+    // for each.
+    for target in ["cometapi", "openai_compatible", "litellm"] {
         assert!(
             stdout.contains(&format!(
                 "note: {target}::brand_new is not recorded (no {})",
@@ -333,9 +349,9 @@ fn lint_notes_cases_not_recorded_and_stays_clean() {
             "{stdout}"
         );
     }
-    assert_eq!(stdout.matches("note: ").count(), 2, "{stdout}");
+    assert_eq!(stdout.matches("note: ").count(), 3, "{stdout}");
     assert!(
-        stdout.trim_end().ends_with("; 2 case(s) not recorded"),
+        stdout.trim_end().ends_with("; 3 case(s) not recorded"),
         "{stdout}"
     );
 }
