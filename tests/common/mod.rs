@@ -278,7 +278,9 @@ pub fn openai_mock(req: Request) -> Reply {
     if behaviour == "wrong-status" {
         return error(503, "upstream unavailable", "server_error", None);
     }
-    if catalogue::wants_more(&body) && behaviour == "conform" {
+    // The catalogue's answers as a conforming server gives them (`extra-field` changes only the
+    // plain answer below, as before the catalogue).
+    if catalogue::wants_more(&body) && matches!(behaviour.as_str(), "conform" | "extra-field") {
         return if body.get("stream") == Some(&Value::Bool(true)) {
             catalogue::stream(model, &body)
         } else {
