@@ -33,6 +33,12 @@ PRISMA_VERSION=0.15.0
 MODEL=llm-contract-mock
 # The mock embedding model (POST /v1/embeddings answers mock_response, a fixed vector).
 EMBED_MODEL=llm-contract-embed
+# The chat catalogue's extra mock models (contracts/targets/litellm.yaml names them as vars).
+TOOL_MODEL=llm-contract-mock-tools
+JSON_MODEL=llm-contract-mock-json
+LENGTH_MODEL=llm-contract-mock-length
+TIME_TOOL_MODEL=llm-contract-mock-time-tool
+LONG_MODEL=llm-contract-mock-context
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${LITELLM_VENV:-$ROOT/.venv-litellm}
@@ -167,6 +173,68 @@ model_list:
       api_base: http://127.0.0.1:9/v1
     model_info:
       mode: embedding
+  # The chat catalogue's other behaviours, each a mock LiteLLM produces itself (litellm/main.py
+  # mock_completion): two get_weather tool calls and a get_time call without arguments (a mock_response given as a whole completion, which
+  # LiteLLM answers as it is: finish_reason tool_calls; mock_tool_calls would answer "stop"), an
+  # answer cut at max_tokens, a JSON answer for response_format cases, and the context-window
+  # error (a mock_response naming litellm.ContextWindowExceededError raises it). A whole-completion
+  # mock cannot stream (LiteLLM 1.106.2 answers stream true with a 500), so the litellm target
+  # declares streamed tool calls not offered. Same closed api_base as above.
+  - model_name: $TOOL_MODEL
+    litellm_params:
+      model: openai/$TOOL_MODEL
+      mock_response:
+        choices:
+          - index: 0
+            finish_reason: tool_calls
+            message:
+              role: assistant
+              content: null
+              tool_calls:
+                - id: call_mock_paris
+                  type: function
+                  function: {name: get_weather, arguments: '{"city": "Paris"}'}
+                - id: call_mock_tokyo
+                  type: function
+                  function: {name: get_weather, arguments: '{"city": "Tokyo"}'}
+        usage: {prompt_tokens: 80, completion_tokens: 40, total_tokens: 120}
+      api_base: http://127.0.0.1:9/v1
+  - model_name: $TIME_TOOL_MODEL
+    litellm_params:
+      model: openai/$TIME_TOOL_MODEL
+      mock_response:
+        choices:
+          - index: 0
+            finish_reason: tool_calls
+            message:
+              role: assistant
+              content: null
+              tool_calls:
+                - id: call_mock_time
+                  type: function
+                  function: {name: get_time, arguments: '{}'}
+        usage: {prompt_tokens: 60, completion_tokens: 10, total_tokens: 70}
+      api_base: http://127.0.0.1:9/v1
+  - model_name: $LENGTH_MODEL
+    litellm_params:
+      model: openai/$LENGTH_MODEL
+      mock_response:
+        choices:
+          - index: 0
+            finish_reason: length
+            message: {role: assistant, content: The old keeper climbed}
+        usage: {prompt_tokens: 21, completion_tokens: 5, total_tokens: 26}
+      api_base: http://127.0.0.1:9/v1
+  - model_name: $JSON_MODEL
+    litellm_params:
+      model: openai/$JSON_MODEL
+      mock_response: '{"city": "Paris", "population": 2100000}'
+      api_base: http://127.0.0.1:9/v1
+  - model_name: $LONG_MODEL
+    litellm_params:
+      model: openai/$LONG_MODEL
+      mock_response: litellm.ContextWindowExceededError
+      api_base: http://127.0.0.1:9/v1
 general_settings:
   master_key: os.environ/LITELLM_MASTER_KEY
   # No periodic GET <api_base>/v1/models to learn the upstream's token limits (there is none).

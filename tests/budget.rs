@@ -73,7 +73,17 @@ fn a_dry_run_sends_nothing_needs_no_key_and_never_shows_one() {
 #[test]
 fn requests_and_output_tokens_are_counted_with_every_retry() {
     // happy_path caps max_tokens at 16; 4 retries are 5 attempts.
-    let (code, out) = dry_run(&["--case", "happy_path", "--retries", "4"], &[]);
+    let (code, out) = dry_run(
+        &[
+            "--case",
+            "happy_path",
+            "--target",
+            "cometapi",
+            "--retries",
+            "4",
+        ],
+        &[],
+    );
     assert_eq!(code, Some(0), "{out}");
     assert!(
         out.contains("happy_path  key  1 run(s) × 5 attempt(s) = at most 5  max_tokens 16"),

@@ -308,7 +308,7 @@ fn the_release_gate_blocks_on_1_and_2_and_retries_3() {
     std::fs::write(&f, doc.to_string()).unwrap();
     let (code, out) = gate(
         resetting.path(),
-        &["--case", "happy_path", "--retries", "0"],
+        &["--case", "cometapi::happy_path", "--retries", "0"],
     );
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("running once more"), "{out}");

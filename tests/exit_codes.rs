@@ -39,10 +39,11 @@ fn exit_1_on_a_contract_failure() {
     );
     let (code, stdout, stderr) = run(dir.path(), &[]);
     assert_eq!(code, Some(1), "{stdout}{stderr}");
-    // The one edited case fails; every other case of the suite passes.
+    // The one edited case fails on each replayed target (cometapi, openai_compatible); every
+    // other case of the suite passes.
     let n = common::replayed_cases(dir.path());
     assert!(
-        stdout.contains(&format!("{} passed, 1 failed, 0 errors", n - 1)),
+        stdout.contains(&format!("{} passed, 2 failed, 0 errors", n - 2)),
         "{stdout}"
     );
 }
@@ -103,7 +104,10 @@ fn exit_3_when_nothing_could_be_judged() {
         serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
     doc["response"] = serde_json::json!({"reset_before_headers": true});
     std::fs::write(&f, doc.to_string()).unwrap();
-    let (code, stdout, stderr) = run(dir.path(), &["--case", "happy_path", "--retries", "0"]);
+    let (code, stdout, stderr) = run(
+        dir.path(),
+        &["--case", "cometapi::happy_path", "--retries", "0"],
+    );
     assert_eq!(code, Some(3), "{stdout}{stderr}");
     assert!(
         stdout.contains("0 passed, 0 failed, 1 errors, 0 skipped"),

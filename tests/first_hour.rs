@@ -20,6 +20,8 @@ fn pin_command(stdout: &str) -> Option<String> {
 fn the_pin_hint_after_a_live_run_is_a_command_that_works_as_printed() {
     let mock = Mock::start();
     let suite = common::suite_copy();
+    // A target not pinned yet: the live run ends with the command that pins it.
+    std::fs::remove_dir_all(suite.path().join("fixtures/openai_compatible")).unwrap();
     let base = mock.base("conform");
     let reports = tempfile::tempdir().unwrap();
     let out = llm_contract(
@@ -173,7 +175,9 @@ fn the_harness_ends_with_the_cases_that_did_not_pass() {
     let (stdout, stderr) = text(&child);
     assert!(
         stdout.contains(
-            "1 case(s) did not pass:\n  configuration_drift (1):\n    FAIL  cometapi::brand_new — not recorded for cometapi (--require-fixtures)"
+            "2 case(s) did not pass:\n  configuration_drift (2):\n    FAIL  cometapi::brand_new — not recorded for cometapi (--require-fixtures)"
+        ) && stdout.contains(
+            "    FAIL  openai_compatible::brand_new — not recorded for openai_compatible (--require-fixtures)"
         ),
         "{stdout}{stderr}"
     );
@@ -210,6 +214,8 @@ fn record_provenance(
         .block_on(Server::start(std::sync::Arc::new(handler), 0.0))
         .unwrap();
     let suite = common::suite_copy();
+    // A target not pinned yet: the recording writes its first fixtures.
+    std::fs::remove_dir_all(suite.path().join("fixtures/openai_compatible")).unwrap();
     let base = format!("{}/conform/v1", server.url());
     let mut args = vec![
         "record",

@@ -774,3 +774,78 @@ fn chat_frames_list_named_deviations_once_with_their_count() {
         ]
     );
 }
+
+fn tool_delta(call: Value) -> F {
+    chunk(json!({"tool_calls": [call]}), None)
+}
+
+#[test]
+fn chat_tool_call_deltas_carry_their_index_and_start_with_id_and_name() {
+    let start = || chunk(json!({"role": "assistant", "content": null}), None);
+    let args = |i: u64, a: &str| tool_delta(json!({"index": i, "function": {"arguments": a}}));
+    let first = |i: u64, id: &str| {
+        tool_delta(json!({"index": i, "id": id, "type": "function",
+            "function": {"name": "get_weather", "arguments": ""}}))
+    };
+    let end = || vec![chunk(json!({}), Some("tool_calls")), F::Marker("[DONE]")];
+    let table: Vec<(&str, Vec<F>, Option<&str>)> = vec![
+        (
+            "two calls, each opened with id and name, told apart by index",
+            vec![
+                start(),
+                first(0, "call_a"),
+                args(0, "{\"city\":"),
+                first(1, "call_b"),
+                args(1, "{\"city\":\"Tokyo\"}"),
+                args(0, "\"Paris\"}"),
+            ],
+            None,
+        ),
+        (
+            "a first delta without its name",
+            vec![
+                start(),
+                tool_delta(
+                    json!({"index": 0, "id": "call_a", "type": "function", "function": {"arguments": ""}}),
+                ),
+                tool_delta(
+                    json!({"index": 0, "function": {"name": "get_weather", "arguments": "{}"}}),
+                ),
+            ],
+            Some("tool call 0 of choice 0: its first delta carries no function name"),
+        ),
+        (
+            "a first delta without its id",
+            vec![
+                start(),
+                tool_delta(
+                    json!({"index": 0, "function": {"name": "get_weather", "arguments": "{}"}}),
+                ),
+            ],
+            Some("tool call 0 of choice 0: its first delta carries no id"),
+        ),
+        (
+            "a first delta with neither",
+            vec![start(), args(0, "{}")],
+            Some("its first delta carries no id and no function name"),
+        ),
+        (
+            "an argument delta without index breaks the chunk schema",
+            vec![
+                start(),
+                first(0, "call_a"),
+                tool_delta(json!({"function": {"arguments": "{}"}})),
+            ],
+            Some("\"index\" is a required property"),
+        ),
+    ];
+    for (what, mut frames, failure) in table {
+        frames.extend(end());
+        let v = run(&family::CHAT_COMPLETIONS, frames, Some(&["tool_calls"]));
+        match failure {
+            None => assert!(v.failures.is_empty(), "{what}: {:?}", v.failures),
+            Some(needle) => assert!(has(&v, needle), "{what}: {:?}", v.failures),
+        }
+        assert!(v.tool_calls, "{what}");
+    }
+}

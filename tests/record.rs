@@ -168,7 +168,13 @@ fn record_replay_rerecord_review_accept_reject() {
 
     // A changed answer waits as a pending fixture; the pinned one is untouched.
     let before = std::fs::read(s.fixture("happy_path")).unwrap();
-    let out = s.record(&mock, "extra-field", "test-key-record-01", &[], &[]);
+    let out = s.record(
+        &mock,
+        "extra-field",
+        "test-key-record-01",
+        &["--case", "happy_path"],
+        &[],
+    );
     let (stdout, _) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("pending"), "{stdout}");
@@ -201,8 +207,14 @@ fn record_replay_rerecord_review_accept_reject() {
     assert!(!pending.exists());
     assert_eq!(std::fs::read(s.fixture("happy_path")).unwrap(), before);
 
-    // Review: accept it.
-    s.record(&mock, "extra-field", "test-key-record-01", &[], &[]);
+    // Review: accept it (happy_path only: every plain answer gains the field).
+    s.record(
+        &mock,
+        "extra-field",
+        "test-key-record-01",
+        &["--case", "happy_path"],
+        &[],
+    );
     std::fs::write(s.fixtures().join("openai_compatible/ghost.json"), &before).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_llm-contract"))
         .env_remove("CI")

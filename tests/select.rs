@@ -41,7 +41,12 @@ fn case_takes_globs_against_the_full_id_and_the_case_id() {
     assert_eq!(code, Some(0));
     assert_eq!(
         ids,
-        ["cometapi::streaming", "cometapi::streaming_with_usage"]
+        [
+            "cometapi::streaming",
+            "cometapi::streaming_usage_arithmetic",
+            "cometapi::streaming_with_usage",
+            "cometapi::streaming_without_usage"
+        ]
     );
     // Against the bare case id, `?` one character.
     let (code, ids, _) = run(&["--case", "video_?appy_*"]);
@@ -54,7 +59,15 @@ fn case_is_repeatable_and_an_exact_id_is_only_that_case() {
     // `happy_path` names a case: not messages_happy_path, images_happy_path, ... too.
     let (code, ids, _) = run(&["--case", "happy_path", "--case", "unknown_model"]);
     assert_eq!(code, Some(0));
-    assert_eq!(ids, ["cometapi::happy_path", "cometapi::unknown_model"]);
+    assert_eq!(
+        ids,
+        [
+            "cometapi::happy_path",
+            "cometapi::unknown_model",
+            "openai_compatible::happy_path",
+            "openai_compatible::unknown_model"
+        ]
+    );
     // A text no case has as its id is still a substring, as before.
     let (code, ids, _) = run(&["--case", "happy_pat"]);
     assert_eq!(code, Some(0));
@@ -217,8 +230,8 @@ fn a_case_not_recorded_is_skipped_and_counted_in_the_summary_and_the_report() {
     let n = common::replayed_cases(dir.path());
     assert!(
         stdout.contains(&format!(
-            "{} passed, 0 failed, 0 errors, 1 skipped ({n} cases)",
-            n - 1
+            "{} passed, 0 failed, 0 errors, 2 skipped ({n} cases)",
+            n - 2
         )),
         "{stdout}"
     );
@@ -228,7 +241,8 @@ fn a_case_not_recorded_is_skipped_and_counted_in_the_summary_and_the_report() {
         "{stdout}"
     );
     let r = report(reports.path());
-    assert_eq!(r["summary"]["skipped"], 1, "{}", r["summary"]);
+    // cometapi and openai_compatible replay by default: the new case is skipped on each.
+    assert_eq!(r["summary"]["skipped"], 2, "{}", r["summary"]);
     let c = common::case(&r, "cometapi::brand_new");
     assert_eq!(
         (
@@ -276,14 +290,15 @@ fn the_harness_ignores_a_case_not_recorded_unless_fixtures_are_required() {
     let dir = grown_suite();
     let paths = Paths::under(dir.path());
     let trials = llm_contract::run::harness::trials(&paths, &Context::default()).unwrap();
-    let fresh = trials
-        .iter()
-        .find(|t| t.name() == "cometapi::brand_new")
-        .unwrap();
-    assert!(fresh.has_ignored_flag());
+    let fresh = |t: &libtest_mimic::Trial| t.name().ends_with("::brand_new");
+    assert_eq!(trials.iter().filter(|t| fresh(t)).count(), 2);
     assert!(trials
         .iter()
-        .filter(|t| t.name() != "cometapi::brand_new")
+        .filter(|t| fresh(t))
+        .all(|t| t.has_ignored_flag()));
+    assert!(trials
+        .iter()
+        .filter(|t| !fresh(t))
         .all(|t| !t.has_ignored_flag()));
     let ctx = Context::from_map([
         ("LLM_CONTRACT_REQUIRE_FIXTURES", "1"),
@@ -304,7 +319,7 @@ fn the_harness_ignores_a_case_not_recorded_unless_fixtures_are_required() {
         .unwrap();
     let (stdout, stderr) = text(&child);
     assert!(
-        stdout.contains("cometapi::brand_new") && stdout.contains("1 passed; 1 failed"),
+        stdout.contains("cometapi::brand_new") && stdout.contains("2 passed; 2 failed"),
         "{stdout}{stderr}"
     );
     assert!(
@@ -331,7 +346,7 @@ fn harness_child_runs_a_grown_suite_requiring_fixtures() {
     let trials = llm_contract::run::harness::trials(&Paths::under(Path::new(&dir)), &ctx).unwrap();
     let args = libtest_mimic::Arguments::from_iter(["contracts", "--test-threads", "1"]);
     let done = libtest_mimic::run(&args, trials);
-    assert_eq!((done.num_passed, done.num_failed), (1, 1), "{done:?}");
+    assert_eq!((done.num_passed, done.num_failed), (2, 2), "{done:?}");
 }
 
 #[test]
@@ -352,8 +367,9 @@ fn lint_notes_cases_not_recorded_and_stays_clean() {
     );
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
-    // cometapi and litellm have fixtures and serve chat completions: a note for each.
-    for target in ["cometapi", "litellm"] {
+    // cometapi, openai_compatible and litellm have fixtures and serve chat completions: a note
+    // for each.
+    for target in ["cometapi", "openai_compatible", "litellm"] {
         assert!(
             stdout.contains(&format!(
                 "note: {target}::brand_new is not recorded (no {})",
@@ -362,9 +378,9 @@ fn lint_notes_cases_not_recorded_and_stays_clean() {
             "{stdout}"
         );
     }
-    assert_eq!(stdout.matches("note: ").count(), 2, "{stdout}");
+    assert_eq!(stdout.matches("note: ").count(), 3, "{stdout}");
     assert!(
-        stdout.trim_end().ends_with("; 2 case(s) not recorded"),
+        stdout.trim_end().ends_with("; 3 case(s) not recorded"),
         "{stdout}"
     );
 }
@@ -381,25 +397,20 @@ fn offline_each_case_replays_the_model_its_fixture_recorded() {
         "  messages_model: claude-haiku-4-5",
         "  messages_model: claude-x",
     );
-    // A request without a body (GET /models/${model}) has no recorded model: its `${model}` is
-    // the target's, and its fixture must be recorded again (docs/contract-format.md, Variables).
-    // Shown here, then set aside.
+    // A request without a body (GET /models/${model}) replays the model its recorded path
+    // names, as a body's `model` does.
     let (out, _) = run_offline(dir.path(), &["--case", "models_retrieve"]);
     let (stdout, _) = text(&out);
-    assert!(
-        stdout.contains("the request no longer matches the recorded one"),
-        "{stdout}"
-    );
-    for f in std::fs::read_dir(dir.path().join("fixtures/cometapi")).unwrap() {
-        let p = f.unwrap().path();
-        if p.file_name()
-            .unwrap()
-            .to_string_lossy()
-            .starts_with("models_")
-        {
-            std::fs::remove_file(p).unwrap();
-        }
-    }
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(!stdout.contains("no longer matches"), "{stdout}");
+    // The listing recorded before the target's model moved on does not list the new one: that
+    // case's fixture must be recorded again (its `model_listed` invariant reads the target's
+    // `${model}`). Set aside here.
+    std::fs::remove_file(
+        dir.path()
+            .join("fixtures/cometapi/models_configured_listed.json"),
+    )
+    .unwrap();
     let (out, reports) = run_offline(dir.path(), &[]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");

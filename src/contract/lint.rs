@@ -156,9 +156,12 @@ pub fn check(suite: &Suite) -> Findings {
             continue;
         }
         for case in &contracts.cases {
+            // A case needing a capability the target declares not offered is never sent.
+            let offered = case.requires.iter().all(|c| target.offers(c.name) != Some(false));
             let replayed = !case.live_only
                 && !target.skip.contains_key(&case.id)
-                && target.serves(case.family);
+                && target.serves(case.family)
+                && offered;
             if replayed && suite.fixtures.get(&target.name, &case.id).is_none() {
                 not_recorded.push(NotRecorded {
                     target: target.name.clone(),

@@ -36,7 +36,8 @@ pub(crate) fn plan_recorded(
     recorded_model: Option<&str>,
 ) -> Result<Plan, ConfigError> {
     let mut vars = vars(case, target)?;
-    if let (Some(m), Some(name)) = (recorded_model, model_var(case)) {
+    let name = model_var(case).or_else(|| path_model_var(case).map(|(name, _, _)| name));
+    if let (Some(m), Some(name)) = (recorded_model, name) {
         if vars.get(name).map(String::as_str) != Some(m) {
             vars.to_mut().insert(name.to_string(), m.to_string());
         }
@@ -236,6 +237,27 @@ pub(crate) fn model_var(case: &Case) -> Option<&str> {
     };
     let name = v.get("model")?.as_str()?.strip_prefix("${")?.strip_suffix('}')?;
     (!name.is_empty() && !name.contains(['$', '{', '}'])).then_some(name)
+}
+
+/// The model variable a case without a body's `model` names in its own path
+/// (`GET /models/${model}`): the one `${name}` there, when its name has `model` in it, with the
+/// path's text before and after it.
+pub(crate) fn path_model_var(case: &Case) -> Option<(&str, &str, &str)> {
+    let path = case.path.as_deref()?;
+    let start = path.find("${")?;
+    let rest = &path[start + 2..];
+    let end = rest.find('}')?;
+    let (name, after) = (&rest[..end], &rest[end + 1..]);
+    let single = !after.contains("${") && !name.is_empty() && !name.contains(['$', '{']);
+    (single && name.contains("model")).then_some((name, &path[..start], after))
+}
+
+/// The model a recorded request's path names where the case's path has its model variable
+/// (`/models/${model}` recorded as `/models/gpt-4o-mini`).
+pub(crate) fn recorded_path_model(case: &Case, recorded_path: &str) -> Option<String> {
+    let (_, before, after) = path_model_var(case)?;
+    let m = recorded_path.strip_prefix(before)?.strip_suffix(after)?;
+    (!m.is_empty() && !m.contains(['/', '?', '#'])).then(|| m.to_string())
 }
 
 /// The value of variable `name` for a case on a target (the case's own `vars:` over the

@@ -256,16 +256,23 @@ impl Suite {
     }
 
     /// The plan with its fixture's recorded model, when that differs from the planned one.
+    /// A case without a body (`GET /models/${model}`) takes the model its recorded path names.
     fn as_recorded(&self, p: Plan) -> Result<Plan, ConfigError> {
-        if plan::model_var(&p.case).is_none() {
+        let Some(fixture) = self.fixtures.get(&p.target.name, &p.case.id) else {
             return Ok(p);
-        }
-        let recorded = self
-            .fixtures
-            .get(&p.target.name, &p.case.id)
-            .and_then(|f| f.recorded_model());
+        };
+        let (recorded, planned) = if plan::model_var(&p.case).is_some() {
+            (fixture.recorded_model(), p.model().map(str::to_string))
+        } else if let Some((name, _, _)) = plan::path_model_var(&p.case) {
+            (
+                plan::recorded_path_model(&p.case, &fixture.request.path),
+                plan::variable(&p.case, &p.target, name),
+            )
+        } else {
+            return Ok(p);
+        };
         match recorded {
-            Some(m) if p.model() != Some(m.as_str()) => {
+            Some(m) if planned.as_deref() != Some(m.as_str()) => {
                 plan::plan_recorded(&p.case, &p.target, Some(&m))
             }
             _ => Ok(p),

@@ -138,8 +138,7 @@ pub fn judge(
             let end = sink.finish(read, &stream_expect, expect);
             failures.append(&mut sink.failures);
             out.deviations.append(&mut sink.deviations);
-            let expected_kind = (expect.class == Class::Ok) == success
-                && (expect.status.is_empty() || expect.status.contains(&r.status));
+            let expected_kind = expected_kind(expect, r.status, success);
             match (end, sink.answer()) {
                 (crate::model::observation::StreamEnd::Complete, Some(doc)) if expected_kind => {
                     crate::judge::assert::on_answer(schemas, plan, doc, &mut failures);
@@ -268,7 +267,13 @@ pub fn judge(
         }
     }
     if let Some(soft) = obs.soft {
-        failures.push(Failure::Soft(soft));
+        // A soft failure the case asks for (a 2xx it lists, with the class the soft failure has:
+        // `status: 200, class: fix_request, finish_reason: [length]` for a max_tokens cut) is its
+        // expected outcome: the class check still holds it to the soft failure's class.
+        let asked = success && expect.class != Class::Ok && expect.status.contains(&r.status);
+        if !asked {
+            failures.push(Failure::Soft(soft));
+        }
     }
     check::error_code_failures(obs.error.as_ref(), expect, &mut failures);
     obs.too_slow = limits(plan, out, &mut failures);
@@ -280,15 +285,26 @@ pub fn judge(
     j
 }
 
-/// Checks the case's timing limits; true when one was exceeded.
+/// Whether an answer is of the kind the case expects (a success body or an error body), so that
+/// its assertions, invariants and named schema apply. A status the case lists decides: a 200
+/// truncated at `max_tokens`, expected as `status: 200, class: fix_request`, is a success body to
+/// assert on (its usage, its finish_reason). Without a status, the class does: `ok` expects a
+/// success, any other class an error.
+fn expected_kind(expect: &crate::model::plan::Expect, status: u16, success: bool) -> bool {
+    if expect.status.is_empty() {
+        (expect.class == Class::Ok) == success
+    } else {
+        expect.status.contains(&status) && (success || expect.class != Class::Ok)
+    }
+}
+
 /// The schema a JSON answer with `status` is checked against, and whether it is the kind of
 /// answer the case expects: the case's schema describes the answer it expects; an answer of the
 /// other kind (a 200 where an error was due, or the reverse) is checked as what it is.
 pub fn answer_schema(plan: &Plan, expect: &Expect, status: u16) -> (String, bool) {
     let family = plan.case.family;
     let success = (200..300).contains(&status);
-    let expected_kind = (expect.class == Class::Ok) == success
-        && (expect.status.is_empty() || expect.status.contains(&status));
+    let expected_kind = expected_kind(expect, status, success);
     let schema = match &expect.schema {
         Some(named) if expected_kind => named.clone(),
         _ if success => family.response_schema.to_string(),
@@ -300,6 +316,7 @@ pub fn answer_schema(plan: &Plan, expect: &Expect, status: u16) -> (String, bool
     (schema, expected_kind)
 }
 
+/// Checks the case's timing limits; true when one was exceeded.
 fn limits(plan: &Plan, out: &Judgement, failures: &mut Vec<Failure>) -> bool {
     let l = plan.expect.limits;
     let checks = [
@@ -460,6 +477,7 @@ mod tests {
     const EMPTY: &str = r#"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"m1","choices":[{"index":0,"message":{"role":"assistant","content":""},"finish_reason":"stop"}]}"#;
     const NO_CHOICES: &str =
         r#"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"m1"}"#;
+    const LENGTH: &str = r#"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"m1","choices":[{"index":0,"message":{"role":"assistant","content":"The old"},"finish_reason":"length"}],"usage":{"prompt_tokens":9,"completion_tokens":5,"total_tokens":14}}"#;
     const ERR_401: &str = r#"{"error":{"message":"invalid token","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#;
 
     /// expect, status, content type, body → class, rule, failures' first words, parser outcome.
@@ -559,6 +577,50 @@ mod tests {
                     "assert /system_fingerprint: expected a value, found none",
                     "assert /usage: expected nothing, found",
                 ],
+                ParserOutcome::Success,
+            ),
+            // A max_tokens cut the case asks for (a 2xx it lists, class fix_request): no soft
+            // failure, and its assertions apply to the success body.
+            (
+                "  status: 200\n  class: fix_request\n  finish_reason: [length]\n  assert:\n  - {at: /usage/completion_tokens, max: 5}\n",
+                200,
+                "application/json",
+                LENGTH,
+                Class::FixRequest,
+                "2xx.length",
+                &[],
+                ParserOutcome::Success,
+            ),
+            (
+                "  status: 200\n  class: fix_request\n  finish_reason: [length]\n  assert:\n  - {at: /usage/completion_tokens, max: 4}\n",
+                200,
+                "application/json",
+                LENGTH,
+                Class::FixRequest,
+                "2xx.length",
+                &["assert /usage/completion_tokens: expected at most 4, found 5"],
+                ParserOutcome::Success,
+            ),
+            // The same cut where the case expects a finished answer: a soft failure.
+            (
+                "  status: 200\n  class: ok\n",
+                200,
+                "application/json",
+                LENGTH,
+                Class::FixRequest,
+                "2xx.length",
+                &["soft failure: truncated"],
+                ParserOutcome::Success,
+            ),
+            // A case that asks for the cut and gets a finished answer fails on its end reason.
+            (
+                "  status: 200\n  class: fix_request\n  finish_reason: [length]\n",
+                200,
+                "application/json",
+                OK,
+                Class::Ok,
+                "2xx",
+                &["finish_reason: choice 0: expected one of [length], got \"stop\""],
                 ParserOutcome::Success,
             ),
         ];

@@ -30,6 +30,11 @@ pub static CAPABILITIES: &[Capability] = &[
         what: "several tool calls in one answer",
     },
     Capability {
+        name: "tool_streaming",
+        params: &["stream", "tool_calls"],
+        what: "tool calls streamed as deltas (`stream: true` with `tools`)",
+    },
+    Capability {
         name: "n",
         params: &["n"],
         what: "several choices per request (`n` > 1)",

@@ -14,6 +14,8 @@ use serde_json::{json, Value};
 use llm_contract::contract::suite::{Paths, Suite};
 use llm_contract::exchange::server::{Reply, Request, Server, StreamClose};
 
+pub mod catalogue;
+
 pub const INVALID_TOKEN: &str = llm_contract::model::plan::INVALID_TOKEN;
 
 pub fn root() -> PathBuf {
@@ -352,8 +354,20 @@ pub fn openai_mock(req: Request) -> Reply {
             Some("model_not_found"),
         );
     }
+    if let Some(refusal) = catalogue::invalid(&body) {
+        return refusal;
+    }
     if behaviour == "wrong-status" {
         return error(503, "upstream unavailable", "server_error", None);
+    }
+    // The catalogue's answers as a conforming server gives them (`extra-field` changes only the
+    // plain answer below, as before the catalogue).
+    if catalogue::wants_more(&body) && matches!(behaviour.as_str(), "conform" | "extra-field") {
+        return if body.get("stream") == Some(&Value::Bool(true)) {
+            catalogue::stream(model, &body)
+        } else {
+            Reply::json(200, &catalogue::completion(model, &body))
+        };
     }
     if body.get("stream") == Some(&Value::Bool(true)) {
         let usage = body.pointer("/stream_options/include_usage") == Some(&Value::Bool(true));

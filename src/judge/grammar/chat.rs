@@ -79,9 +79,30 @@ impl Chat {
             .or_insert_with(|| ChoiceText::new(keep))
     }
 
-    /// Adds one tool-call delta to the call it continues.
-    fn tool_call_delta(&mut self, choice: usize, call: JsonRef<'_>) {
+    /// Adds one tool-call delta to the call it continues. A call's first delta must carry its
+    /// `id` and `function.name` (OpenAI's ChatCompletionMessageToolCallChunk: they come on the
+    /// first fragment, the arguments after): clients that key a call by the id or dispatch on the
+    /// name as it starts lose a call whose name or id comes late or never. (A delta without
+    /// `index` breaks the chunk schema, which requires it.)
+    fn tool_call_delta(&mut self, frame: usize, choice: usize, call: JsonRef<'_>, out: &mut Findings) {
         let slot = call.get("index").and_then(JsonRef::as_u64).unwrap_or(0) as usize;
+        if !self.tool_calls.contains_key(&(choice, slot)) {
+            let named = |v: Option<JsonRef<'_>>| v.and_then(JsonRef::as_str).is_some_and(|t| !t.is_empty());
+            let id = named(call.get("id"));
+            let name = named(call.get("function").and_then(|f| f.get("name")));
+            let missing = match (id, name) {
+                (true, true) => None,
+                (false, true) => Some("no id"),
+                (true, false) => Some("no function name"),
+                (false, false) => Some("no id and no function name"),
+            };
+            if let Some(missing) = missing {
+                out.fail(Failure::stream(
+                    At::Frame(frame),
+                    format!("tool call {slot} of choice {choice}: its first delta carries {missing}"),
+                ));
+            }
+        }
         let tc = self.tool_calls.entry((choice, slot)).or_default();
         if let Some(id) = call.get("id").and_then(JsonRef::as_str) {
             tc.id.get_or_insert_with(|| id.to_string());
@@ -304,7 +325,7 @@ impl Grammar for Chat {
                 .and_then(JsonRef::as_array);
             for call in calls.into_iter().flatten() {
                 self.signals.tool_calls = true;
-                self.tool_call_delta(choice_index, call);
+                self.tool_call_delta(index, choice_index, call, out);
             }
             if let Some(reason) = choice.get("finish_reason").and_then(JsonRef::as_str) {
                 let before = self.signals.finish.iter().find(|(c, _)| *c == choice_index);
