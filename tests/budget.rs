@@ -8,7 +8,7 @@ use std::net::TcpListener;
 
 use common::{llm_contract, root, text};
 
-const CANARY: &str = "sk-canary-dry-run-0123456789abcdefghij";
+const CANARY: &str = "llmc-canary-dry-run-not-a-key";
 
 fn dry_run(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let out = llm_contract(&[&["run", "--dry-run"], args].concat(), env, &root());

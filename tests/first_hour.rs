@@ -7,7 +7,7 @@ mod common;
 use common::{llm_contract, text, Mock};
 
 const KEY_ENV: &str = "LLMC_TEST_KEY";
-const CANARY: &str = "sk-canary-first-hour-0001";
+const CANARY: &str = "llmc-canary-first-hour-not-a-key";
 
 /// The line after "pin them with:".
 fn pin_command(stdout: &str) -> Option<String> {

@@ -347,7 +347,7 @@ fn cli(dir: &Path, sub: &[&str]) -> (std::process::Output, tempfile::TempDir) {
     let a = args(dir, reports.path(), sub);
     let refs: Vec<&str> = a.iter().map(String::as_str).collect();
     (
-        llm_contract(&refs, &[(KEY_ENV, "sk-llmc-steps-canary-0123456789")], dir),
+        llm_contract(&refs, &[(KEY_ENV, "llmc-steps-canary-not-a-key")], dir),
         reports,
     )
 }
@@ -415,7 +415,7 @@ fn three_chains_run_live_record_and_replay_offline_with_drift_match() {
     assert_eq!(responses[2]["request"]["method"], "DELETE");
     let all =
         std::fs::read_to_string(dir.path().join("fixtures/loop/tool_round_trip.json")).unwrap();
-    assert!(!all.contains("sk-llmc-steps-canary"), "the key never lands");
+    assert!(!all.contains("llmc-steps-canary"), "the key never lands");
 
     // Offline: the recorded chains replay, every step matching its pinned answer.
     drop(rec);

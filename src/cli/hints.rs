@@ -87,7 +87,7 @@ mod tests {
         t.endpoint_flags = vec![
             (
                 "--base-url",
-                "http://127.0.0.1:4000/v1/sk-canary-0001".into(),
+                "http://127.0.0.1:4000/v1/llmc-canary-hint-not-a-key".into(),
             ),
             ("--api-key-env", "MY_KEY".into()),
             ("--model", "my model".into()),
@@ -109,7 +109,7 @@ mod tests {
             cases: vec!["happy*".into()],
             tags: vec![],
         };
-        let key = Secret::new("sk-canary-0001");
+        let key = Secret::new("llmc-canary-hint-not-a-key");
         let some = pin_command(
             &target(),
             &suite("contracts"),
