@@ -191,6 +191,9 @@ fn case_variants() -> Vec<(&'static str, String)> {
         ("a request path on video_tasks", c("auth: valid", "auth: valid\nfamily: video_tasks").replace("request:\n", "request:\n  path: /videos/x\n")),
         ("stream: true on embeddings", s("auth: valid", "auth: valid\nfamily: embeddings")),
         ("stream: true on models", s("auth: valid", "auth: valid\nfamily: models")),
+        ("stream: true on moderations", s("auth: valid", "auth: valid\nfamily: moderations")),
+        ("finish_reason on moderations", c("auth: valid", "auth: valid\nfamily: moderations").replace("  class: ok\n", "  class: ok\n  finish_reason: [stop]\n")),
+        ("usage_arithmetic on moderations", c("auth: valid", "auth: valid\nfamily: moderations").replace("  class: ok\n", "  class: ok\n  invariants: [usage_arithmetic]\n")),
         ("finish_reason on models", c("auth: valid", "auth: valid\nfamily: models").replace("  class: ok\n", "  class: ok\n  finish_reason: [stop]\n")),
         ("model_listed on models", c("auth: valid", "auth: valid\nfamily: models").replace("  class: ok\n", "  class: ok\n  invariants: [model_listed]\n")),
         ("model_listed on chat completions", c("  class: ok\n", "  class: ok\n  invariants: [model_listed]\n")),
@@ -239,6 +242,7 @@ fn target_variants() -> Vec<(&'static str, String)> {
         ("a capability not a boolean", t("api_key_env: K\n", "api_key_env: K\ncapabilities:\n  tools: yes please\n")),
         ("an unknown required capability", t("api_key_env: K\n", "api_key_env: K\nrequired: [logprob]\n")),
         ("families with models and embeddings", t("api_key_env: K\n", "api_key_env: K\nfamilies: [chat_completions, models, embeddings]\n")),
+        ("families with moderations", t("api_key_env: K\n", "api_key_env: K\nfamilies: [chat_completions, moderations]\n")),
     ]
 }
 

@@ -99,5 +99,8 @@ pub fn refusals(
 
 /// Whether a family's answers can be streamed (it has a stream grammar).
 fn family_streams(kind: FamilyKind) -> bool {
-    !matches!(kind, FamilyKind::Models | FamilyKind::Embeddings)
+    !matches!(
+        kind,
+        FamilyKind::Models | FamilyKind::Embeddings | FamilyKind::Moderations
+    )
 }

@@ -187,15 +187,28 @@ fn embeddings_answer(doc: &Value) -> Answer {
     }
 }
 
-/// A new stream grammar for one of the family's streams. Models and embeddings never stream (a
-/// case that asks is refused at load); the chat grammar stands in.
+/// Moderations: an answer with at least one result carries content; the results' flags are for
+/// the case's checks (a flagged input is what was asked about, not a failure).
+fn moderations_answer(doc: &Value) -> Answer {
+    Answer {
+        has_content: doc
+            .get("results")
+            .and_then(Value::as_array)
+            .is_some_and(|r| !r.is_empty()),
+        ..Answer::default()
+    }
+}
+
+/// A new stream grammar for one of the family's streams. Models, embeddings and moderations
+/// never stream (a case that asks is refused at load); the chat grammar stands in.
 pub fn grammar(family: &Family) -> Box<dyn Grammar> {
     match family.kind {
         FamilyKind::ChatCompletions
         | FamilyKind::Images
         | FamilyKind::VideoTasks
         | FamilyKind::Models
-        | FamilyKind::Embeddings => grammar::chat::new(),
+        | FamilyKind::Embeddings
+        | FamilyKind::Moderations => grammar::chat::new(),
         FamilyKind::Messages => grammar::messages::new(),
         FamilyKind::Responses => grammar::responses::new(),
     }
@@ -211,6 +224,7 @@ pub fn answer(family: &Family, doc: &Value) -> Answer {
         FamilyKind::VideoTasks => task_answer(doc),
         FamilyKind::Models => models_answer(doc),
         FamilyKind::Embeddings => embeddings_answer(doc),
+        FamilyKind::Moderations => moderations_answer(doc),
     }
 }
 
@@ -224,14 +238,15 @@ pub fn soft_reason(family: &Family, reason: &str) -> Option<&'static str> {
         FamilyKind::Images
         | FamilyKind::VideoTasks
         | FamilyKind::Models
-        | FamilyKind::Embeddings => None,
+        | FamilyKind::Embeddings
+        | FamilyKind::Moderations => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::family::{EMBEDDINGS, IMAGES, MESSAGES, MODELS, RESPONSES};
+    use crate::model::family::{EMBEDDINGS, IMAGES, MESSAGES, MODELS, MODERATIONS, RESPONSES};
     use serde_json::json;
 
     #[test]
@@ -271,5 +286,13 @@ mod tests {
         assert!(!m.has_content && m.finish.is_empty());
         assert!(answer(&MODELS, &json!({"id": "m", "object": "model"})).has_content);
         assert_eq!(soft_reason(&EMBEDDINGS, "stop"), None);
+        let r = answer(&MODERATIONS, &json!({"id": "modr-1", "model": "m", "results": []}));
+        assert!(!r.has_content && !r.filtered && r.finish.is_empty());
+        let r = answer(
+            &MODERATIONS,
+            &json!({"results": [{"flagged": true, "categories": {}, "category_scores": {}}]}),
+        );
+        assert!(r.has_content && !r.filtered);
+        assert_eq!(soft_reason(&MODERATIONS, "stop"), None);
     }
 }

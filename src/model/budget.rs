@@ -144,8 +144,8 @@ pub fn output_fields(family: &str) -> Option<&'static [&'static str]> {
         "chat_completions" => Some(&["max_completion_tokens", "max_tokens"]),
         "messages" => Some(&["max_tokens"]),
         "responses" => Some(&["max_output_tokens"]),
-        // Per image, per video, per input token.
-        "images" | "video_tasks" | "embeddings" | "models" => None,
+        // Per image, per video, per input token; moderations are not billed by output.
+        "images" | "video_tasks" | "embeddings" | "models" | "moderations" => None,
         _ => Some(&["max_completion_tokens", "max_tokens", "max_output_tokens"]),
     }
 }

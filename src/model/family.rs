@@ -18,6 +18,7 @@ pub enum FamilyKind {
     VideoTasks,
     Models,
     Embeddings,
+    Moderations,
 }
 
 /// How a family sends the key.
@@ -222,6 +223,21 @@ pub const EMBEDDINGS: Family = Family {
     poll: None,
 };
 
+/// Moderations (`POST /v1/moderations`): one result per input, each with `flagged`, its
+/// categories and their scores; no stream, no end reason.
+pub const MODERATIONS: Family = Family {
+    name: "moderations",
+    method: "POST",
+    path: "/moderations",
+    key: KeyHeader::Bearer,
+    headers: &[],
+    response_schema: "moderation_response",
+    chunk_schema: "moderation_response",
+    error_schema: None,
+    kind: FamilyKind::Moderations,
+    poll: None,
+};
+
 /// Every family the harness knows.
 pub const FAMILIES: &[Family] = &[
     CHAT_COMPLETIONS,
@@ -231,6 +247,7 @@ pub const FAMILIES: &[Family] = &[
     VIDEO_TASKS,
     MODELS,
     EMBEDDINGS,
+    MODERATIONS,
 ];
 
 pub fn by_name(name: &str) -> Option<&'static Family> {

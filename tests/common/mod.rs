@@ -178,6 +178,7 @@ const MOCK_MODELS: &[&str] = &[
     "another-model",
     "gpt-4o-mini",
     "text-embedding-3-small",
+    "omni-moderation-latest",
 ];
 
 fn model_object(id: &str) -> Value {
@@ -209,6 +210,56 @@ fn embeddings(body: &Value, request_error: impl Fn(&str) -> Reply) -> Reply {
         200,
         &json!({"object": "list", "data": data, "model": model,
             "usage": {"prompt_tokens": 5 * inputs, "total_tokens": 5 * inputs}}),
+    )
+}
+
+/// POST /moderations: one result per string of `input` (one for a multimodal array), flagged
+/// when the text speaks of killing, with a violence score to match.
+fn moderations(body: &Value, request_error: impl Fn(&str) -> Reply) -> Reply {
+    let texts: Vec<&str> = match body.get("input") {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(items)) if !items.is_empty() => {
+            if items.iter().all(Value::is_string) {
+                items.iter().filter_map(Value::as_str).collect()
+            } else {
+                // Text and image parts: one input, its text parts joined.
+                vec![items
+                    .iter()
+                    .find_map(|p| p.get("text").and_then(Value::as_str))
+                    .unwrap_or("")]
+            }
+        }
+        _ => return request_error("Missing required parameter: 'input'."),
+    };
+    let image = matches!(body.get("input"), Some(Value::Array(items)) if items.iter().any(|p| p.get("type").and_then(Value::as_str) == Some("image_url")));
+    let results: Vec<Value> = texts
+        .iter()
+        .map(|t| {
+            let violent = t.contains("kill");
+            let score = if violent { 0.9 } else { 0.001 };
+            let kinds = if image {
+                json!(["text", "image"])
+            } else {
+                json!(["text"])
+            };
+            json!({
+                "flagged": violent,
+                "categories": {"harassment": false, "hate": false, "self-harm": false,
+                    "sexual": false, "violence": violent, "illicit": null},
+                "category_scores": {"harassment": 0.002, "hate": 0.001, "self-harm": 0.0005,
+                    "sexual": 0.0003, "violence": score, "illicit": 0.0001},
+                "category_applied_input_types": {"harassment": ["text"], "hate": ["text"],
+                    "self-harm": kinds, "sexual": kinds, "violence": kinds, "illicit": ["text"]},
+            })
+        })
+        .collect();
+    let model = body
+        .get("model")
+        .cloned()
+        .unwrap_or_else(|| json!("omni-moderation-latest"));
+    Reply::json(
+        200,
+        &json!({"id": "modr-mock", "model": model, "results": results}),
     )
 }
 
@@ -329,6 +380,9 @@ pub fn openai_mock(req: Request) -> Reply {
     };
     if path.ends_with("/embeddings") {
         return embeddings(&body, request_error);
+    }
+    if path.ends_with("/moderations") {
+        return moderations(&body, request_error);
     }
     let Some(model) = body.get("model").and_then(Value::as_str) else {
         return request_error("you must provide a model parameter");

@@ -235,3 +235,32 @@ fn a_case_names_its_own_method_and_path_and_what_cannot_apply_is_located() {
         11,
     );
 }
+
+#[test]
+fn what_cannot_apply_to_a_moderations_case_is_located() {
+    let case = "id: happy\ndescription: d\nfamily: moderations\nauth: valid\nrequest:\n  body:\n    model: m\n    input: x\nexpect:\n  status: 200\n  class: ok\n";
+    assert!(parse_case(Path::new("c/happy.yaml"), case).is_ok());
+    let refused = |text: String, want: &str, line: usize| {
+        let e = parse_case(Path::new("c/happy.yaml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{e}");
+        assert!(e.contains(&format!("c/happy.yaml:{line}:")), "{e}");
+    };
+    refused(
+        case.replace("    input: x\n", "    input: x\n    stream: true\n")
+            .replace("  class: ok\n", "  class: ok\n  stream:\n    done: true\n"),
+        "`stream` cannot apply: moderations answers are never streamed",
+        9,
+    );
+    refused(
+        case.replace("  class: ok\n", "  class: ok\n  finish_reason: [stop]\n"),
+        "`finish_reason` cannot apply: a moderations answer has no end reason",
+        12,
+    );
+    refused(
+        case.replace("  class: ok\n", "  class: ok\n  invariants: [usage_arithmetic]\n"),
+        "invariant `usage_arithmetic` cannot apply to a moderations answer",
+        12,
+    );
+}
