@@ -231,3 +231,51 @@ fn a_file_that_is_not_a_report_is_refused_by_name() {
     }
     assert!(!Path::new(&out).join("matrix.md").exists());
 }
+
+/// `docs/catalogue.md` tells the truth: its families table has every family's case count and the
+/// recorded targets whose `families:` list it, and every fault trial it names exists.
+#[test]
+fn the_catalogue_page_matches_the_suite() {
+    let doc = std::fs::read_to_string(root().join("docs/catalogue.md")).unwrap();
+    let suite = common::load_suite(&llm_contract::contract::suite::Paths::under(&root()));
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    for case in &suite.contracts.cases {
+        *counts.entry(case.family.name).or_default() += 1;
+    }
+    let mut rows = std::collections::BTreeMap::<String, (usize, Vec<String>)>::new();
+    for line in doc.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if cells.len() == 5 && cells[1].starts_with('`') {
+            if let Ok(n) = cells[2].parse::<usize>() {
+                let mut served: Vec<String> = cells[3].split(", ").map(str::to_string).collect();
+                served.sort();
+                rows.insert(cells[1].trim_matches('`').to_string(), (n, served));
+            }
+        }
+    }
+    let mut want = std::collections::BTreeMap::new();
+    for (family, n) in &counts {
+        let mut served: Vec<String> = recorded_targets()
+            .into_iter()
+            .filter(|t| {
+                let target = suite.contracts.targets.iter().find(|x| &x.name == t);
+                let family = llm_contract::model::family::by_name(family).unwrap();
+                target.is_some_and(|x| x.serves(family))
+            })
+            .collect();
+        served.sort();
+        want.insert(family.to_string(), (*n, served));
+    }
+    assert_eq!(rows, want, "docs/catalogue.md's families table");
+    let mut named = 0;
+    for part in doc.split("`faults::").skip(1) {
+        let id = part.split('`').next().unwrap();
+        let file = root().join(format!("tests/faults/contracts/cases/{id}.yaml"));
+        assert!(
+            file.is_file(),
+            "docs/catalogue.md names faults::{id}, which does not exist"
+        );
+        named += 1;
+    }
+    assert!(named >= 10, "{named} fault trials named");
+}

@@ -101,6 +101,14 @@ fn tag_selects_cases_with_any_of_the_tags_and_narrows_case() {
             "cometapi::video_missing_auth",
             "cometapi::video_missing_prompt",
             "cometapi::video_task_shape",
+            "openai_compatible::images_b64_json",
+            "openai_compatible::images_bad_size",
+            "openai_compatible::images_happy_path",
+            "openai_compatible::images_missing_auth",
+            "openai_compatible::images_n",
+            "openai_compatible::images_n_not_offered",
+            "openai_compatible::images_size",
+            "openai_compatible::images_unsupported_parameter",
         ]
     );
     let (code, ids, _) = run(&["--tag", "streaming", "--case", "*responses*"]);
@@ -109,7 +117,9 @@ fn tag_selects_cases_with_any_of_the_tags_and_narrows_case() {
         ids,
         [
             "cometapi::responses_function_call_streaming",
-            "cometapi::responses_streaming"
+            "cometapi::responses_streaming",
+            "openai_compatible::responses_function_call_streaming",
+            "openai_compatible::responses_streaming"
         ]
     );
 }

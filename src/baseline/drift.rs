@@ -118,7 +118,8 @@ fn mask_object(map: &mut Map<String, Value>, in_usage: bool) {
         }
         if key == "message" {
             if let Value::String(s) = v {
-                *s = Sanitizer::new().text(s);
+                let clean = Sanitizer::new().text(s);
+                *s = redact::ids_in_text(&clean).into_owned();
                 continue;
             }
         }

@@ -39,6 +39,9 @@ pub enum Mask {
     /// Strings, keeping the kind of id in front of the placeholder: `chatcmpl-[ID]` (see
     /// [`id_placeholder`](crate::baseline::sanitize::id_placeholder)).
     IdKind,
+    /// Strings kept, but each id they quote keeps only its kind ("Response with id
+    /// 'resp_67cc…' not found." becomes "… 'resp_[ID]' …"; see [`ids_in_text`]).
+    IdsInText,
 }
 
 impl Mask {
@@ -115,7 +118,31 @@ pub const VOLATILE: &[Volatile] = &[
     row("tool_call_id",       ID,           Mask::IdKind,  Mask::Strings),
     row("call_id",            ID,           Mask::IdKind,  Mask::Strings),
     row("item_id",            ID,           Mask::IdKind,  Mask::Strings),
+    // An error message that names the object it did not find (a step's 404 after a delete).
+    row("message",            ID,           Mask::IdsInText, Mask::IdsInText),
 ];
+
+/// `text` with each id it quotes reduced to its kind: `resp_67ccd2bed1ec8190` becomes
+/// `resp_[ID]`. An id here is a lower-case kind of up to 12 letters or digits, `_`, then 8 or
+/// more letters and digits with at least one digit (so `max_completion_tokens` and tool names
+/// stay as they are).
+pub fn ids_in_text(text: &str) -> std::borrow::Cow<'_, str> {
+    use std::sync::OnceLock;
+    static ID_IN_TEXT: OnceLock<regex::Regex> = OnceLock::new();
+    let re = ID_IN_TEXT.get_or_init(|| {
+        regex::Regex::new(r"\b([a-z][a-z0-9]{0,11})_([A-Za-z0-9]{8,})\b").expect("valid regex")
+    });
+    if !text.contains('_') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    re.replace_all(text, |c: &regex::Captures<'_>| {
+        if c[2].bytes().any(|b| b.is_ascii_digit()) {
+            format!("{}_{ID}", &c[1])
+        } else {
+            c[0].to_string()
+        }
+    })
+}
 
 /// The row of `key`, when it is a volatile one.
 pub fn rule(key: &str) -> Option<&'static Volatile> {
@@ -138,6 +165,24 @@ pub fn compared_number(key: &str) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ids_quoted_in_a_message_keep_their_kind() {
+        let cases = [
+            (
+                "Response with id 'resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b' not found.",
+                "Response with id 'resp_[ID]' not found.",
+            ),
+            ("No tool output found for call_aBc123XyZ9.", "No tool output found for call_[ID]."),
+            // Not ids: no digit, too short, a parameter or a tool name.
+            ("Unknown parameter: 'max_completion_tokens'.", "Unknown parameter: 'max_completion_tokens'."),
+            ("call_mock9 and get_weather", "call_mock9 and get_weather"),
+            ("model gpt-4o-2024-08-06", "model gpt-4o-2024-08-06"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(super::ids_in_text(text), want, "{text}");
+        }
+    }
+
     use super::*;
 
     #[test]

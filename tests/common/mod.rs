@@ -15,6 +15,7 @@ use llm_contract::contract::suite::{Paths, Suite};
 use llm_contract::exchange::server::{Reply, Request, Server, StreamClose};
 
 pub mod catalogue;
+pub mod families;
 
 pub const INVALID_TOKEN: &str = llm_contract::model::plan::INVALID_TOKEN;
 
@@ -115,7 +116,7 @@ impl Mock {
     }
 }
 
-fn error(status: u16, message: &str, kind: &str, code: Option<&str>) -> Reply {
+pub(crate) fn error(status: u16, message: &str, kind: &str, code: Option<&str>) -> Reply {
     Reply::json(
         status,
         &json!({"error": {"message": message, "type": kind, "param": null, "code": code}}),
@@ -375,6 +376,10 @@ pub fn openai_mock(req: Request) -> Reply {
         }
         return Reply::json(200, &model_object(id));
     }
+    // A stored response read back or deleted.
+    if let Some((_, id)) = path.rsplit_once("/responses/") {
+        return families::stored_response(&req.method, id);
+    }
     let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
         return request_error("We could not parse the JSON body of your request.");
     };
@@ -383,6 +388,12 @@ pub fn openai_mock(req: Request) -> Reply {
     }
     if path.ends_with("/moderations") {
         return moderations(&body, request_error);
+    }
+    if path.ends_with("/responses") {
+        return families::create(&body, request_error);
+    }
+    if path.ends_with("/images/generations") {
+        return families::images(&body, request_error);
     }
     let Some(model) = body.get("model").and_then(Value::as_str) else {
         return request_error("you must provide a model parameter");
