@@ -92,8 +92,10 @@ fn measure(what: &str, frames: usize) {
             (start.elapsed().as_secs_f64(), 0usize, n)
         }),
         "checks" => {
-            let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-            let suite = Suite::load(&Paths::under(&root)).expect("suite");
+            // The stream's own cost: a suite of the one case (its target, its pinned fixture
+            // and the schemas), not the whole catalogue's loading, which grows with it.
+            let suite_dir = one_case_suite("chat_completions/streaming", "openai_compatible");
+            let suite = Suite::load(&Paths::under(suite_dir.path())).expect("suite");
             let ctx = Context::from_map([("BENCH_KEY", "bench-key-0000")]);
             let opts = LiveOptions {
                 base_url: Some(base.clone()),
@@ -222,4 +224,30 @@ fn main() {
             chk.secs * 1e6 / total_frames as f64
         );
     }
+}
+
+/// A copy of the repository's suite holding only the case `family/id`, the target `target` and
+/// that target's fixture of the case, with the repository's schemas.
+fn one_case_suite(case: &str, target: &str) -> tempfile::TempDir {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let id = case.rsplit('/').next().unwrap_or(case);
+    let copy = |from: std::path::PathBuf, to: std::path::PathBuf| {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    };
+    let (from, to) = (root.join("contracts"), dir.path().join("contracts"));
+    copy(
+        from.join(format!("{case}.yaml")),
+        to.join(format!("{case}.yaml")),
+    );
+    let t = format!("targets/{target}.yaml");
+    copy(from.join(&t), to.join(&t));
+    for e in std::fs::read_dir(from.join("schemas")).unwrap() {
+        let e = e.unwrap();
+        copy(e.path(), to.join("schemas").join(e.file_name()));
+    }
+    let f = format!("fixtures/{target}/{id}.json");
+    copy(root.join(&f), dir.path().join(&f));
+    dir
 }
