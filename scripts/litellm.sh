@@ -39,6 +39,8 @@ JSON_MODEL=llm-contract-mock-json
 LENGTH_MODEL=llm-contract-mock-length
 TIME_TOOL_MODEL=llm-contract-mock-time-tool
 LONG_MODEL=llm-contract-mock-context
+# The mock image model (POST /v1/images/generations answers mock_response as the one image's URL).
+IMAGE_MODEL=llm-contract-image
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${LITELLM_VENV:-$ROOT/.venv-litellm}
@@ -235,6 +237,17 @@ model_list:
       model: openai/$LONG_MODEL
       mock_response: litellm.ContextWindowExceededError
       api_base: http://127.0.0.1:9/v1
+  # Images: LiteLLM's mock_image_generation answers {data: [{url: mock_response}]} whatever the
+  # request asks (n and size are not looked at). The model behind it is named dall-e-3 so that
+  # LiteLLM lets response_format through (for a model it does not know, it refuses the parameter
+  # with a 400 UnsupportedParamsError); the mock answers before any upstream is called.
+  - model_name: $IMAGE_MODEL
+    litellm_params:
+      model: openai/dall-e-3
+      mock_response: https://example.invalid/images/llm-contract-mock.png
+      api_base: http://127.0.0.1:9/v1
+    model_info:
+      mode: image_generation
 general_settings:
   master_key: os.environ/LITELLM_MASTER_KEY
   # No periodic GET <api_base>/v1/models to learn the upstream's token limits (there is none).

@@ -237,7 +237,7 @@ mod tests {
             (&["*happy*"], &["video"], &["cometapi::video_happy_path"]),
             (
                 &["litellm::*"],
-                &["smoke", "images"],
+                &["smoke", "video"],
                 &["litellm::happy_path"],
             ),
         ];

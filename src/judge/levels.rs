@@ -81,6 +81,17 @@ fn usage_with_null_details(_: &Value, v: Option<&Value>) -> bool {
             .all(|k| u.get(*k).is_none_or(|d| d.is_null() || d.is_object()))
 }
 
+/// An image field that is null where every image carries the other one (url or b64_json) as a
+/// string: the image is still there.
+fn image_field_null(doc: &Value, v: Option<&Value>) -> bool {
+    let images = doc.get("data").and_then(Value::as_array);
+    v.is_some_and(Value::is_null)
+        && images.is_some_and(|d| {
+            d.iter()
+                .all(|i| ["url", "b64_json"].iter().any(|k| i.get(*k).is_some_and(Value::is_string)))
+        })
+}
+
 /// Azure's first frame: `object: ""`, no choices, the prompt's filter results.
 fn prompt_filter_frame(doc: &Value, _: Option<&Value>) -> bool {
     doc.get("prompt_filter_results").is_some()
@@ -94,6 +105,7 @@ const CHAT: &[&str] = &["chat_completion"];
 const CHUNK: &[&str] = &["chat_completion_chunk"];
 const CHAT_BOTH: &[&str] = &["chat_completion", "chat_completion_chunk"];
 const ERRORS: &[&str] = &["error"];
+const IMAGES: &[&str] = &["images_response"];
 
 /// The deviation table. Each row names the spec section it breaks and the client source that
 /// accepts it; `tests/corpus.rs` shows each on real answers.
@@ -169,6 +181,30 @@ pub static DEVIATIONS: &[DeviationRule] = &[
         matches: Match::Violation { keyword: "type", property: None, when: is_null },
         rule: "OpenAI OpenAPI ChatCompletionResponseMessage.annotations (an array, not nullable)",
         source: "openai-python ChatCompletionMessage.annotations: Optional[List[Annotation]] = None; openai-node reads `message.annotations?.…`",
+    },
+    DeviationRule {
+        name: "image_fields_null",
+        schemas: IMAGES,
+        pointer: "/data/*/b64_json",
+        matches: Match::Violation { keyword: "type", property: None, when: image_field_null },
+        rule: "OpenAI OpenAPI Image.b64_json (a string, not nullable; an image has url or b64_json)",
+        source: "openai-python Image.b64_json / Image.url: Optional[str] = None and ImagesResponse.output_format: Optional[Literal[...]] = None; openai-node's Image and ImagesResponse fields are optional, unchecked at run time (LiteLLM's proxy writes every absent field as null)",
+    },
+    DeviationRule {
+        name: "image_fields_null",
+        schemas: IMAGES,
+        pointer: "/data/*/url",
+        matches: Match::Violation { keyword: "type", property: None, when: image_field_null },
+        rule: "OpenAI OpenAPI Image.url (a string, not nullable; an image has url or b64_json)",
+        source: "openai-python Image.b64_json / Image.url: Optional[str] = None and ImagesResponse.output_format: Optional[Literal[...]] = None; openai-node's Image and ImagesResponse fields are optional, unchecked at run time (LiteLLM's proxy writes every absent field as null)",
+    },
+    DeviationRule {
+        name: "image_fields_null",
+        schemas: IMAGES,
+        pointer: "/output_format",
+        matches: Match::Violation { keyword: "enum", property: None, when: is_null },
+        rule: "OpenAI OpenAPI ImagesResponse.output_format (enum png, webp, jpeg; not nullable)",
+        source: "openai-python Image.b64_json / Image.url: Optional[str] = None and ImagesResponse.output_format: Optional[Literal[...]] = None; openai-node's Image and ImagesResponse fields are optional, unchecked at run time (LiteLLM's proxy writes every absent field as null)",
     },
     DeviationRule {
         name: "usage_details_null",
@@ -558,6 +594,9 @@ mod tests {
             ("azure prompt filter frame", json!({"id": "", "object": "", "created": 0, "model": "", "choices": [], "prompt_filter_results": []}), "chat_completion_chunk", vec!["azure_prompt_filter_frame"], 0),
             ("an empty object elsewhere fails", json!({"id": "", "object": "", "created": 0, "model": "", "choices": []}), "chat_completion_chunk", vec![], 1),
             ("delta tool_calls null", json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [{"index": 0, "delta": {"tool_calls": null}}]}), "chat_completion_chunk", vec!["tool_calls_null"], 0),
+            ("image fields null", json!({"created": 1, "data": [{"url": "https://x.invalid/a.png", "b64_json": null}], "output_format": null}), "images_response", vec!["image_fields_null"], 0),
+            ("an image with both null fails", json!({"created": 1, "data": [{"url": null, "b64_json": null}]}), "images_response", vec![], 2),
+            ("an image b64_json a number fails", json!({"created": 1, "data": [{"b64_json": 7}]}), "images_response", vec![], 1),
         ];
         for (what, doc, schema, names, left) in table {
             let mut failures = Vec::new();
