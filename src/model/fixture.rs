@@ -492,22 +492,20 @@ impl Fixture {
             .filter_map(|r| r.body.as_ref())
             .chain(responses.iter().filter_map(|r| r.body.as_ref()));
         for body in bodies {
-            let depth = json_depth(body.text());
-            if depth > MAX_BODY_DEPTH {
-                return Err(ConfigError::new(
-                    Location::file(path),
+            // Kept as text, a body is only skimmed when the fixture is read (a number past
+            // what a float holds passes): read it as a tree would be, holding nothing. A body
+            // that reads nests at most MAX_BODY_DEPTH levels (serde_json's recursion limit);
+            // one that does not is measured, to say which of the two it is.
+            if let Err(e) = serde_json::from_str::<Readable>(body.text()) {
+                let depth = json_depth(body.text());
+                let message = if depth > MAX_BODY_DEPTH {
                     format!(
                         "a body nests deeper than {MAX_BODY_DEPTH} levels ({depth}): it could not be replayed or compared"
-                    ),
-                ));
-            }
-            // Kept as text, a body is only skimmed when the fixture is read (a number past
-            // what a float holds passes): read it as a tree would be, holding nothing.
-            if let Err(e) = serde_json::from_str::<Readable>(body.text()) {
-                return Err(ConfigError::new(
-                    Location::file(path),
-                    format!("a body could not be made a tree ({e}): it could not be replayed or compared"),
-                ));
+                    )
+                } else {
+                    format!("a body could not be made a tree ({e}): it could not be replayed or compared")
+                };
+                return Err(ConfigError::new(Location::file(path), message));
             }
         }
         Ok(Fixture {
