@@ -54,22 +54,12 @@ fn exit_1_on_contract_drift_live() {
     let mock = Mock::start();
     let reports = tempfile::tempdir().unwrap();
     let base = mock.base("missing-field");
-    let out = llm_contract(
-        &[
-            "run",
-            "--live",
-            "--base-url",
-            &base,
-            "--api-key-env",
-            "LLMC_TEST_KEY",
-            "--case",
-            "happy_path",
-            "--reports",
-            reports.path().to_str().unwrap(),
-            "--time-scale",
-            "0",
-        ],
-        &[("LLMC_TEST_KEY", "test-key-exit-0001")],
+    let out = common::live_run(
+        &base,
+        "LLMC_TEST_KEY",
+        "test-key-exit-0001",
+        &["--case", "happy_path"],
+        reports.path(),
         &root(),
     );
     assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));

@@ -24,26 +24,19 @@ fn the_pin_hint_after_a_live_run_is_a_command_that_works_as_printed() {
     std::fs::remove_dir_all(suite.path().join("fixtures/openai_compatible")).unwrap();
     let base = mock.base("conform");
     let reports = tempfile::tempdir().unwrap();
-    let out = llm_contract(
+    let out = common::live_run(
+        &base,
+        KEY_ENV,
+        CANARY,
         &[
-            "run",
-            "--live",
-            "--base-url",
-            &base,
-            "--api-key-env",
-            KEY_ENV,
             "--model",
             "mock-model-1",
             "--case",
             "happy_path",
             "--case",
             "streaming",
-            "--reports",
-            reports.path().to_str().unwrap(),
-            "--time-scale",
-            "0",
         ],
-        &[(KEY_ENV, CANARY)],
+        reports.path(),
         suite.path(),
     );
     let (stdout, stderr) = text(&out);
@@ -89,14 +82,11 @@ fn a_run_ends_with_the_cases_that_did_not_pass_grouped_by_class() {
     let mock = Mock::start();
     let reports = tempfile::tempdir().unwrap();
     let base = mock.base("wrong-status");
-    let out = llm_contract(
+    let out = common::live_run(
+        &base,
+        KEY_ENV,
+        CANARY,
         &[
-            "run",
-            "--live",
-            "--base-url",
-            &base,
-            "--api-key-env",
-            KEY_ENV,
             "--model",
             "mock-model-1",
             "--case",
@@ -105,12 +95,8 @@ fn a_run_ends_with_the_cases_that_did_not_pass_grouped_by_class() {
             "missing_auth",
             "--retries",
             "1",
-            "--reports",
-            reports.path().to_str().unwrap(),
-            "--time-scale",
-            "0",
         ],
-        &[(KEY_ENV, CANARY)],
+        reports.path(),
         &common::root(),
     );
     let (stdout, stderr) = text(&out);

@@ -144,24 +144,12 @@ fn server_text_cannot_forge_lines_or_reach_the_terminal_raw() {
     ] {
         let reports = tempfile::tempdir().unwrap();
         let base = format!("{}/{behaviour}/v1", server.server.url());
-        let out = llm_contract(
-            &[
-                "run",
-                "--live",
-                "--base-url",
-                &base,
-                "--api-key-env",
-                "LLMC_TEST_KEY",
-                "--case",
-                case,
-                "--retries",
-                "0",
-                "--reports",
-                reports.path().to_str().unwrap(),
-                "--time-scale",
-                "0",
-            ],
-            &[("LLMC_TEST_KEY", "test-key-hostile-0001")],
+        let out = common::live_run(
+            &base,
+            "LLMC_TEST_KEY",
+            "test-key-hostile-0001",
+            &["--case", case, "--retries", "0"],
+            reports.path(),
             &root(),
         );
         let (stdout, stderr) = text(&out);

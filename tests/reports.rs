@@ -560,22 +560,12 @@ fn every_request_carries_the_cases_client_request_id() {
         .unwrap();
     let reports = tempfile::tempdir().unwrap();
     let base = format!("{}/conform/v1", server.url());
-    let out = llm_contract(
-        &[
-            "run",
-            "--live",
-            "--base-url",
-            &base,
-            "--api-key-env",
-            "LLMC_TEST_KEY",
-            "--model",
-            "mock-model-1",
-            "--reports",
-            reports.path().to_str().unwrap(),
-            "--time-scale",
-            "0",
-        ],
-        &[("LLMC_TEST_KEY", "test-key-crid-0001")],
+    let out = common::live_run(
+        &base,
+        "LLMC_TEST_KEY",
+        "test-key-crid-0001",
+        &["--model", "mock-model-1"],
+        reports.path(),
         &root(),
     );
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
@@ -615,22 +605,12 @@ fn a_live_base_url_is_shown_as_its_alias_only() {
         .port();
     let base = format!("http://127.0.0.1:{port}/tenant-secret-4711/v1");
     let reports = tempfile::tempdir().unwrap();
-    let out = llm_contract(
-        &[
-            "run",
-            "--live",
-            "--base-url",
-            &base,
-            "--api-key-env",
-            "LLMC_TEST_KEY",
-            "--case",
-            "happy_path",
-            "--reports",
-            reports.path().to_str().unwrap(),
-            "--time-scale",
-            "0",
-        ],
-        &[("LLMC_TEST_KEY", "test-key-alias-0001")],
+    let out = common::live_run(
+        &base,
+        "LLMC_TEST_KEY",
+        "test-key-alias-0001",
+        &["--case", "happy_path"],
+        reports.path(),
         &root(),
     );
     let (stdout, stderr) = text(&out);

@@ -537,3 +537,27 @@ pub fn run_offline(suite: &Path, extra: &[&str]) -> (Output, tempfile::TempDir) 
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     (llm_contract(&refs, &[], suite), reports)
 }
+
+/// Runs `llm-contract run --live` against `base` with the key `key` in the variable `key_env`,
+/// reports written to `reports`, no waits (`--time-scale 0`), then `extra`, in `cwd`.
+pub fn live_run(
+    base: &str,
+    key_env: &str,
+    key: &str,
+    extra: &[&str],
+    reports: &Path,
+    cwd: &Path,
+) -> Output {
+    let reports = reports.to_str().unwrap();
+    let mut args = vec![
+        "run",
+        "--live",
+        "--base-url",
+        base,
+        "--api-key-env",
+        key_env,
+    ];
+    args.extend_from_slice(extra);
+    args.extend(["--reports", reports, "--time-scale", "0"]);
+    llm_contract(&args, &[(key_env, key)], cwd)
+}

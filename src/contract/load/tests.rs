@@ -201,13 +201,6 @@ fn a_case_names_its_own_method_and_path_and_what_cannot_apply_is_located() {
         p.expect.assert[0].predicates,
         vec![crate::model::assertion::Predicate::Equals("m1".into())]
     );
-    let refused = |text: String, want: &str, line: usize| {
-        let e = parse_case(Path::new("c/happy.yaml"), &text)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains(want), "{e}");
-        assert!(e.contains(&format!("c/happy.yaml:{line}:")), "{e}");
-    };
     refused(
         models.replace("path: /models/${model}", "path: models"),
         "path `models` must start with `/`",
@@ -236,17 +229,19 @@ fn a_case_names_its_own_method_and_path_and_what_cannot_apply_is_located() {
     );
 }
 
+/// `text`, loaded as `c/happy.yaml`, is refused with a message holding `want`, located at `line`.
+fn refused(text: String, want: &str, line: usize) {
+    let e = parse_case(Path::new("c/happy.yaml"), &text)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(want), "{e}");
+    assert!(e.contains(&format!("c/happy.yaml:{line}:")), "{e}");
+}
+
 #[test]
 fn what_cannot_apply_to_a_moderations_case_is_located() {
     let case = "id: happy\ndescription: d\nfamily: moderations\nauth: valid\nrequest:\n  body:\n    model: m\n    input: x\nexpect:\n  status: 200\n  class: ok\n";
     assert!(parse_case(Path::new("c/happy.yaml"), case).is_ok());
-    let refused = |text: String, want: &str, line: usize| {
-        let e = parse_case(Path::new("c/happy.yaml"), &text)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains(want), "{e}");
-        assert!(e.contains(&format!("c/happy.yaml:{line}:")), "{e}");
-    };
     refused(
         case.replace("    input: x\n", "    input: x\n    stream: true\n")
             .replace("  class: ok\n", "  class: ok\n  stream:\n    done: true\n"),
