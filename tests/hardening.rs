@@ -86,24 +86,14 @@ fn live(
     extra: &[&str],
 ) -> (Option<i32>, String, String, serde_json::Value) {
     let reports = tempfile::tempdir().unwrap();
-    let mut args = vec![
-        "run",
-        "--live",
-        "--base-url",
-        base,
-        "--api-key-env",
-        "LLMC_TEST_KEY",
-        "--case",
-        case,
-        "--reports",
-        reports.path().to_str().unwrap(),
-        "--time-scale",
-        "0",
-    ];
+    let mut args = vec!["--case", case];
     args.extend_from_slice(extra);
-    let out = llm_contract(
+    let out = common::live_run(
+        base,
+        "LLMC_TEST_KEY",
+        "test-key-hostile-0001",
         &args,
-        &[("LLMC_TEST_KEY", "test-key-hostile-0001")],
+        reports.path(),
         &root(),
     );
     let (stdout, stderr) = text(&out);

@@ -365,22 +365,20 @@ fn placeholders(value: &mut serde_json::Value) {
                 if a_model && k == "id" {
                     continue;
                 }
-                if let Value::String(s) = v {
-                    if redact::rule(k).is_some_and(|r| r.stored == Mask::IdsInText) {
+                match (redact::rule(k), &mut *v) {
+                    (Some(r), Value::String(s)) if r.stored == Mask::IdsInText => {
                         if let std::borrow::Cow::Owned(o) = redact::ids_in_text(s) {
                             *s = o;
                         }
-                        continue;
                     }
+                    (Some(r), v) if r.stored.covers(v) => {
+                        *v = Value::String(match (r.stored, &*v) {
+                            (Mask::IdKind, Value::String(s)) => id_placeholder(s),
+                            _ => r.placeholder.to_string(),
+                        });
+                    }
+                    (_, v) => placeholders(v),
                 }
-                if let Some(r) = redact::rule(k).filter(|r| r.stored.covers(v)) {
-                    *v = Value::String(match (r.stored, &*v) {
-                        (Mask::IdKind, Value::String(s)) => id_placeholder(s),
-                        _ => r.placeholder.to_string(),
-                    });
-                    continue;
-                }
-                placeholders(v);
             }
         }
         _ => {}
